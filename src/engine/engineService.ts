@@ -1,0 +1,30 @@
+// The engine as the worker sees it: one method per protocol request. Lives inside the worker thread.
+import type { EngineMethod, EngineMethods, Progress } from '../protocol/engineProtocol';
+import { MoeError } from '../protocol/moeError';
+
+/** Per-request context: cancellation and progress reporting. */
+export interface RequestContext {
+  /** Aborted when the host cancels the request. Long work checks it between steps. */
+  readonly signal: AbortSignal;
+  progress(p: Progress): void;
+}
+
+export interface EngineService {
+  handle<M extends EngineMethod>(method: M, params: EngineMethods[M]['params'], ctx: RequestContext): Promise<EngineMethods[M]['result']>;
+  dispose(): Promise<void>;
+}
+
+/** Throws E_CANCELLED if the request was cancelled. */
+export function throwIfCancelled(signal: AbortSignal): void {
+  if (signal.aborted) throw new MoeError('E_CANCELLED', 'cancelled');
+}
+
+export function createEngineService(): EngineService {
+  // Replaced by the real service (engine/moeEngineService.ts) once the engine lands.
+  return {
+    handle: async (method) => {
+      throw new MoeError('E_INTERNAL', `engine method "${method}" is not implemented yet`);
+    },
+    dispose: async () => undefined,
+  };
+}
