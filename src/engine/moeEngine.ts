@@ -1,0 +1,143 @@
+// The engine: a loaded checkpoint (config, weights, tokenizer) plus ONNX sessions built from it. Weights,
+// graph construction and execution stay separate: the WeightStore owns the numbers, buildDecoderGraph the
+// computation, OrtSession the execution; sessions take the weights as inputs and share them.
+import type { Capture, ForwardResult, HiddenStates, LayerRouting } from '../protocol/engineProtocol';
+import type { ModelInfo } from '../protocol/modelInfo';
+import { MoeError } from '../protocol/moeError';
+import type { F32Matrix } from '../protocol/tensors';
+import { buildDecoderGraph, type GraphOutputs } from './graph/decoderGraph';
+import { openCheckpoint } from './model/checkpoint';
+import type { ModelConfig } from './model/modelConfig';
+import { loadWeights, type LoadOptions, type WeightStore } from './model/weightStore';
+import { describeCheckpoint } from './modelInfo';
+import { encodeModel } from './onnx/onnxProto';
+import { softmaxEntropy } from './routingStats';
+import { type FeedTensor, OrtSession, type OutTensor } from './runtime/ortSession';
+import { loadTokenizer, type ModelTokenizer } from './tokenizer/tokenizer';
+
+/** Attention scores are materialised per layer ([heads, T, T] floats); refuse prompts that would not fit. */
+const MAX_ATTENTION_BYTES = 2 ** 31;
+
+export interface EngineOptions extends LoadOptions {
+  readonly threads?: number;
+}
+
+export class MoeEngine {
+  private readonly sessions = new Map<string, Promise<OrtSession>>();
+
+  private constructor(
+    readonly info: ModelInfo,
+    readonly config: ModelConfig,
+    readonly weights: WeightStore,
+    readonly tokenizer: ModelTokenizer,
+    private readonly threads: number | undefined,
+  ) {}
+
+  /** Opens, validates and loads a checkpoint folder. */
+  static load(modelDir: string, opts: EngineOptions = {}): MoeEngine {
+    const ckpt = openCheckpoint(modelDir);
+    try {
+      const tokenizer = loadTokenizer(ckpt.dir);
+      const info = describeCheckpoint(ckpt);
+      const weights = loadWeights(ckpt, opts);
+      return new MoeEngine(info, ckpt.config, weights, tokenizer, opts.threads);
+    } finally {
+      ckpt.close();
+    }
+  }
+
+  /** Runs the model on one sequence of token ids. */
+  async forward(ids: readonly number[], capture: Capture): Promise<ForwardResult> {
+    this.checkIds(ids);
+    const outputs: GraphOutputs = { routing: capture.routing, hidden: capture.hidden, logits: capture.logits };
+    const session = await this.session(outputs);
+    const feeds: Record<string, FeedTensor> = { input_ids: { type: 'int64', data: BigInt64Array.from(ids, (i) => BigInt(i)), dims: [ids.length] } };
+    for (const name of session.inputNames) {
+      if (name === 'input_ids') continue;
+      const w = this.weights.get(name);
+      feeds[name] = { type: 'float32', data: w.data, dims: w.dims };
+    }
+    const t0 = performance.now();
+    const out = await session.run(feeds);
+    const runMs = performance.now() - t0;
+    return this.decode(Int32Array.from(ids), out, capture, runMs);
+  }
+
+  private checkIds(ids: readonly number[]): void {
+    const c = this.config;
+    if (ids.length === 0) throw new MoeError('E_INPUT', 'the prompt is empty: there is no token to run');
+    const bad = ids.findIndex((i) => !Number.isInteger(i) || i < 0 || i >= c.vocabSize);
+    if (bad >= 0) throw new MoeError('E_INPUT', `token id ${ids[bad]} at position ${bad} is outside the vocabulary (0..${c.vocabSize - 1})`);
+    if (ids.length > c.contextLength) {
+      throw new MoeError('E_INPUT', `the prompt has ${ids.length} tokens, more than the model's context of ${c.contextLength} (max_position_embeddings in config.json). Prompts are not chunked: shorten it.`);
+    }
+    if (c.numHeads * ids.length * ids.length * 4 > MAX_ATTENTION_BYTES) {
+      const max = Math.floor(Math.sqrt(MAX_ATTENTION_BYTES / 4 / c.numHeads));
+      throw new MoeError('E_INPUT', `the prompt has ${ids.length} tokens; this engine runs attention in one pass and handles at most ${max} tokens for this model. Shorten it.`);
+    }
+  }
+
+  private session(outputs: GraphOutputs): Promise<OrtSession> {
+    const key = `${+outputs.routing}${+outputs.hidden}${+outputs.logits}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      const bytes = encodeModel(buildDecoderGraph(this.config, outputs).build());
+      s = OrtSession.create(bytes, this.threads === undefined ? {} : { threads: this.threads });
+      s.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  private decode(ids: Int32Array, out: Record<string, OutTensor>, capture: Capture, runMs: number): ForwardResult {
+    const T = ids.length;
+    const f32 = (name: string): Float32Array => {
+      const t = out[name];
+      if (!t || !(t.data instanceof Float32Array)) throw new MoeError('E_INTERNAL', `graph output ${name} is missing`);
+      return t.data;
+    };
+    const mat = (name: string, cols: number): F32Matrix => ({ rows: T, cols, data: f32(name) });
+    const logprobs = f32('logprobs');
+    let sum = 0;
+    for (const v of logprobs) sum += v;
+    const routing: LayerRouting[] = [];
+    if (capture.routing) {
+      this.config.layers.forEach((l, L) => {
+        if (l.kind !== 'moe') return;
+        const E = l.routing.numExperts;
+        const K = l.routing.topK;
+        const logits = f32(`router_logits.${L}`);
+        const idx = out[`topk_experts.${L}`]?.data;
+        if (!(idx instanceof BigInt64Array)) throw new MoeError('E_INTERNAL', `graph output topk_experts.${L} is missing`);
+        const gate = out[`shared_expert_gate.${L}`]?.data;
+        routing.push({
+          layer: L,
+          routerLogits: { rows: T, cols: E, data: logits },
+          experts: { rows: T, cols: K, data: Int32Array.from(idx, Number) },
+          weights: mat(`topk_weights.${L}`, K),
+          entropy: softmaxEntropy(logits, T, E),
+          ...(gate instanceof Float32Array ? { sharedExpertGate: gate } : {}),
+        });
+      });
+    }
+    const H = this.config.hiddenSize;
+    const hidden: HiddenStates | undefined = capture.hidden
+      ? { embeddings: mat('embeddings', H), layers: this.config.layers.map((_, L) => mat(`hidden.${L}`, H)), finalNorm: mat('final_norm', H) }
+      : undefined;
+    return {
+      ids,
+      logprobs,
+      loss: T > 1 ? -sum / (T - 1) : NaN,
+      routing,
+      ...(hidden ? { hidden } : {}),
+      ...(capture.logits ? { logits: mat('logits', this.config.vocabSize) } : {}),
+      runMs,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of all) await (await s.catch(() => undefined))?.release();
+  }
+}
