@@ -20,11 +20,8 @@ export function throwIfCancelled(signal: AbortSignal): void {
 }
 
 export function createEngineService(): EngineService {
-  // Replaced by the real service (engine/moeEngineService.ts) once the engine lands.
-  return {
-    handle: async (method) => {
-      throw new MoeError('E_INTERNAL', `engine method "${method}" is not implemented yet`);
-    },
-    dispose: async () => undefined,
-  };
+  // Required lazily so that this contract file stays free of the engine's runtime imports.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { MoeEngineService } = require('./moeEngineService') as typeof import('./moeEngineService');
+  return new MoeEngineService();
 }

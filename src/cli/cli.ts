@@ -1,0 +1,128 @@
+// moe-workbench: the command line over the same engine (in the same worker) the extension uses.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { EngineClient } from '../host/engineClient';
+import type { PromptInput, Progress } from '../protocol/engineProtocol';
+import { MoeError } from '../protocol/moeError';
+import { buildTrace } from '../trace/buildTrace';
+import { formatAnnotateTable } from './annotateTable';
+import { formatInspect } from './inspectText';
+
+const USAGE = `usage: moe-workbench <command> [options]
+
+commands:
+  inspect  --model DIR [--json]
+      architecture, parameter counts (total and active per token), layers, experts, top-k, dtype, size
+  annotate --model DIR (--text STR | --file F | --ids 1,2,3) [--layer N] [--json] [--logits]
+      per token: the experts of every MoE layer with their gate weights, router entropy, log-probability;
+      --json prints the routing trace (docs/trace-format.md)
+  export   --model DIR --out DIR
+      writes model.onnx + model.onnx.data that plain onnxruntime runs, router outputs as graph outputs
+
+DIR is a Hugging Face checkpoint folder: config.json, *.safetensors, tokenizer.json.`;
+
+const MAX_PROMPT_FILE = 16 * 1024 * 1024;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE + '\n');
+    return command ? 0 : 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    options: {
+      model: { type: 'string' },
+      text: { type: 'string' },
+      file: { type: 'string' },
+      ids: { type: 'string' },
+      layer: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      logits: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.model) throw new UsageError('--model DIR is required');
+  const client = new EngineClient({ workerPath: path.join(__dirname, 'engineWorker.js') });
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  try {
+    const info = await client.request('load', { modelDir: path.resolve(values.model) }, { signal: abort.signal, onProgress: progressPrinter() });
+    switch (command) {
+      case 'inspect':
+        process.stdout.write((values.json ? JSON.stringify(info, null, 1) : formatInspect(info)) + '\n');
+        return 0;
+      case 'annotate': {
+        const input = promptInput(values);
+        const layer = values.layer === undefined ? undefined : parseLayer(values.layer, info.moeLayers);
+        const { tokens, result } = await client.request('forward', { input, capture: { routing: true, hidden: false, logits: values.logits } }, { signal: abort.signal });
+        const trace = buildTrace(info, tokens, result, { ...(layer === undefined ? {} : { layer }), logits: values.logits });
+        process.stdout.write((values.json ? JSON.stringify(trace) : formatAnnotateTable(trace)) + '\n');
+        return 0;
+      }
+      case 'export': {
+        if (!values.out) throw new UsageError('--out DIR is required');
+        const { files } = await client.request('exportOnnx', { outDir: path.resolve(values.out) }, { signal: abort.signal, onProgress: progressPrinter() });
+        process.stdout.write(files.join('\n') + '\n');
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } finally {
+    await client.dispose();
+  }
+}
+
+function promptInput(v: { text?: string | undefined; file?: string | undefined; ids?: string | undefined }): PromptInput {
+  const given = [v.text, v.file, v.ids].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new UsageError('give exactly one of --text, --file, --ids');
+  if (v.text !== undefined) return { text: v.text };
+  if (v.ids !== undefined) {
+    const ids = v.ids.split(',').map((s) => s.trim());
+    if (ids.some((s) => !/^\d+$/.test(s))) throw new UsageError(`--ids must be comma-separated non-negative integers, got "${v.ids}"`);
+    return { ids: ids.map(Number) };
+  }
+  const file = path.resolve(v.file!);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    throw new MoeError('E_INPUT', `prompt file not found: ${file}`, file);
+  }
+  if (st.size > MAX_PROMPT_FILE) throw new MoeError('E_INPUT', `prompt file ${file} is ${st.size} bytes; the limit is ${MAX_PROMPT_FILE}`, file);
+  return { text: fs.readFileSync(file, 'utf8') };
+}
+
+function parseLayer(s: string, moeLayers: readonly number[]): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || !moeLayers.includes(n)) throw new UsageError(`--layer ${s}: not a MoE layer of this model (MoE layers: ${moeLayers.join(', ') || 'none'})`);
+  return n;
+}
+
+function progressPrinter(): ((p: Progress) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return (p) => {
+    process.stderr.write(`\r${p.stage} ${p.done}/${p.total}`.padEnd(40) + (p.done === p.total ? '\r' + ' '.repeat(40) + '\r' : ''));
+  };
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`error: ${(e as Error).message}\n\n${USAGE}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const err = MoeError.from(e);
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exitCode = err.code === 'E_CANCELLED' ? 130 : 1;
+  },
+);

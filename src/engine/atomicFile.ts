@@ -1,0 +1,29 @@
+// Writing user-visible files so that nobody ever sees a half-written one: write a temp file in the
+// destination folder, fsync, rename over the destination; on failure, remove the temp file.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MoeError } from '../protocol/moeError';
+
+export async function writeFileAtomic(dest: string, write: (fd: number) => Promise<void> | void): Promise<void> {
+  const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tmp, 'wx');
+    await write(fd);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, dest);
+  } catch (e) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    if (e instanceof MoeError) throw e;
+    throw new MoeError('E_IO', `could not write ${dest}: ${(e as Error).message}`, dest);
+  }
+}
+
+/** Writes all of `bytes` at the fd's current position. */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+}
