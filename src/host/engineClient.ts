@@ -1,0 +1,263 @@
+// The host side of the engine protocol: starts the engine worker on demand and turns its messages into
+// promises. No `vscode` import: the CLI uses it too. Every request settles exactly once; a worker that
+// dies takes its pending requests down with a clear error, and the next request starts a fresh one.
+import type { EngineMethod, EngineMethods, Progress, WorkerToHost } from '../protocol/engineProtocol';
+import { MoeError } from '../protocol/moeError';
+import { cancelledError, crashError, disposedError, killedError, reloadError, restartCapError, sendError, timeoutError, type CrashBudgetView } from './engineErrors';
+import { RestartBudget } from './restartBudget';
+import { WorkerSlot } from './workerSlot';
+
+export interface EngineClientOptions {
+  workerPath: string;
+  workerData?: unknown;
+  execArgv?: string[];
+  /** Default timeout per request; none by default (a large model can take minutes to load). */
+  requestTimeoutMs?: number;
+  /** Terminate the worker after this long with nothing pending (frees the model's memory); 0 = never. */
+  idleShutdownMs?: number;
+  /** Crash restarts allowed within a minute, default 3. */
+  maxRestarts?: number;
+  onStateChange?: (s: EngineState) => void;
+}
+
+export type EngineState = 'stopped' | 'starting' | 'idle' | 'busy' | 'crashed';
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+  /** Overrides EngineClientOptions.requestTimeoutMs for this request; 0 = none. */
+  timeoutMs?: number;
+}
+
+type LoadParams = EngineMethods['load']['params'];
+
+interface Pending {
+  readonly method: EngineMethod;
+  readonly params: unknown;
+  readonly resolve: (v: unknown) => void;
+  readonly reject: (e: MoeError) => void;
+  readonly onProgress?: (p: Progress) => void;
+  /** Clears the request's timer and abort listener. */
+  readonly release: () => void;
+  /** Whether the worker has been sent the request (only then is a cancel worth sending). */
+  posted: boolean;
+}
+
+export class EngineClient {
+  private current: WorkerSlot | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private lastLoad: LoadParams | undefined;
+  private readonly budget: RestartBudget;
+  private crashed = false;
+  private disposed = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lastState: EngineState = 'stopped';
+
+  constructor(private readonly opts: EngineClientOptions) {
+    this.budget = new RestartBudget(opts.maxRestarts ?? 3);
+  }
+
+  get state(): EngineState {
+    return this.lastState;
+  }
+
+  request<M extends EngineMethod>(method: M, params: EngineMethods[M]['params'], opts: RequestOptions = {}): Promise<EngineMethods[M]['result']> {
+    return new Promise<unknown>((resolve, reject) => {
+      if (this.disposed) return reject(disposedError());
+      if (opts.signal?.aborted) return reject(cancelledError(method));
+      let slot: WorkerSlot;
+      try {
+        slot = this.ensureWorker(method);
+      } catch (e) {
+        return reject(MoeError.from(e));
+      }
+      this.enqueue(slot, method, params, opts, resolve, reject);
+    }) as Promise<EngineMethods[M]['result']>;
+  }
+
+  /** Hard stop: terminates the worker now and rejects every pending request. The next request starts a fresh engine. */
+  kill(reason?: string): void {
+    void this.teardown(killedError(reason));
+  }
+
+  /** Rejects pending requests, terminates the worker, and makes later requests reject. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.teardown(disposedError());
+  }
+
+  private ensureWorker(method: EngineMethod): WorkerSlot {
+    if (this.current) return this.current;
+    if (this.crashed && this.budget.exhausted) throw restartCapError(this.budgetView());
+    const slot: WorkerSlot = new WorkerSlot(this.opts, {
+      message: (msg) => this.onMessage(slot, msg),
+      crash: (code, error) => this.onCrash(code, error),
+    });
+    this.current = slot;
+    this.crashed = false;
+    // A load or unload replaces whatever was loaded, so restoring the old model first would be wasted work.
+    const restore = this.lastLoad;
+    if (restore !== undefined && method !== 'load' && method !== 'unload') slot.reload = this.reloadInto(slot, restore);
+    return slot;
+  }
+
+  private reloadInto(slot: WorkerSlot, params: LoadParams): Promise<void> {
+    const reload = new Promise<unknown>((resolve, reject) => this.enqueue(slot, 'load', params, {}, resolve, reject)).then(
+      () => undefined,
+      (e: MoeError) => {
+        // Requests already waiting fail with this error; later ones go straight to the worker, which
+        // answers them without a model.
+        slot.reload = undefined;
+        // The engine refused the model (e.g. its folder is gone): stop trying it on every restart. A
+        // crash, kill or dispose says nothing about the model, so it is kept for the next worker.
+        if (e.code !== 'E_WORKER' && e.code !== 'E_CANCELLED' && this.lastLoad === params) this.lastLoad = undefined;
+        throw reloadError(e);
+      },
+    );
+    reload.catch(() => undefined); // observed by the requests waiting on it; this keeps it from being "unhandled"
+    return reload;
+  }
+
+  private enqueue(slot: WorkerSlot, method: EngineMethod, params: unknown, opts: RequestOptions, resolve: (v: unknown) => void, reject: (e: MoeError) => void): void {
+    const id = this.nextId++;
+    const { signal, onProgress } = opts;
+    const timeoutMs = opts.timeoutMs ?? this.opts.requestTimeoutMs ?? 0;
+    const timer = timeoutMs > 0 ? setTimeout(() => this.abandon(id, timeoutError(method, timeoutMs)), timeoutMs) : undefined;
+    timer?.unref();
+    const onAbort = (): void => this.abandon(id, cancelledError(method));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const release = (): void => {
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    this.pending.set(id, { method, params, resolve, reject, onProgress, release, posted: false });
+    if (slot.reload) {
+      slot.reload.then(
+        () => this.post(slot, id),
+        (e: MoeError) => this.settle(id, e),
+      );
+    } else {
+      this.post(slot, id);
+    }
+    this.refresh();
+  }
+
+  private post(slot: WorkerSlot, id: number): void {
+    const p = this.pending.get(id);
+    // Settled while waiting for the reload (cancelled, timed out, worker gone): nothing to send.
+    if (p === undefined || this.current !== slot) return;
+    try {
+      slot.post({ kind: 'request', id, method: p.method, params: p.params });
+      p.posted = true;
+    } catch (e) {
+      this.settle(id, sendError(e));
+    }
+  }
+
+  /** Settles a request on the caller's side and tells the worker to skip or stop it. */
+  private abandon(id: number, error: MoeError): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    this.settle(id, error);
+    if (p.posted && this.current) {
+      try {
+        this.current.post({ kind: 'cancel', id });
+      } catch {
+        // The worker is going away; its exit handler deals with it.
+      }
+    }
+  }
+
+  /** The one place a request settles: deleting it from `pending` first makes a second settle a no-op. */
+  private settle(id: number, outcome: MoeError | { value: unknown }): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    this.pending.delete(id);
+    p.release();
+    if (outcome instanceof MoeError) p.reject(outcome);
+    else p.resolve(outcome.value);
+    this.refresh();
+  }
+
+  private onMessage(slot: WorkerSlot, msg: WorkerToHost): void {
+    switch (msg.kind) {
+      case 'ready':
+        slot.ready = true;
+        this.refresh();
+        return;
+      case 'progress': {
+        const p = this.pending.get(msg.id);
+        try {
+          p?.onProgress?.(msg.progress);
+        } catch {
+          // A broken progress listener must not fail the request it reports on.
+        }
+        return;
+      }
+      case 'result': {
+        const p = this.pending.get(msg.id);
+        if (p?.method === 'load') this.lastLoad = p.params as LoadParams;
+        else if (p?.method === 'unload') this.lastLoad = undefined;
+        this.settle(msg.id, { value: msg.result });
+        return;
+      }
+      case 'error':
+        this.settle(msg.id, MoeError.fromData(msg.error));
+        return;
+      default: {
+        const unknown: never = msg;
+        void unknown; // a newer worker's message kind: nothing to do with it
+      }
+    }
+  }
+
+  private budgetView(): CrashBudgetView {
+    return { recent: this.budget.recent, max: this.budget.maxRestarts, exhausted: this.budget.exhausted, retryInMs: this.budget.retryInMs() };
+  }
+
+  private onCrash(code: number, cause: Error | undefined): void {
+    this.current = undefined;
+    this.budget.recordCrash();
+    const error = crashError(code, cause, this.budgetView());
+    this.crashed = true;
+    for (const id of [...this.pending.keys()]) this.settle(id, error);
+    this.refresh();
+  }
+
+  /** Stops the worker on purpose (kill, dispose, idle): its exit is then not a crash. */
+  private teardown(error: MoeError): Promise<void> {
+    const slot = this.current;
+    this.current = undefined;
+    this.crashed = false;
+    for (const id of [...this.pending.keys()]) this.settle(id, error);
+    this.refresh();
+    return slot ? slot.terminate() : Promise.resolve();
+  }
+
+  /** Recomputes the state and, with nothing pending, arms the idle shutdown and lets the process exit. */
+  private refresh(): void {
+    const slot = this.current;
+    const busy = this.pending.size > 0;
+    const state: EngineState = slot === undefined ? (this.crashed ? 'crashed' : 'stopped') : !slot.ready ? 'starting' : busy ? 'busy' : 'idle';
+    slot?.keepProcessAlive(busy);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const idleMs = this.opts.idleShutdownMs ?? 0;
+    if (slot && !busy && idleMs > 0) {
+      this.idleTimer = setTimeout(() => {
+        if (this.current === slot && this.pending.size === 0) void this.teardown(disposedError()); // nothing is pending, so nothing sees this error
+      }, idleMs);
+      this.idleTimer.unref();
+    }
+    if (state !== this.lastState) {
+      this.lastState = state;
+      try {
+        this.opts.onStateChange?.(state);
+      } catch {
+        // A listener's failure is its own; the client's bookkeeping must go on.
+      }
+    }
+  }
+}
