@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { openSafetensors } from '../../src/engine/model/safetensors';
 import { MoeEngine } from '../../src/engine/moeEngine';
 import { loadBalancingLoss } from '../../src/engine/routingStats';
@@ -25,8 +25,11 @@ for (const name of fixtureNames) {
     const dir = fixture(name);
     const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Expected;
     const ref = openSafetensors(path.join(dir, 'expected.safetensors'));
-    const engine = MoeEngine.load(dir);
+    let engine: MoeEngine;
     const atol = expected.tolerance.atol;
+    before(async () => {
+      engine = await MoeEngine.load(dir);
+    });
     after(async () => {
       ref.close();
       await engine.dispose();
