@@ -30,3 +30,8 @@ export async function ensureBenchModel(): Promise<string> {
   fs.writeFileSync(marker, want);
   return benchModelDir;
 }
+
+if (require.main === module) {
+  const t0 = Date.now();
+  ensureBenchModel().then((d) => console.log(`benchmark model ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${d}`));
+}

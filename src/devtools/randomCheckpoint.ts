@@ -99,7 +99,7 @@ export async function writeRandomCheckpoint(dir: string, s: RandomMoeSpec): Prom
   if (s.plantedRouting) {
     for (const [text, id] of Object.entries(tokenizer.model.vocab)) {
       const dir = classDir[tokenClass(text)]!;
-      for (let j = 0; j < H; j++) embed[id * H + j]! += 0.1 * dir[j]!;
+      for (let j = 0; j < H; j++) embed[id * H + j]! += 0.3 * dir[j]!;
     }
   }
   add('model.embed_tokens.weight', [s.vocabSize, H], embed);
@@ -118,7 +118,7 @@ export async function writeRandomCheckpoint(dir: string, s: RandomMoeSpec): Prom
       // Expert e prefers token class (e + L) mod classes: a different assignment in every layer.
       for (let e = 0; e < E; e++) {
         const dir = classDir[(e + L) % classes]!;
-        for (let j = 0; j < H; j++) router[e * H + j]! += (3 / Math.sqrt(H)) * dir[j]!;
+        for (let j = 0; j < H; j++) router[e * H + j]! += (6 / Math.sqrt(H)) * dir[j]!;
       }
     }
     add(`${p}block_sparse_moe.gate.weight`, [E, H], router);
