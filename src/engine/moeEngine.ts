@@ -34,12 +34,12 @@ export class MoeEngine {
   ) {}
 
   /** Opens, validates and loads a checkpoint folder. */
-  static load(modelDir: string, opts: EngineOptions = {}): MoeEngine {
+  static async load(modelDir: string, opts: EngineOptions = {}): Promise<MoeEngine> {
     const ckpt = openCheckpoint(modelDir);
     try {
       const tokenizer = loadTokenizer(ckpt.dir);
       const info = describeCheckpoint(ckpt);
-      const weights = loadWeights(ckpt, opts);
+      const weights = await loadWeights(ckpt, opts);
       return new MoeEngine(info, ckpt.config, weights, tokenizer, opts.threads);
     } finally {
       ckpt.close();

@@ -48,8 +48,11 @@ export interface LoadOptions {
 }
 
 
+/** Lets queued messages (a cancel) in between reads. */
+const breathe = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Reads every tensor the engine needs from the checkpoint into a WeightStore (float32). */
-export function loadWeights(ckpt: Checkpoint, opts: LoadOptions = {}): WeightStore {
+export async function loadWeights(ckpt: Checkpoint, opts: LoadOptions = {}): Promise<WeightStore> {
   const c = ckpt.config;
   const store = new WeightStore();
   const expertNames = new Set<string>();
@@ -65,17 +68,22 @@ export function loadWeights(ckpt: Checkpoint, opts: LoadOptions = {}): WeightSto
   const plain = expectedTensors(c).filter((t) => !expertNames.has(t.name));
   const total = plain.length + c.layers.filter((l) => l.kind === 'moe').length;
   let done = 0;
-  const step = (what: string): void => {
-    if (opts.signal?.aborted) throw new MoeError('E_CANCELLED', 'loading cancelled');
+  let lastBreath = performance.now();
+  const step = async (what: string): Promise<void> => {
     done++;
     opts.onProgress?.({ stage: 'weights', done, total, message: what });
+    if (performance.now() - lastBreath > 50) {
+      await breathe();
+      lastBreath = performance.now();
+    }
+    if (opts.signal?.aborted) throw new MoeError('E_CANCELLED', 'loading cancelled');
   };
   for (const t of plain) {
     store.set(t.name, { dims: t.shape, data: ckpt.readF32(t.name) });
-    step(t.name);
+    await step(t.name);
   }
-  c.layers.forEach((l, L) => {
-    if (l.kind !== 'moe') return;
+  for (const [L, l] of c.layers.entries()) {
+    if (l.kind !== 'moe') continue;
     const E = l.routing.numExperts;
     const I = l.intermediateSize;
     const H = c.hiddenSize;
@@ -99,8 +107,8 @@ export function loadWeights(ckpt: Checkpoint, opts: LoadOptions = {}): WeightSto
     }
     store.set(expertFc1Name(L), { dims: [E, 2 * I, H], data: fc1 });
     store.set(expertFc2Name(L), { dims: [E, H, I], data: fc2 });
-    step(`layer ${L} experts`);
-  });
+    await step(`layer ${L} experts`);
+  }
   return store;
 }
 
