@@ -19,9 +19,15 @@ export function throwIfCancelled(signal: AbortSignal): void {
   if (signal.aborted) throw new MoeError('E_CANCELLED', 'cancelled');
 }
 
-export function createEngineService(): EngineService {
+/** What the host passes to a new engine worker. */
+export interface EngineWorkerData {
+  /** ONNX Runtime intra-op threads. The extension leaves a core to the extension host; the CLI uses all. */
+  readonly threads?: number;
+}
+
+export function createEngineService(data: EngineWorkerData = {}): EngineService {
   // Required lazily so that this contract file stays free of the engine's runtime imports.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { MoeEngineService } = require('./moeEngineService') as typeof import('./moeEngineService');
-  return new MoeEngineService();
+  return new MoeEngineService(data);
 }

@@ -1,7 +1,7 @@
 // The protocol's methods implemented on a MoeEngine. One model is loaded at a time.
 import type { EngineMethod, EngineMethods, PromptInput, TokenSpan } from '../protocol/engineProtocol';
 import { MoeError } from '../protocol/moeError';
-import type { EngineService, RequestContext } from './engineService';
+import type { EngineService, EngineWorkerData, RequestContext } from './engineService';
 import { throwIfCancelled } from './engineService';
 import { exportOnnx } from './exportOnnx';
 import { MoeEngine } from './moeEngine';
@@ -11,10 +11,12 @@ type Handlers = { [M in EngineMethod]: (params: EngineMethods[M]['params'], ctx:
 export class MoeEngineService implements EngineService {
   private engine: MoeEngine | undefined;
 
+  constructor(private readonly data: EngineWorkerData = {}) {}
+
   private readonly handlers: Handlers = {
     load: async ({ modelDir }, ctx) => {
       await this.unloadEngine();
-      this.engine = await MoeEngine.load(modelDir, { signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
+      this.engine = await MoeEngine.load(modelDir, { signal: ctx.signal, onProgress: (p) => ctx.progress(p), ...(this.data.threads ? { threads: this.data.threads } : {}) });
       return this.engine.info;
     },
     inspect: async () => this.loaded().info,
