@@ -1,0 +1,38 @@
+// Command ids, view ids and configuration keys, declared once. test/unit/manifest.test.ts checks them
+// against package.json.
+
+export const Commands = {
+  openModel: 'moeWorkbench.openModel',
+  closeModel: 'moeWorkbench.closeModel',
+  inspectModel: 'moeWorkbench.inspectModel',
+  showModelMenu: 'moeWorkbench.showModelMenu',
+  annotateEditor: 'moeWorkbench.annotateEditor',
+  annotateSelection: 'moeWorkbench.annotateSelection',
+  toggleAnnotations: 'moeWorkbench.toggleAnnotations',
+  selectLayer: 'moeWorkbench.selectLayer',
+  colourBy: 'moeWorkbench.colourBy',
+  selectExpert: 'moeWorkbench.selectExpert',
+  showTokenInExplorer: 'moeWorkbench.showTokenInExplorer',
+  pruneExpert: 'moeWorkbench.pruneExpert',
+  fineTuneExpert: 'moeWorkbench.fineTuneExpert',
+  duplicateExpert: 'moeWorkbench.duplicateExpert',
+} as const;
+export type CommandId = (typeof Commands)[keyof typeof Commands];
+
+export const Views = {
+  container: 'moeWorkbench',
+  explorer: 'moeWorkbench.explorer',
+  modelTree: 'moeWorkbench.modelTree',
+} as const;
+
+export const Settings = {
+  section: 'moeWorkbench',
+  modelPath: 'modelPath',
+  debounceMs: 'annotation.debounceMs',
+  tokensPerPass: 'annotation.tokensPerPass',
+} as const;
+
+export const PROMPT_LANGUAGE = 'moe-prompt';
+/** Expert colours contributed in package.json: moeWorkbench.expert0 .. expert{PALETTE_SIZE-1}. */
+export const PALETTE_SIZE = 16;
+export const ENTROPY_BINS = 5;
