@@ -1,5 +1,6 @@
 // Which documents are annotated, running the engine on them (debounced, latest version wins, cancelled on
 // change or close, long documents visible-range-first), and the resulting DocumentRouting per document.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../../host/engineClient';
 import type { TokenSpan } from '../../protocol/engineProtocol';
@@ -35,6 +36,8 @@ export class AnnotationController implements vscode.Disposable {
   constructor(
     private readonly engine: EngineClient,
     private readonly models: ModelManager,
+    /** One line per finished annotation: timings and the extension host's longest event-loop stall. */
+    private readonly log: (line: string) => void = () => undefined,
   ) {
     this.disposables.push(
       vscode.workspace.onDidOpenTextDocument((d) => this.autoEnable(d)),
@@ -123,6 +126,11 @@ export class AnnotationController implements vscode.Disposable {
     const text = e.range ? doc.getText().slice(e.range.start, e.range.end) : doc.getText();
     const stale = (): boolean => abort.signal.aborted || doc.isClosed || doc.version !== version || this.entries.get(uri) !== e;
     this.setRunning(+1);
+    const t0 = performance.now();
+    let firstMs = 0;
+    // How long the extension host's event loop stalls while we annotate (the work is in the worker).
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     try {
       const info = await this.models.ensureLoaded();
       if (!info || stale()) return;
@@ -155,12 +163,20 @@ export class AnnotationController implements vscode.Disposable {
         // Publish after every pass: what the user sees fills in first.
         e.routing = { uri, version, tokens: spans, layers, numExperts: info.numExperts, topK: k, complete: n === chunks.length - 1, known: known.slice() };
         this.changed.fire(uri);
+        if (n === 0) firstMs = performance.now() - t0;
       }
+      loop.disable();
+      this.log(
+        `annotated ${vscode.workspace.asRelativePath(doc.uri)} v${version}: ${T} tokens in ${chunks.length} pass(es), ` +
+          `first decorations after ${firstMs.toFixed(0)} ms, all after ${(performance.now() - t0).toFixed(0)} ms; ` +
+          `extension host longest event-loop stall ${(loop.max / 1e6).toFixed(1)} ms`,
+      );
     } catch (err) {
       const me = MoeError.from(err);
       if (me.code === 'E_CANCELLED' || stale()) return;
       void vscode.window.showErrorMessage(`MoE Workbench could not annotate ${vscode.workspace.asRelativePath(doc.uri)}: ${me.message}`);
     } finally {
+      loop.disable();
       if (e.run === abort) delete e.run;
       this.setRunning(-1);
     }
