@@ -2,17 +2,69 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { AnnotationController } from './features/annotation/annotationController';
+import { SessionStats } from './features/annotation/sessionStats';
+import { AnnotateEditorCommand, AnnotateSelectionCommand, ToggleAnnotationsCommand } from './features/commands/annotateCommands';
+import type { Command } from './features/commands/command';
+import { CloseModelCommand, InspectModelCommand, OpenModelCommand, ShowModelMenuCommand } from './features/commands/modelCommands';
+import { ColourByCommand, ComingSoonCommand, SelectExpertCommand, SelectLayerCommand, ShowTokenInExplorerCommand } from './features/commands/viewCommands';
+import { RoutingDecorations } from './features/decorations/routingDecorations';
+import { ExplorerModel } from './features/explorer/explorerModel';
+import { RoutingHoverProvider } from './features/hover/routingHoverProvider';
+import { Commands, Views } from './features/ids';
+import { ModelManager } from './features/model/modelManager';
+import { ModelStatusBar } from './features/model/modelStatusBar';
+import { ModelTreeProvider } from './features/modelTree/modelTreeProvider';
+import { ViewState } from './features/viewState';
 import { EngineClient } from './host/engineClient';
-import { InspectModelCommand } from './features/inspectModelCommand';
+import { ExpertExplorerView } from './webviews/expertExplorer/expertExplorerView';
 
 export function activate(context: vscode.ExtensionContext): void {
+  const own = <T extends vscode.Disposable>(d: T): T => {
+    context.subscriptions.push(d);
+    return d;
+  };
   // ONNX Runtime leaves one core to the extension host so typing never waits on inference.
-  const engine = new EngineClient({ workerPath: path.join(context.extensionPath, 'dist', 'engineWorker.js'), idleShutdownMs: 10 * 60_000, workerData: { threads: Math.max(1, os.availableParallelism() - 1) } });
-  context.subscriptions.push({ dispose: () => void engine.dispose() });
-  const output = vscode.window.createOutputChannel('MoE Workbench');
-  context.subscriptions.push(output);
-  const inspect = new InspectModelCommand(engine, output, path.join(context.extensionPath, 'media', 'demo-model'));
-  context.subscriptions.push(vscode.commands.registerCommand(inspect.id, () => inspect.execute()));
+  const engine = new EngineClient({
+    workerPath: path.join(context.extensionPath, 'dist', 'engineWorker.js'),
+    idleShutdownMs: 10 * 60_000,
+    workerData: { threads: Math.max(1, os.availableParallelism() - 1) },
+  });
+  own({ dispose: () => void engine.dispose() });
+  const demoModelDir = path.join(context.extensionPath, 'media', 'demo-model');
+  const output = own(vscode.window.createOutputChannel('MoE Workbench'));
+  const models = own(new ModelManager(engine, context.globalState, demoModelDir));
+  const view = own(new ViewState(context.workspaceState));
+  const annotations = own(new AnnotationController(engine, models, (line) => output.appendLine(line)));
+  const stats = own(new SessionStats(annotations));
+  own(models.onDidChange((s) => s.kind === 'ready' && stats.reset()));
+  const status = own(new ModelStatusBar(models));
+  own(annotations.onDidChangeRunning((n) => status.setAnnotating(n)));
+  own(new RoutingDecorations(annotations, models, view));
+  const explorer = own(new ExplorerModel(annotations, models, view));
+  own(vscode.window.registerWebviewViewProvider(Views.explorer, own(new ExpertExplorerView(context.extensionUri, explorer))));
+  own(vscode.window.registerTreeDataProvider(Views.modelTree, own(new ModelTreeProvider(models, stats))));
+  own(vscode.languages.registerHoverProvider({ scheme: '*' }, new RoutingHoverProvider(annotations, models, view)));
+
+  const commands: Command[] = [
+    new OpenModelCommand(models, demoModelDir),
+    new CloseModelCommand(models),
+    new InspectModelCommand(models, output),
+    new ShowModelMenuCommand(),
+    new AnnotateEditorCommand(annotations),
+    new AnnotateSelectionCommand(annotations),
+    new ToggleAnnotationsCommand(annotations),
+    new SelectLayerCommand(models, view),
+    new ColourByCommand(view),
+    new SelectExpertCommand(models, view),
+    new ShowTokenInExplorerCommand(explorer),
+    new ComingSoonCommand(Commands.pruneExpert, 'Pruning experts'),
+    new ComingSoonCommand(Commands.fineTuneExpert, 'Fine-tuning experts'),
+    new ComingSoonCommand(Commands.duplicateExpert, 'Duplicating experts'),
+  ];
+  for (const c of commands) own(vscode.commands.registerCommand(c.id, (...args: unknown[]) => c.execute(...args)));
+  // Load the configured (or demo) model in the background so the first annotation is quick.
+  void models.ensureLoaded().catch(() => undefined);
 }
 
 export function deactivate(): void {
