@@ -62,7 +62,14 @@ export interface Mouse {
   move(x: number, y: number, options?: { steps?: number }): Promise<void>;
 }
 
+/** The document inside an iframe (webviews nest two). */
+export interface FrameLocator {
+  locator(selector: string): Locator;
+  frameLocator(selector: string): FrameLocator;
+}
+
 export interface Page {
+  frameLocator(selector: string): FrameLocator;
   goto(url: string, options?: { timeout?: number; waitUntil?: 'load' | 'domcontentloaded' | 'networkidle' | 'commit' }): Promise<unknown>;
   locator(selector: string): Locator;
   evaluate<R, A = undefined>(fn: (arg: A) => R, arg?: A): Promise<R>;
