@@ -149,6 +149,9 @@ export class TokenHeatmap extends ShadowElement {
     const E = this.data.numExperts;
     const corner = el('div', { className: 'rh', text: 'Token', attrs: { role: 'columnheader', 'aria-colindex': '1', 'data-col': '0', tabindex: '-1' } });
     const headers = Array.from({ length: E }, (_, e) => el('div', { className: 'ch', text: String(e), attrs: { role: 'columnheader', 'aria-colindex': String(e + 2), 'data-col': String(e + 1), tabindex: '-1' } }));
+    // The legend of the editor's colours: each expert's header is underlined with its theme colour
+    // (moeWorkbench.expertN, contributed by the extension, reaches the webview as a --vscode-* variable).
+    headers.forEach((h, e) => h.style.setProperty('box-shadow', `inset 0 -3px 0 var(--vscode-moeWorkbench-expert${e % 16})`));
     this.head.replaceChildren(corner, ...headers);
   }
 
