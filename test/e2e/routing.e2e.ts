@@ -167,8 +167,15 @@ describe('e2e: routing in the editor and the Expert Explorer', { timeout: 12 * 6
     await wb.openFile('hello.prompt');
     await wb.runCommand('MoE: Colour By…');
     await wb.pickQuickItem('Top-1 expert');
-    await wb.openFile('hello.prompt'); // focuses the editor
-    await wb.page.keyboard.press('Control+End');
+    await wb.openFile('hello.prompt');
+    // Put the caret at the end through "go to line:column" and check it is there before typing.
+    const endCol = HELLO.length + 1;
+    await wb.page.keyboard.press('Escape');
+    await wb.page.keyboard.press('F1');
+    await wb.page.keyboard.press('Control+A');
+    await wb.page.keyboard.insertText(`:1:${endCol}`);
+    await wb.page.keyboard.press('Enter');
+    await waitFor(`the caret at column ${endCol}`, async () => ((await wb.statusBarText()).some((t) => t.includes(`Col ${endCol}`)) ? true : undefined), 10_000);
     await wb.page.keyboard.type(' OK');
     const text = `${HELLO} OK`;
     const trace = engineTrace(text);
