@@ -24,10 +24,3 @@ export interface EngineWorkerData {
   /** ONNX Runtime intra-op threads. The extension leaves a core to the extension host; the CLI uses all. */
   readonly threads?: number;
 }
-
-export function createEngineService(data: EngineWorkerData = {}): EngineService {
-  // Required lazily so that this contract file stays free of the engine's runtime imports.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { MoeEngineService } = require('./moeEngineService') as typeof import('./moeEngineService');
-  return new MoeEngineService(data);
-}

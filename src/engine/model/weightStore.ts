@@ -27,14 +27,6 @@ export class WeightStore {
     this.tensors.set(name, t);
   }
 
-  has(name: string): boolean {
-    return this.tensors.has(name);
-  }
-
-  names(): IterableIterator<string> {
-    return this.tensors.keys();
-  }
-
   get byteSize(): number {
     let n = 0;
     for (const t of this.tensors.values()) n += t.data.byteLength;

@@ -1,7 +1,8 @@
 // Entry of the engine worker thread (bundled to dist/engineWorker.js). The extension host and the CLI
 // start it through host/engineClient.ts; the protocol loop itself lives in serveEngine.ts.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { createEngineService, type EngineWorkerData } from '../engineService';
+import type { EngineWorkerData } from '../engineService';
+import { MoeEngineService } from '../moeEngineService';
 import { serveEngine } from './serveEngine';
 
 if (isMainThread || parentPort === null) {
@@ -9,4 +10,4 @@ if (isMainThread || parentPort === null) {
   throw new Error('engineWorker must be started as a worker thread (see host/engineClient.ts)');
 }
 
-serveEngine(parentPort, createEngineService((workerData ?? {}) as EngineWorkerData));
+serveEngine(parentPort, new MoeEngineService((workerData ?? {}) as EngineWorkerData));
