@@ -22,6 +22,11 @@ export interface EngineOptions extends LoadOptions {
   readonly threads?: number;
 }
 
+export interface ForwardOptions {
+  /** Per MoE layer, experts masked out of the router (their logits set to -inf before softmax/top-k). */
+  readonly maskedExperts?: ReadonlyMap<number, readonly number[]>;
+}
+
 export class MoeEngine {
   private readonly sessions = new Map<string, Promise<OrtSession>>();
 
@@ -47,13 +52,19 @@ export class MoeEngine {
   }
 
   /** Runs the model on one sequence of token ids. */
-  async forward(ids: readonly number[], capture: Capture): Promise<ForwardResult> {
+  async forward(ids: readonly number[], capture: Capture, opts: ForwardOptions = {}): Promise<ForwardResult> {
     this.checkIds(ids);
-    const outputs: GraphOutputs = { routing: capture.routing, hidden: capture.hidden, logits: capture.logits };
+    const mask = opts.maskedExperts && opts.maskedExperts.size > 0 ? this.routerMasks(opts.maskedExperts) : undefined;
+    const outputs: GraphOutputs = { routing: capture.routing || !!capture.expertNorms, hidden: capture.hidden, logits: capture.logits, expertNorms: !!capture.expertNorms, routerMask: !!mask };
     const session = await this.session(outputs);
     const feeds: Record<string, FeedTensor> = { input_ids: { type: 'int64', data: BigInt64Array.from(ids, (i) => BigInt(i)), dims: [ids.length] } };
     for (const name of session.inputNames) {
       if (name === 'input_ids') continue;
+      const m = mask?.get(name);
+      if (m) {
+        feeds[name] = { type: 'float32', data: m, dims: [m.length] };
+        continue;
+      }
       const w = this.weights.get(name);
       feeds[name] = { type: 'float32', data: w.data, dims: w.dims };
     }
@@ -61,6 +72,27 @@ export class MoeEngine {
     const out = await session.run(feeds);
     const runMs = performance.now() - t0;
     return this.decode(Int32Array.from(ids), out, capture, runMs);
+  }
+
+  /** router_mask.L inputs: 0 for kept experts, -inf for masked ones, for every MoE layer. */
+  private routerMasks(masked: ReadonlyMap<number, readonly number[]>): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const L of masked.keys()) {
+      if (this.config.layers[L]?.kind !== 'moe') throw new MoeError('E_INPUT', `layer ${L} is not an MoE layer of this model`);
+    }
+    this.config.layers.forEach((l, L) => {
+      if (l.kind !== 'moe') return;
+      const E = l.routing.numExperts;
+      const m = new Float32Array(E);
+      for (const e of masked.get(L) ?? []) {
+        if (!Number.isInteger(e) || e < 0 || e >= E) throw new MoeError('E_INPUT', `layer ${L}: expert ${e} does not exist (0..${E - 1})`);
+        m[e] = -Infinity;
+      }
+      const kept = m.reduce((n, v) => n + (v === 0 ? 1 : 0), 0);
+      if (kept < l.routing.topK) throw new MoeError('E_INPUT', `layer ${L}: masking leaves ${kept} experts, fewer than top-k = ${l.routing.topK}`);
+      out.set(`router_mask.${L}`, m);
+    });
+    return out;
   }
 
   private checkIds(ids: readonly number[]): void {
@@ -78,7 +110,7 @@ export class MoeEngine {
   }
 
   private session(outputs: GraphOutputs): Promise<OrtSession> {
-    const key = `${+outputs.routing}${+outputs.hidden}${+outputs.logits}`;
+    const key = `${+outputs.routing}${+outputs.hidden}${+outputs.logits}${+!!outputs.expertNorms}${+!!outputs.routerMask}`;
     let s = this.sessions.get(key);
     if (!s) {
       const bytes = encodeModel(buildDecoderGraph(this.config, outputs).build());
@@ -101,7 +133,7 @@ export class MoeEngine {
     let sum = 0;
     for (const v of logprobs) sum += v;
     const routing: LayerRouting[] = [];
-    if (capture.routing) {
+    if (capture.routing || capture.expertNorms) {
       this.config.layers.forEach((l, L) => {
         if (l.kind !== 'moe') return;
         const E = l.routing.numExperts;
@@ -117,6 +149,7 @@ export class MoeEngine {
           weights: mat(`topk_weights.${L}`, K),
           entropy: softmaxEntropy(logits, T, E),
           ...(gate instanceof Float32Array ? { sharedExpertGate: gate } : {}),
+          ...(capture.expertNorms ? { expertNorms: mat(`expert_norms.${L}`, E) } : {}),
         });
       });
     }

@@ -3,8 +3,16 @@ import type { EngineMethod, EngineMethods, PromptInput, TokenSpan } from '../pro
 import { MoeError } from '../protocol/moeError';
 import type { EngineService, EngineWorkerData, RequestContext } from './engineService';
 import { throwIfCancelled } from './engineService';
+import { readCalibrationSet } from './calibration/calibrationSet';
+import { operationRecord } from './experts/operationRecord';
+import { checkProfileModel, defaultProfilePath, readProfile, reusableProfile, writeProfile } from './experts/profileFile';
+import { modelIdentity } from './experts/modelIdentity';
+import { profileExperts } from './experts/profileExperts';
+import { evaluateModels } from './evaluation/evaluateModels';
+import { evaluationChunks } from './evaluation/evaluationChunks';
 import { exportOnnx } from './exportOnnx';
 import { MoeEngine } from './moeEngine';
+import { writeExpertPlan } from './surgery/writeExpertPlan';
 
 type Handlers = { [M in EngineMethod]: (params: EngineMethods[M]['params'], ctx: RequestContext) => Promise<EngineMethods[M]['result']> };
 
@@ -34,6 +42,50 @@ export class MoeEngineService implements EngineService {
       return { tokens, result };
     },
     exportOnnx: async ({ outDir }, ctx) => exportOnnx(this.loaded(), outDir, (p) => ctx.progress(p)),
+    profile: async ({ data, chunkTokens, maxTokens, out, reuse }, ctx) => {
+      const engine = this.loaded();
+      const set = readCalibrationSet(data);
+      if (reuse) {
+        const file = out ?? defaultProfilePath(engine.info.path, set.sha256, Math.min(chunkTokens, engine.config.contextLength));
+        const cached = reusableProfile(file, modelIdentity(engine.info.path).sha256, set.sha256, maxTokens);
+        if (cached) return { file, profile: cached };
+      }
+      const profile = await profileExperts(engine, set, { chunkTokens, ...(maxTokens !== undefined ? { maxTokens } : {}), signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
+      const file = out ?? defaultProfilePath(engine.info.path, set.sha256, profile.data.chunkTokens);
+      throwIfCancelled(ctx.signal);
+      await writeProfile(file, profile);
+      return { file, profile };
+    },
+    readProfile: async ({ file }) => {
+      const engine = this.loaded();
+      const profile = readProfile(file);
+      checkProfileModel(profile, modelIdentity(engine.info.path), file);
+      return profile;
+    },
+    applyPlan: async ({ plan, out, profileFile }, ctx) => {
+      const engine = this.loaded();
+      const profile = profileFile !== undefined ? readProfile(profileFile) : undefined;
+      const source = modelIdentity(engine.info.path);
+      if (profile && profileFile) checkProfileModel(profile, source, profileFile);
+      const record = operationRecord(plan, source, profile && profileFile ? { file: profileFile, profile } : undefined);
+      const written = await writeExpertPlan(engine.info.path, plan, out, record, { signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
+      return { written, record };
+    },
+    evaluate: async ({ candidateDir, data, chunkTokens, maxTokens, document, expertMap }, ctx) => {
+      const baseline = this.loaded();
+      const chunks = evaluationChunks(baseline, readCalibrationSet(data), chunkTokens, maxTokens);
+      const candidate = await MoeEngine.load(candidateDir, { signal: ctx.signal, ...(this.data.threads ? { threads: this.data.threads } : {}) });
+      try {
+        return await evaluateModels(baseline, candidate, chunks, {
+          signal: ctx.signal,
+          onProgress: (p) => ctx.progress(p),
+          ...(document !== undefined ? { document } : {}),
+          ...(expertMap ? { expertMap: new Map(expertMap) } : {}),
+        });
+      } finally {
+        await candidate.dispose();
+      }
+    },
     unload: async () => {
       await this.unloadEngine();
       return null;

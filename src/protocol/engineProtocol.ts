@@ -1,5 +1,6 @@
 // The contract between the host (extension or CLI) and the engine worker. Every request has an id and
 // settles exactly once with a result or an error (as data); progress may arrive before that.
+import type { EvalReport, ExpertPlan, ExpertProfile, OperationRecord, WrittenCheckpoint } from './expertOps';
 import type { MoeErrorData } from './moeError';
 import type { ModelInfo } from './modelInfo';
 import type { F32Matrix, I32Matrix } from './tensors';
@@ -18,6 +19,8 @@ export interface Capture {
   readonly routing: boolean;
   readonly hidden: boolean;
   readonly logits: boolean;
+  /** Per MoE layer, ‖f_e(x)‖₂ of every routed expert output (profiling; runs the experts explicitly). */
+  readonly expertNorms?: boolean;
 }
 
 export interface LayerRouting {
@@ -32,6 +35,8 @@ export interface LayerRouting {
   readonly entropy: Float32Array;
   /** [T] Qwen2-MoE: sigmoid(shared_expert_gate(x)). */
   readonly sharedExpertGate?: Float32Array;
+  /** [T, E] ‖f_e(x_t)‖₂ for e in the token's top-k, 0 elsewhere (capture.expertNorms). */
+  readonly expertNorms?: F32Matrix;
 }
 
 export interface HiddenStates {
@@ -73,6 +78,42 @@ export interface EngineMethods {
   forward: { params: { readonly input: PromptInput; readonly capture: Capture }; result: { tokens: TokenSpan[]; result: ForwardResult } };
   exportOnnx: { params: { readonly outDir: string }; result: { files: string[] } };
   unload: { params: Record<string, never>; result: null };
+  /** Profiles the loaded model on calibration files/folders and writes the profile (default: next to the model). */
+  profile: { params: ProfileParams; result: { file: string; profile: ExpertProfile } };
+  /** Reads a profile file and checks that it was computed on the loaded model. */
+  readProfile: { params: { readonly file: string }; result: ExpertProfile };
+  /** Writes the loaded model with the plan applied as a new checkpoint folder. */
+  applyPlan: { params: ApplyPlanParams; result: { written: WrittenCheckpoint; record: OperationRecord } };
+  /** Compares a candidate checkpoint with the loaded model (the baseline). */
+  evaluate: { params: EvaluateParams; result: EvalReport };
+}
+
+export interface ProfileParams {
+  readonly data: readonly string[];
+  readonly chunkTokens: number;
+  readonly maxTokens?: number;
+  /** Profile file to write; default `<model>/moe-workbench-profiles/profile-<data hash>-c<chunk>.json`. */
+  readonly out?: string;
+  /** Return the profile already at the output path when it matches this model, data and chunk length. */
+  readonly reuse?: boolean;
+}
+
+export interface ApplyPlanParams {
+  readonly plan: ExpertPlan;
+  readonly out: string;
+  /** The profile the plan came from, recorded in moe_workbench.json. */
+  readonly profileFile?: string;
+}
+
+export interface EvaluateParams {
+  readonly candidateDir: string;
+  readonly data: readonly string[];
+  readonly chunkTokens: number;
+  readonly maxTokens?: number;
+  /** Text of the open document: routing change and per-token prediction changes. */
+  readonly document?: string;
+  /** Per MoE layer of the candidate: new expert id -> old id (the router row it came from). */
+  readonly expertMap?: readonly (readonly [number, readonly number[]])[];
 }
 export type EngineMethod = keyof EngineMethods;
 

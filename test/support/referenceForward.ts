@@ -24,6 +24,8 @@ export interface RefRouting {
   readonly topkWeight: Mat;
   /** [T] Qwen2-MoE: sigmoid(shared_expert_gate(x)). */
   readonly sharedExpertGate?: Float64Array;
+  /** [T, k] ‖f_e(x)‖₂ of each chosen expert's output (before gate weighting). */
+  readonly expertNorms: Mat;
 }
 
 export interface RefOutput {
@@ -290,6 +292,7 @@ function moeBlock(ctx: Ctx, layer: number, x: Mat, spec: Extract<LayerSpec, { ki
   const routerLogits = linear(x, w(routerName(c, layer)), E);
   const topkIdx = { rows: T, cols: k, data: new Int32Array(T * k) };
   const topkWeight = zeros(T, k);
+  const expertNorms = zeros(T, k);
   const out = zeros(T, H);
   for (let t = 0; t < T; t++) {
     const { idx, weight } = route(c, row(routerLogits, t), k, spec.routing.renormalize);
@@ -299,7 +302,12 @@ function moeBlock(ctx: Ctx, layer: number, x: Mat, spec: Extract<LayerSpec, { ki
       topkWeight.data[t * k + r] = weight[r]!;
       const ew = expertWeights(ctx, layer, e, spec.intermediateSize);
       const y = swiglu(xt, ew.gate, ew.up, ew.down, spec.intermediateSize);
-      for (let i = 0; i < H; i++) out.data[t * H + i] += weight[r]! * y.data[i]!;
+      let sq = 0;
+      for (let i = 0; i < H; i++) {
+        out.data[t * H + i] += weight[r]! * y.data[i]!;
+        sq += y.data[i]! * y.data[i]!;
+      }
+      expertNorms.data[t * k + r] = Math.sqrt(sq);
     });
   }
   let sharedExpertGate: Float64Array | undefined;
@@ -311,7 +319,7 @@ function moeBlock(ctx: Ctx, layer: number, x: Mat, spec: Extract<LayerSpec, { ki
     sharedExpertGate = g.data.map(sigmoid);
     for (let t = 0; t < T; t++) for (let i = 0; i < H; i++) out.data[t * H + i] += sharedExpertGate[t]! * s.data[t * H + i]!;
   }
-  return { out, routing: { layer, routerLogits, topkIdx, topkWeight, ...(sharedExpertGate ? { sharedExpertGate } : {}) } };
+  return { out, routing: { layer, routerLogits, topkIdx, topkWeight, expertNorms, ...(sharedExpertGate ? { sharedExpertGate } : {}) } };
 }
 
 /** Runs the HF forward pass for one unpadded sequence. */

@@ -17,6 +17,10 @@ export interface GraphOutputs {
   /** embeddings, hidden.L per layer, final_norm. */
   readonly hidden: boolean;
   readonly logits: boolean;
+  /** expert_norms.L [T, E]: ‖f_e(x)‖₂ of each routed expert output (experts run explicitly). */
+  readonly expertNorms?: boolean;
+  /** Inputs router_mask.L [E] added to the router logits (0 keep, -inf remove). */
+  readonly routerMask?: boolean;
 }
 
 const INT64_MAX = Number.MAX_SAFE_INTEGER;
@@ -54,7 +58,7 @@ export function buildDecoderGraph(c: ModelConfig, outputs: GraphOutputs): GraphB
     const xm = rmsNorm(g, h, g.weight(`${p}post_attention_layernorm.weight`, [H]), c.rmsNormEps);
     let mlp: string;
     if (spec.kind === 'moe') {
-      mlp = moeBlock(g, c, L, spec, xm, { routing: outputs.routing });
+      mlp = moeBlock(g, c, L, spec, xm, { routing: outputs.routing, expertNorms: outputs.expertNorms ?? false, routerMask: outputs.routerMask ?? false });
     } else {
       const I = spec.intermediateSize;
       const w = (n: string, dims: number[]): string => g.weight(`${p}mlp.${n}`, dims);

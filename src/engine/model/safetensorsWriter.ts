@@ -1,18 +1,26 @@
 // Atomic safetensors writer with Hugging Face's layout. Writes a temp file next to the destination, fsyncs
 // and renames it over the destination, so readers never see a half-written model and a failed write leaves
-// the old file untouched. Tensors are streamed one at a time (converted in small chunks), never concatenated.
+// the old file untouched. Tensors are streamed one at a time (converted in small chunks), never concatenated;
+// a tensor's data may be a function producing it when it is streamed, so only one tensor need be in memory.
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { MoeError } from '../../protocol/moeError';
 import { HOST_IS_LITTLE_ENDIAN, type StorageDtype, f32ToBf16, f32ToF16, isStorageDtype, storageElementBytes } from './dtype';
 
+/** float32 values converted to dtype on write, or raw bytes already in dtype */
+export type TensorData = Float32Array | Uint8Array;
+
 export interface TensorToWrite {
   readonly name: string;
   readonly dtype: StorageDtype;
   readonly shape: readonly number[];
-  /** float32 values converted to dtype on write, or raw bytes already in dtype */
-  readonly data: Float32Array | Uint8Array;
+  /**
+   * The values, or a function returning them that is called exactly once, when this tensor is streamed
+   * (tensors are streamed in on-disk order). A function's result is checked against the shape then; a
+   * MoeError it throws (e.g. E_CANCELLED) aborts the write and is passed on unchanged.
+   */
+  readonly data: TensorData | (() => TensorData);
 }
 
 /** Elements per conversion chunk: bounds the scratch buffer (2 MiB) whatever the tensor size. */
@@ -28,6 +36,20 @@ interface Planned {
 
 function ioError(path: string, problem: string): MoeError {
   return new MoeError('E_IO', `${nodePath.basename(path)}: ${problem} (file: ${path})`, path);
+}
+
+/** The data matches the tensor's shape and dtype. */
+function checkData(path: string, t: TensorToWrite, data: unknown, numel: number, byteLength: number): asserts data is TensorData {
+  const where = `tensor "${t.name}"`;
+  if (data instanceof Float32Array) {
+    if (data.length !== numel) throw ioError(path, `${where}: ${data.length} float32 values given, shape [${t.shape.join(', ')}] needs ${numel}`);
+  } else if (data instanceof Uint8Array) {
+    if (data.byteLength !== byteLength) {
+      throw ioError(path, `${where}: ${data.byteLength} raw bytes given, shape [${t.shape.join(', ')}] of ${t.dtype} needs ${byteLength}`);
+    }
+  } else {
+    throw ioError(path, `${where}: data must be a Float32Array or a Uint8Array` + (typeof t.data === 'function' ? ' (the data function returned something else)' : ''));
+  }
 }
 
 /** Checks every tensor before anything touches the disk; returns them in HF's on-disk order. */
@@ -54,17 +76,8 @@ function plan(path: string, tensors: readonly TensorToWrite[], metadata: Record<
     const size = storageElementBytes(t.dtype);
     const byteLength = numel * size;
     if (!Number.isSafeInteger(byteLength)) throw ioError(path, `${where}: shape [${t.shape.join(', ')}] is too large`);
-    if (t.data instanceof Float32Array) {
-      if (t.data.length !== numel) {
-        throw ioError(path, `${where}: ${t.data.length} float32 values given, shape [${t.shape.join(', ')}] needs ${numel}`);
-      }
-    } else if (t.data instanceof Uint8Array) {
-      if (t.data.byteLength !== byteLength) {
-        throw ioError(path, `${where}: ${t.data.byteLength} raw bytes given, shape [${t.shape.join(', ')}] of ${t.dtype} needs ${byteLength}`);
-      }
-    } else {
-      throw ioError(path, `${where}: data must be a Float32Array or a Uint8Array`);
-    }
+    // A producer function is checked when it is called (checkData in writeTensor).
+    if (typeof t.data !== 'function') checkData(path, t, t.data, numel, byteLength);
     planned.push({ t, numel, byteLength });
   }
   // Decreasing element size, then name: with an 8-aligned data section every tensor is aligned to its size.
@@ -100,9 +113,16 @@ async function writeAll(fh: fsp.FileHandle, bytes: Uint8Array): Promise<void> {
   }
 }
 
-async function writeTensor(fh: fsp.FileHandle, p: Planned): Promise<number> {
+async function writeTensor(path: string, fh: fsp.FileHandle, p: Planned): Promise<number> {
   const { t } = p;
-  const data = t.data;
+  let data: TensorData;
+  if (typeof t.data === 'function') {
+    const produced: unknown = t.data();
+    checkData(path, t, produced, p.numel, p.byteLength);
+    data = produced;
+  } else {
+    data = t.data;
+  }
   if (data instanceof Uint8Array) {
     await writeAll(fh, data);
     return data.byteLength;
@@ -128,7 +148,8 @@ async function writeTensor(fh: fsp.FileHandle, p: Planned): Promise<number> {
 
 /**
  * Writes `tensors` to `path` atomically (temp file + fsync + rename). Every failure is MoeError('E_IO')
- * naming `path`; on failure no temp file is left and an existing `path` is untouched.
+ * naming `path`, except a MoeError thrown by a data function, which is passed on as it is; on failure no
+ * temp file is left and an existing `path` is untouched.
  */
 export async function writeSafetensors(path: string, tensors: readonly TensorToWrite[], metadata?: Record<string, string>): Promise<void> {
   if (!HOST_IS_LITTLE_ENDIAN) throw ioError(path, 'writing weights needs a little-endian host');
@@ -144,7 +165,7 @@ export async function writeSafetensors(path: string, tensors: readonly TensorToW
     await writeAll(fh, header);
     for (const p of planned) {
       // Re-checked while streaming: the caller's arrays could change (or be detached) during the awaits.
-      const n = await writeTensor(fh, p);
+      const n = await writeTensor(path, fh, p);
       if (n !== p.byteLength) throw new Error(`tensor "${p.t.name}" wrote ${n} bytes, expected ${p.byteLength}`);
     }
     await fh.sync();

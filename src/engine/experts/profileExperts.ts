@@ -1,0 +1,96 @@
+// Profiling: runs the model over a calibration set in chunks, with the experts run explicitly so every
+// routed expert output's norm is known, and accumulates the per-expert statistics of a profile.
+import type { ExpertProfile } from '../../protocol/expertOps';
+import type { Progress, TokenSpan } from '../../protocol/engineProtocol';
+import { MoeError } from '../../protocol/moeError';
+import type { CalibrationSet } from '../calibration/calibrationSet';
+import { throwIfCancelled } from '../engineService';
+import type { MoeEngine } from '../moeEngine';
+import { modelIdentity } from './modelIdentity';
+import { LayerAccumulator } from './profileAccumulator';
+import { SAMPLE_TOKENS, SampleBuilder } from './profileSample';
+
+export interface ProfileOptions {
+  /** Tokens per forward pass (documents are split into chunks of this length). */
+  readonly chunkTokens: number;
+  /** Stop after this many tokens (the profile records that it was truncated). */
+  readonly maxTokens?: number;
+  readonly sampleTokens?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: Progress) => void;
+}
+
+interface Chunk {
+  readonly doc: number;
+  readonly spans: TokenSpan[];
+}
+
+export async function profileExperts(engine: MoeEngine, data: CalibrationSet, opts: ProfileOptions): Promise<ExpertProfile> {
+  const signal = opts.signal ?? new AbortController().signal;
+  const c = engine.config;
+  const layers = c.layers.flatMap((l, L) => (l.kind === 'moe' ? [new LayerAccumulator(L, l.routing.numExperts, l.routing.topK)] : []));
+  if (layers.length === 0) throw new MoeError('E_INPUT', `${engine.info.name} is a dense model: it has no experts to profile`);
+  if (!Number.isInteger(opts.chunkTokens) || opts.chunkTokens < 2) throw new MoeError('E_INPUT', `chunk length must be an integer >= 2, got ${opts.chunkTokens}`);
+  const chunkLen = Math.min(opts.chunkTokens, c.contextLength);
+  const max = opts.maxTokens ?? Infinity;
+
+  // Tokenise everything first: the total makes progress and ETA honest.
+  const chunks: Chunk[] = [];
+  let total = 0;
+  let truncated = false;
+  for (let d = 0; d < data.documents.length && !truncated; d++) {
+    throwIfCancelled(signal);
+    const spans = engine.tokenizer.encode(data.documents[d]!.text);
+    for (let s = 0; s < spans.length; s += chunkLen) {
+      let part = spans.slice(s, s + chunkLen);
+      if (total + part.length > max) {
+        part = part.slice(0, Math.max(0, max - total));
+        truncated = true;
+      }
+      if (part.length >= 2) {
+        chunks.push({ doc: d, spans: part });
+        total += part.length;
+      }
+      if (truncated) break;
+    }
+  }
+  if (total === 0) throw new MoeError('E_INPUT', `the calibration set has no chunk of 2 or more tokens (${data.documents.length} documents)`);
+
+  const identity = modelIdentity(engine.info.path);
+  const sample = new SampleBuilder(opts.sampleTokens ?? SAMPLE_TOKENS, layers.map((l) => l.topK));
+  const t0 = performance.now();
+  let runMs = 0;
+  let done = 0;
+  for (const chunk of chunks) {
+    throwIfCancelled(signal);
+    const res = await engine.forward(
+      chunk.spans.map((s) => s.id),
+      { routing: true, hidden: false, logits: false, expertNorms: true },
+    );
+    runMs += res.runMs;
+    res.routing.forEach((r, i) => layers[i]!.add(r));
+    if (!sample.full) sample.add(chunk.doc, chunk.spans, res.routing);
+    done += chunk.spans.length;
+    const elapsed = (performance.now() - t0) / 1000;
+    const eta = done < total ? ` · ETA ${Math.ceil((elapsed / done) * (total - done))} s` : '';
+    opts.onProgress?.({ stage: 'profile', done, total, message: `${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} tokens · ${Math.round(done / Math.max(elapsed, 1e-3))} tok/s${eta}` });
+  }
+  return {
+    format: 'moe-workbench.profile',
+    version: 1,
+    createdAt: new Date().toISOString(),
+    model: identity,
+    data: {
+      files: [...data.files],
+      documents: data.documents.map((d) => (d.line === undefined ? { source: d.source } : { source: d.source, line: d.line })),
+      sha256: data.sha256,
+      chunkTokens: chunkLen,
+      chunks: chunks.length,
+      tokens: total,
+      truncated,
+    },
+    runMs,
+    layers: layers.map((l) => l.result()),
+    sample: sample.result(),
+  };
+}
