@@ -7,7 +7,9 @@ import type { PromptInput, Progress } from '../protocol/engineProtocol';
 import { MoeError } from '../protocol/moeError';
 import { buildTrace } from '../trace/buildTrace';
 import { formatAnnotateTable } from './annotateTable';
+import { UsageError, evalCommand, planCommand, profileCommand, recordedSource } from './expertCommands';
 import { formatInspect } from './inspectText';
+import { expandMultiValueFlags } from './multiValueArgs';
 
 const USAGE = `usage: moe-workbench <command> [options]
 
@@ -19,12 +21,25 @@ commands:
       --json prints the routing trace (docs/trace-format.md)
   export   --model DIR --out DIR
       writes model.onnx + model.onnx.data that plain onnxruntime runs, router outputs as graph outputs
+  profile  --model DIR --data PATH... [--chunk N] [--max-tokens N] [--out FILE] [--json]
+      runs the model over calibration files/folders (.txt, .md, source, .jsonl text/messages) and stores
+      per-expert statistics (frequency, gate weights, softmax importance, REAP, EAN, output norms, router
+      similarity) in DIR/moe-workbench-profiles/ (or FILE)
+  prune    --model DIR --data PATH... --method reap|frequency|gate|ean|importance (--keep N | --ratio R)
+           [--global [--min-per-layer N]] [--protect L:E,...] --out DIR
+      removes the lowest-scoring experts per layer and writes a new checkpoint, report.html beside it
+  merge    --model DIR --data PATH... --keep N --out DIR
+      MC-SMoE: groups experts by router similarity, averages each group weighted by usage
+  eval     --model DIR [--baseline DIR] --data PATH... [--document FILE]
+      perplexity, top-1 agreement and KL against the baseline (default: the source in DIR/moe_workbench.json),
+      size and parameters
+  options of prune/merge: [--profile FILE] (reuse a profile) [--eval-data PATH...] (held-out; default: the
+      calibration data) [--no-eval] [--document FILE] [--dry-run] (show the plan and its impact only)
+      [--chunk N] (tokens per pass, default 512) [--max-tokens N] [--max-eval-tokens N] [--json]
 
 DIR is a Hugging Face checkpoint folder: config.json, *.safetensors, tokenizer.json.`;
 
 const MAX_PROMPT_FILE = 16 * 1024 * 1024;
-
-class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -33,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   const { values } = parseArgs({
-    args: rest,
+    args: expandMultiValueFlags(rest, ['--data', '--eval-data']),
     strict: true,
     options: {
       model: { type: 'string' },
@@ -44,15 +59,47 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
       logits: { type: 'boolean', default: false },
+      data: { type: 'string', multiple: true },
+      'eval-data': { type: 'string', multiple: true },
+      profile: { type: 'string' },
+      chunk: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      'max-eval-tokens': { type: 'string' },
+      method: { type: 'string' },
+      keep: { type: 'string' },
+      ratio: { type: 'string' },
+      global: { type: 'boolean', default: false },
+      'min-per-layer': { type: 'string' },
+      protect: { type: 'string' },
+      baseline: { type: 'string' },
+      document: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      'no-eval': { type: 'boolean', default: false },
     },
   });
   if (!values.model) throw new UsageError('--model DIR is required');
+  // eval loads the baseline (given, or recorded in the candidate's moe_workbench.json) and compares --model to it.
+  let loadDir = path.resolve(values.model);
+  if (command === 'eval') {
+    const base = values.baseline ?? recordedSource(loadDir);
+    if (!base) throw new UsageError(`--baseline DIR is required: ${loadDir} has no moe_workbench.json naming its source model`);
+    loadDir = path.resolve(base);
+  }
   const client = new EngineClient({ workerPath: path.join(__dirname, 'engineWorker.js') });
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   try {
-    const info = await client.request('load', { modelDir: path.resolve(values.model) }, { signal: abort.signal, onProgress: progressPrinter() });
+    const onProgress = progressPrinter();
+    const info = await client.request('load', { modelDir: loadDir }, { signal: abort.signal, ...(onProgress ? { onProgress } : {}) });
+    const ctx = { client, signal: abort.signal, onProgress, write: (s: string) => process.stdout.write(s + '\n') };
     switch (command) {
+      case 'profile':
+        return await profileCommand(ctx, values);
+      case 'prune':
+      case 'merge':
+        return await planCommand(ctx, values, command);
+      case 'eval':
+        return await evalCommand(ctx, values, path.resolve(values.model));
       case 'inspect':
         process.stdout.write((values.json ? JSON.stringify(info, null, 1) : formatInspect(info)) + '\n');
         return 0;
@@ -107,7 +154,8 @@ function parseLayer(s: string, moeLayers: readonly number[]): number {
 function progressPrinter(): ((p: Progress) => void) | undefined {
   if (!process.stderr.isTTY) return undefined;
   return (p) => {
-    process.stderr.write(`\r${p.stage} ${p.done}/${p.total}`.padEnd(40) + (p.done === p.total ? '\r' + ' '.repeat(40) + '\r' : ''));
+    const line = `${p.stage} ${p.message ?? `${p.done}/${p.total}`}`.slice(0, 100);
+    process.stderr.write(`\r${line.padEnd(100)}` + (p.done === p.total ? '\r' + ' '.repeat(100) + '\r' : ''));
   };
 }
 
