@@ -5,7 +5,7 @@ import type { EngineService, EngineWorkerData, RequestContext } from './engineSe
 import { throwIfCancelled } from './engineService';
 import { readCalibrationSet } from './calibration/calibrationSet';
 import { operationRecord } from './experts/operationRecord';
-import { checkProfileModel, defaultProfilePath, readProfile, reusableProfile, writeProfile } from './experts/profileFile';
+import { checkProfileModel, defaultProfilePaths, readProfile, reusableProfile, writeProfileSomewhere } from './experts/profileFile';
 import { modelIdentity } from './experts/modelIdentity';
 import { profileExperts } from './experts/profileExperts';
 import { evaluateModels } from './evaluation/evaluateModels';
@@ -45,15 +45,17 @@ export class MoeEngineService implements EngineService {
     profile: async ({ data, chunkTokens, maxTokens, out, reuse }, ctx) => {
       const engine = this.loaded();
       const set = readCalibrationSet(data);
+      const modelSha = modelIdentity(engine.info.path).sha256;
+      const candidates = out !== undefined ? [out] : defaultProfilePaths(engine.info.path, modelSha, set.sha256, Math.min(chunkTokens, engine.config.contextLength));
       if (reuse) {
-        const file = out ?? defaultProfilePath(engine.info.path, set.sha256, Math.min(chunkTokens, engine.config.contextLength));
-        const cached = reusableProfile(file, modelIdentity(engine.info.path).sha256, set.sha256, maxTokens);
-        if (cached) return { file, profile: cached };
+        for (const file of candidates) {
+          const cached = reusableProfile(file, modelSha, set.sha256, maxTokens);
+          if (cached) return { file, profile: cached };
+        }
       }
       const profile = await profileExperts(engine, set, { chunkTokens, ...(maxTokens !== undefined ? { maxTokens } : {}), signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
-      const file = out ?? defaultProfilePath(engine.info.path, set.sha256, profile.data.chunkTokens);
       throwIfCancelled(ctx.signal);
-      await writeProfile(file, profile);
+      const file = await writeProfileSomewhere(candidates, profile);
       return { file, profile };
     },
     readProfile: async ({ file }) => {

@@ -92,7 +92,7 @@ export interface ProfileParams {
   readonly data: readonly string[];
   readonly chunkTokens: number;
   readonly maxTokens?: number;
-  /** Profile file to write; default `<model>/moe-workbench-profiles/profile-<data hash>-c<chunk>.json`. */
+  /** Profile file to write; default `<model>/moe-workbench-profiles/profile-<data hash>-c<chunk>.json`, or the user cache when the model folder is read-only. */
   readonly out?: string;
   /** Return the profile already at the output path when it matches this model, data and chunk length. */
   readonly reuse?: boolean;

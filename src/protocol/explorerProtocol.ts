@@ -1,5 +1,6 @@
 // The contract between the Expert Explorer webview and the extension host. The webview keeps only UI
 // state (vscode.setState); data is pushed by the host on 'ready' and on every change.
+import type { ExpertStatistic } from './expertOps';
 
 export type ColourMode = 'expert' | 'entropy' | 'selectedExpert';
 
@@ -37,6 +38,33 @@ export interface ExplorerDocument {
   readonly complete: boolean;
 }
 
+/** A statistic the profile section can show: its id, a short name for the dropdown and its definition. */
+export interface ExplorerStatisticOption {
+  readonly id: ExpertStatistic;
+  readonly name: string;
+  readonly label: string;
+}
+
+/** The active expert profile, reduced by the host to what the view shows (no Gram matrices, no sample). */
+export interface ExplorerProfile {
+  /** Base name of the profile file, and its full path. */
+  readonly file: string;
+  readonly path: string;
+  /** Name of the model the profile was computed on. */
+  readonly model: string;
+  /** Calibration tokens and documents. */
+  readonly tokens: number;
+  readonly documents: number;
+  /** True when the profiling pass stopped before the end of the calibration data. */
+  readonly truncated: boolean;
+  readonly statistic: ExpertStatistic;
+  readonly statisticLabel: string;
+  /** Every statistic the user can choose, in menu order. */
+  readonly statistics: readonly ExplorerStatisticOption[];
+  /** Per MoE layer: the statistic for each expert (index = expert id). Higher = more important. */
+  readonly layers: readonly { readonly layer: number; readonly values: readonly number[] }[];
+}
+
 export interface ExplorerState {
   readonly model: { readonly name: string; readonly numExperts: number; readonly topK: number; readonly moeLayers: readonly number[] } | undefined;
   readonly selectedLayer: number | undefined;
@@ -47,6 +75,8 @@ export interface ExplorerState {
   readonly revealedToken?: number;
   /** Why there is nothing to show, when there is nothing. */
   readonly message?: string;
+  /** The active expert profile (issue #4), when there is one. */
+  readonly profile?: ExplorerProfile;
 }
 
 export type HostToExplorer = { readonly type: 'state'; readonly state: ExplorerState };
@@ -55,4 +85,5 @@ export type ExplorerToHost =
   | { readonly type: 'ready' }
   | { readonly type: 'revealToken'; readonly index: number }
   | { readonly type: 'selectExpert'; readonly layer: number; readonly expert: number | undefined }
-  | { readonly type: 'selectLayer'; readonly layer: number };
+  | { readonly type: 'selectLayer'; readonly layer: number }
+  | { readonly type: 'selectStatistic'; readonly statistic: ExpertStatistic };

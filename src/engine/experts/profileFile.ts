@@ -1,15 +1,37 @@
 // Profiles on disk: versioned JSON written atomically, read back defensively (every array checked
 // against the layer's expert count), and matched against the model they are applied to.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ExpertProfile, LayerProfile, ModelIdentity } from '../../protocol/expertOps';
 import { MoeError } from '../../protocol/moeError';
 import { writeAll, writeFileAtomic } from '../atomicFile';
 import { isRecord, readJsonFile } from '../model/jsonFile';
 
-/** Profiles live next to the model, one file per calibration set and chunk length. */
-export function defaultProfilePath(modelDir: string, dataSha256: string, chunkTokens: number): string {
-  return path.join(modelDir, 'moe-workbench-profiles', `profile-${dataSha256.slice(0, 12)}-c${chunkTokens}.json`);
+/**
+ * Where a profile goes by default: next to the model (one file per calibration set and chunk length), or,
+ * when the model folder is read-only, in the user's cache under the model's identity.
+ */
+export function defaultProfilePaths(modelDir: string, modelSha256: string, dataSha256: string, chunkTokens: number): [string, string] {
+  const name = `profile-${dataSha256.slice(0, 12)}-c${chunkTokens}.json`;
+  const cache = process.env['XDG_CACHE_HOME'] ?? path.join(os.homedir(), '.cache');
+  return [path.join(modelDir, 'moe-workbench-profiles', name), path.join(cache, 'moe-workbench', 'profiles', `${path.basename(modelDir)}-${modelSha256.slice(0, 12)}`, name)];
+}
+
+/** Writes to the first of `candidates` that can be written (the model folder may be read-only). */
+export async function writeProfileSomewhere(candidates: readonly string[], profile: ExpertProfile): Promise<string> {
+  let last: unknown;
+  for (const file of candidates) {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.accessSync(path.dirname(file), fs.constants.W_OK);
+      await writeProfile(file, profile);
+      return file;
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last instanceof MoeError ? last : new MoeError('E_IO', `could not write the profile to ${candidates.join(' or ')}: ${(last as Error).message}`, candidates[0]);
 }
 
 export async function writeProfile(file: string, profile: ExpertProfile): Promise<void> {
