@@ -1,8 +1,18 @@
 // npm run bench: engine figures on the benchmark-size model. Prints; asserts nothing.
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { readCalibrationSet } from '../src/engine/calibration/calibrationSet';
+import { modelIdentity } from '../src/engine/experts/modelIdentity';
+import { operationRecord } from '../src/engine/experts/operationRecord';
+import { planMerge } from '../src/engine/experts/planMerge';
+import { planPrune } from '../src/engine/experts/planPrune';
+import { profileExperts } from '../src/engine/experts/profileExperts';
 import { MoeEngine } from '../src/engine/moeEngine';
+import { writeExpertPlan } from '../src/engine/surgery/writeExpertPlan';
+import type { ExpertPlan } from '../src/protocol/expertOps';
 import { GraphBuilder } from '../src/engine/onnx/graphBuilder';
 import { DataType, encodeModel } from '../src/engine/onnx/onnxProto';
 import { OrtSession } from '../src/engine/runtime/ortSession';
@@ -91,9 +101,40 @@ async function main(): Promise<void> {
     ['weights (float32 store)', mib(weightsBytes)],
     ['resident memory', `${mib(rssBefore)} before load, peak ${mib(rssPeak())}: +${mib(rssPeak() - rssBefore)} = ${((rssPeak() - rssBefore) / weightsBytes).toFixed(2)}x the weights`],
   ];
+  rows.push(...(await expertOperationRows(engine, ids, fast)));
   const w = Math.max(...rows.map(([k]) => k.length));
   console.log(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));
   await engine.dispose();
+}
+
+/** Issue #4: profiling throughput next to plain prefill, and the wall time of writing pruned/merged checkpoints. */
+async function expertOperationRows(engine: MoeEngine, ids: number[], fastMs: number): Promise<[string, string][]> {
+  const [profiled, plain] = (await timeInterleaved([() => engine.forward(ids, { routing: true, hidden: false, logits: false, expertNorms: true }), () => engine.forward(ids, { routing: false, hidden: false, logits: false })])) as [number, number];
+  // A real calibration pass: this repository's sources, chunks of T tokens, 8 chunks.
+  const data = readCalibrationSet([path.join(__dirname, '..', 'src')]);
+  const tp = performance.now();
+  const profile = await profileExperts(engine, data, { chunkTokens: T, maxTokens: 8 * T });
+  const profileMs = performance.now() - tp;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-bench-ops-'));
+  try {
+    const timeWrite = async (plan: ExpertPlan, name: string): Promise<number> => {
+      const t0 = performance.now();
+      await writeExpertPlan(engine.info.path, plan, path.join(tmp, name), operationRecord(plan, modelIdentity(engine.info.path)));
+      return performance.now() - t0;
+    };
+    const E = engine.info.numExperts;
+    const pruneMs = await timeWrite(planPrune(profile, { method: 'reap', target: { kind: 'keep', keep: E / 2 }, protect: [] }), 'pruned');
+    const mergeMs = await timeWrite(planMerge(profile, { keep: E / 2 }), 'merged');
+    const tokS = (n: number, ms: number): string => `${((n / ms) * 1000).toFixed(0)} tokens/s`;
+    return [
+      [`profiling forward ${T} tokens (expert norms)`, `${profiled.toFixed(0)} ms = ${tokS(T, profiled)} vs plain prefill ${tokS(T, plain)} (${((profiled / plain - 1) * 100).toFixed(1)}% more time; fast path above ${tokS(T, fastMs)})`],
+      [`profile ${profile.data.tokens} calibration tokens`, `${(profileMs / 1000).toFixed(2)} s = ${tokS(profile.data.tokens, profileMs)} end to end (tokenise, ${profile.data.chunks} forwards, accumulate)`],
+      [`prune ${E} -> ${E / 2} experts, write checkpoint`, `${(pruneMs / 1000).toFixed(2)} s (byte copy of kept experts)`],
+      [`merge ${E} -> ${E / 2} experts, write checkpoint`, `${(mergeMs / 1000).toFixed(2)} s (float32 averages)`],
+    ];
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 main().catch((e) => {

@@ -37,6 +37,13 @@ function checkLayer(lp: LayerPlan, E: number, topK: number): void {
       }
       usedBy.set(s.expert, j);
     }
+    // Merges may name members that carry no weight (never used on the calibration data): absorbed, not removed.
+    for (const m of Array.isArray(x.members) ? x.members : []) {
+      if (!isIndex(m, E)) throw bad(`${what}: member ${JSON.stringify(m)} does not exist (the layer has experts 0..${E - 1})`);
+      const prev = usedBy.get(m);
+      if (prev !== undefined && prev !== j) throw bad(`${where}: old expert ${m} is used by new experts ${prev} and ${j}; each old expert can go into one new expert only`);
+      usedBy.set(m, j);
+    }
     if (!x.sources.some((s) => s.expert === x.routerRow)) {
       throw bad(`${what}: router row ${JSON.stringify(x.routerRow)} is not one of its source experts (${x.sources.map((s) => s.expert).join(', ')})`);
     }
