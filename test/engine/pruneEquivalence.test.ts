@@ -116,21 +116,21 @@ describe('merging identical experts', () => {
       const original = await MoeEngine.load(src);
       try {
         const moeLayers = original.config.layers.flatMap((l, L) => (l.kind === 'moe' ? [{ L, E: l.routing.numExperts, K: l.routing.topK }] : []));
-        // Layer 0: experts 2 and 5 (identical) merged with usage weights 3:1, routed by 2's row, and expert 6
-        // absorbed with zero weight (a member never used on the calibration data). Other layers: experts 5
-        // and 6 pruned, so every layer keeps E-2 experts (one count per config).
+        // Layer 0: experts 2 and 5 (identical) merged with usage weights 3:1, routed by 2's row, and expert 4
+        // absorbed with zero weight (a member never used on the calibration data). Other layers: experts 4
+        // and 5 pruned, so every layer keeps E-2 experts (one count per config).
         const plan: ExpertPlan = {
           operation: 'merge',
           description: 'test merge',
           parameters: { keep: moeLayers[0]!.E - 2 },
           layers: moeLayers.map(({ L, E, K }) => {
-            const olds = Array.from({ length: E }, (_, e) => e).filter((e) => e !== 5 && e !== 6);
+            const olds = Array.from({ length: E }, (_, e) => e).filter((e) => e !== 5 && e !== 4);
             return {
               layer: L,
               numExperts: E,
               topK: K,
-              experts: olds.map((e) => (L === 0 && e === 2 ? { sources: [{ expert: 2, weight: 3 }, { expert: 5, weight: 1 }], routerRow: 2, members: [2, 5, 6] } : { sources: [{ expert: e, weight: 1 }], routerRow: e })),
-              removed: L === 0 ? [] : [5, 6],
+              experts: olds.map((e) => (L === 0 && e === 2 ? { sources: [{ expert: 2, weight: 3 }, { expert: 5, weight: 1 }], routerRow: 2, members: [2, 4, 5] } : { sources: [{ expert: e, weight: 1 }], routerRow: e })),
+              removed: L === 0 ? [] : [4, 5],
               scores: new Array<number>(E).fill(1),
             };
           }),
@@ -139,7 +139,7 @@ describe('merging identical experts', () => {
         await writeExpertPlan(src, plan, out, operationRecord(plan, modelIdentity(src)));
         const merged = await MoeEngine.load(out);
         try {
-          const masked = new Map(moeLayers.map(({ L }) => [L, [5, 6]]));
+          const masked = new Map(moeLayers.map(({ L }) => [L, [4, 5]]));
           const kept = new Map(plan.layers.map((l) => [l.layer, l.experts.map((x) => x.routerRow)]));
           for (const prompt of PROMPTS) {
             const ids = original.tokenizer.encode(prompt).map((t) => t.id);
