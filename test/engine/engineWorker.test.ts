@@ -2,10 +2,13 @@
 import * as assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
+import * as fs from 'node:fs';
+import { planPrune } from '../../src/engine/experts/planPrune';
 import { MoeEngine } from '../../src/engine/moeEngine';
 import { EngineClient } from '../../src/host/engineClient';
 import { MoeError } from '../../src/protocol/moeError';
 import { fixture, repoRoot, workerBundle } from '../support/paths';
+import { copyFixture, removeTempModels } from '../support/tempModel';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -32,6 +35,38 @@ describe('engine worker', () => {
       assert.deepEqual(Array.from(result.logprobs), Array.from(ref.logprobs));
     } finally {
       await local.dispose();
+    }
+  });
+
+  it('a cancelled profile or prune leaves no file behind; progress reports tokens and ETA', async () => {
+    const model = copyFixture('mixtral');
+    const data = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-worker-profile-'));
+    try {
+      fs.writeFileSync(path.join(data, 'a.txt'), 'profiling text for the worker. '.repeat(40));
+      await client.request('load', { modelDir: model });
+      const ac = new AbortController();
+      const messages: string[] = [];
+      await assert.rejects(
+        client.request('profile', { data: [data], chunkTokens: 64 }, { signal: ac.signal, onProgress: (p) => (messages.push(p.message ?? ''), ac.abort()) }),
+        (e: unknown) => e instanceof MoeError && e.code === 'E_CANCELLED',
+      );
+      assert.match(messages[0]!, /^64 \/ 1,2\d\d tokens · \d+ tok\/s · ETA \d+ s$/);
+      assert.ok(!fs.existsSync(path.join(model, 'moe-workbench-profiles')), 'nothing written');
+      const { file, profile } = await client.request('profile', { data: [data], chunkTokens: 64 });
+      assert.ok(file.startsWith(path.join(model, 'moe-workbench-profiles')));
+      const out = path.join(data, 'pruned');
+      const plan = planPrune(profile, { method: 'frequency', target: { kind: 'keep', keep: 4 }, protect: [] });
+      const cancel = new AbortController();
+      await assert.rejects(
+        client.request('applyPlan', { plan, out, profileFile: file }, { signal: cancel.signal, onProgress: () => cancel.abort() }),
+        (e: unknown) => e instanceof MoeError && e.code === 'E_CANCELLED',
+      );
+      // The client settles at once on cancel; the worker cleans up before it serves the next request.
+      await client.request('inspect', {});
+      assert.deepEqual(fs.readdirSync(data), ['a.txt'], 'no output or staging folder left');
+    } finally {
+      fs.rmSync(data, { recursive: true, force: true });
+      removeTempModels();
     }
   });
 
