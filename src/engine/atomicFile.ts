@@ -1,6 +1,7 @@
 // Writing user-visible files so that nobody ever sees a half-written one: write a temp file in the
 // destination folder, fsync, rename over the destination; on failure, remove the temp file.
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { MoeError } from '../protocol/moeError';
 
@@ -26,4 +27,17 @@ export async function writeFileAtomic(dest: string, write: (fd: number) => Promi
 export function writeAll(fd: number, bytes: Uint8Array): void {
   let off = 0;
   while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+}
+
+/** Makes a rename in `dir` durable. Best effort: not every platform lets a directory be opened and fsynced. */
+export async function syncDir(dir: string): Promise<void> {
+  let dh: fsp.FileHandle | undefined;
+  try {
+    dh = await fsp.open(dir, 'r');
+    await dh.sync();
+  } catch {
+    // The renamed entry is complete; only crash-durability of the directory entry is not guaranteed.
+  } finally {
+    await dh?.close().catch(() => undefined);
+  }
 }

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as nodePath from 'node:path';
+import { syncDir } from '../atomicFile';
 import { MoeError } from '../../protocol/moeError';
 import { HOST_IS_LITTLE_ENDIAN, type StorageDtype, f32ToBf16, f32ToF16, isStorageDtype, storageElementBytes } from './dtype';
 
@@ -179,17 +180,4 @@ export async function writeSafetensors(path: string, tensors: readonly TensorToW
     throw e instanceof MoeError ? e : ioError(path, `writing failed: ${(e as Error).message}`);
   }
   await syncDir(dir);
-}
-
-/** Makes the rename itself durable. Best effort: not every platform lets a directory be opened and fsynced. */
-async function syncDir(dir: string): Promise<void> {
-  let dh: fsp.FileHandle | undefined;
-  try {
-    dh = await fsp.open(dir, 'r');
-    await dh.sync();
-  } catch {
-    // The file is complete and renamed; only crash-durability of the directory entry is not guaranteed.
-  } finally {
-    await dh?.close().catch(() => undefined);
-  }
 }

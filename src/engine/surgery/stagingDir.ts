@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { syncDir } from '../atomicFile';
 import { MoeError } from '../../protocol/moeError';
 
 export interface StagingDir {
@@ -109,18 +110,5 @@ async function removeCreatedParents(dir: string, top: string | undefined): Promi
       return; // not empty (someone else is using it): leave it
     }
     if (d === top) return;
-  }
-}
-
-/** Makes the rename durable. Best effort: not every platform lets a directory be opened and fsynced. */
-async function syncDir(dir: string): Promise<void> {
-  let dh: fsp.FileHandle | undefined;
-  try {
-    dh = await fsp.open(dir, 'r');
-    await dh.sync();
-  } catch {
-    // The checkpoint is complete and in place; only crash-durability of the directory entry is not guaranteed.
-  } finally {
-    await dh?.close().catch(() => undefined);
   }
 }
