@@ -142,7 +142,14 @@ describe('persisted UI state', () => {
   });
 
   it('round-trips a valid state', () => {
-    const s = { tab: 'balance', scroll: { tokens: { top: 400, left: 30 }, load: { top: 0, left: 0 }, balance: { top: 12, left: 0 } }, focus: { row: 9, col: 3 }, uri: 'file:///a.prompt', revealed: 4 } as const;
+    const s = {
+      tab: 'balance',
+      scroll: { tokens: { top: 400, left: 30 }, load: { top: 0, left: 0 }, balance: { top: 12, left: 0 }, profile: { top: 80, left: 0 } },
+      focus: { row: 9, col: 3 },
+      uri: 'file:///a.prompt',
+      revealed: 4,
+      profile: { order: 'id', expanded: [0, 2], seen: '/w/run.profile.json' },
+    } as const;
     assert.deepEqual(parseUiState(JSON.parse(JSON.stringify(s))), s);
   });
 });

@@ -1,8 +1,11 @@
 // Events the explorer's components raise towards the app (bubbling, composed), typed in one place.
+import type { ExpertStatistic } from '../../src/protocol/expertOps';
 
 export interface ExplorerEventMap {
   'moe-reveal-token': { readonly index: number };
-  'moe-select-expert': { readonly expert: number | undefined };
+  /** `layer` when the expert is not (necessarily) in the selected layer, e.g. from the profile panel. */
+  'moe-select-expert': { readonly expert: number | undefined; readonly layer?: number };
+  'moe-select-statistic': { readonly statistic: ExpertStatistic };
   'moe-select-layer': { readonly layer: number };
   /** Scroll position or focus changed: the app persists UI state. */
   'moe-ui-change': null;

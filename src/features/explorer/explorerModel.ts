@@ -1,5 +1,6 @@
 // The Expert Explorer's data: the routing of the active (or last active) annotated document for the
-// selected layer, the document's layer × expert load and balance figures, and the view state.
+// selected layer, the document's layer × expert load and balance figures, the active expert profile's
+// statistic per layer and expert, and the view state.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { layerBalance } from '../../metrics/balance';
@@ -7,7 +8,9 @@ import type { ExplorerState, ExplorerToHost } from '../../protocol/explorerProto
 import type { AnnotationController } from '../annotation/annotationController';
 import type { DocumentRouting } from '../annotation/documentRouting';
 import type { ModelManager } from '../model/modelManager';
+import type { ProfileStore } from '../profile/profileStore';
 import type { ViewState } from '../viewState';
+import { ProfileSectionCache } from './profileSection';
 
 export class ExplorerModel implements vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<void>();
@@ -15,12 +18,15 @@ export class ExplorerModel implements vscode.Disposable {
   private docUri: string | undefined;
   private revealed: number | undefined;
   private readonly disposables: vscode.Disposable[];
+  private readonly profileSection: ProfileSectionCache;
 
   constructor(
     private readonly annotations: AnnotationController,
     private readonly models: ModelManager,
     private readonly view: ViewState,
+    private readonly profiles: ProfileStore,
   ) {
+    this.profileSection = new ProfileSectionCache(profiles);
     this.disposables = [
       annotations.onDidChange((uri) => {
         if (uri === this.docUri || this.docUri === undefined || vscode.window.activeTextEditor?.document.uri.toString() === uri) this.follow();
@@ -28,6 +34,7 @@ export class ExplorerModel implements vscode.Disposable {
       vscode.window.onDidChangeActiveTextEditor(() => this.follow()),
       view.onDidChange(() => this.emitter.fire()),
       models.onDidChange(() => this.emitter.fire()),
+      profiles.onDidChange(() => this.emitter.fire()),
     ];
     this.follow();
   }
@@ -48,7 +55,8 @@ export class ExplorerModel implements vscode.Disposable {
 
   current(): ExplorerState {
     const info = this.models.info;
-    const base = { selectedExpert: this.view.expert, colourMode: this.view.mode };
+    const profile = this.profileSection.get();
+    const base = { selectedExpert: this.view.expert, colourMode: this.view.mode, ...(profile ? { profile } : {}) };
     if (!info) {
       const s = this.models.state;
       const message = s.kind === 'error' ? `The model could not be loaded: ${s.message}` : s.kind === 'loading' ? 'Loading the model…' : 'No model is open. Run "MoE: Open Model…".';
@@ -90,6 +98,9 @@ export class ExplorerModel implements vscode.Disposable {
         return;
       case 'selectLayer':
         this.view.setLayer(msg.layer);
+        return;
+      case 'selectStatistic':
+        this.profiles.setStatistic(msg.statistic);
         return;
       default: {
         const never: never = msg;

@@ -53,6 +53,7 @@ export class ExpertExplorerView implements vscode.WebviewViewProvider, vscode.Di
       case 'revealToken':
       case 'selectExpert':
       case 'selectLayer':
+      case 'selectStatistic':
         break;
       default: {
         const unknown: never = msg;

@@ -1,5 +1,6 @@
 // Validation of messages from the Expert Explorer webview. The webview runs untrusted-by-default code
 // paths (it renders document text), so anything malformed is dropped rather than acted on.
+import { isExpertStatistic } from '../../features/explorer/profileSection';
 import type { ExplorerToHost } from '../../protocol/explorerProtocol';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -21,6 +22,8 @@ export function parseExplorerMessage(data: unknown): ExplorerToHost | undefined 
       if (!isIndex(data['layer']) || !(expert === undefined || expert === null || isIndex(expert))) return undefined;
       return { type: 'selectExpert', layer: data['layer'], expert: expert ?? undefined };
     }
+    case 'selectStatistic':
+      return isExpertStatistic(data['statistic']) ? { type: 'selectStatistic', statistic: data['statistic'] } : undefined;
     default:
       return undefined;
   }
