@@ -6,6 +6,7 @@ import { AnnotationController } from './features/annotation/annotationController
 import { SessionStats } from './features/annotation/sessionStats';
 import { AnnotateEditorCommand, AnnotateSelectionCommand, ToggleAnnotationsCommand } from './features/commands/annotateCommands';
 import type { Command } from './features/commands/command';
+import { MergeExpertsCommand, OpenProfileCommand, OpenReportCommand, ProfileExpertsCommand, PruneExpertsCommand, SelectProfileStatisticCommand } from './features/commands/expertCommands';
 import { CloseModelCommand, InspectModelCommand, OpenModelCommand, ShowModelMenuCommand } from './features/commands/modelCommands';
 import { ColourByCommand, ComingSoonCommand, SelectExpertCommand, SelectLayerCommand, ShowTokenInExplorerCommand } from './features/commands/viewCommands';
 import { RoutingDecorations } from './features/decorations/routingDecorations';
@@ -15,6 +16,9 @@ import { Commands, Views } from './features/ids';
 import { ModelManager } from './features/model/modelManager';
 import { ModelStatusBar } from './features/model/modelStatusBar';
 import { ModelTreeProvider } from './features/modelTree/modelTreeProvider';
+import { ExpertOperationFlow } from './features/operations/expertOperationFlow';
+import { ProfileActions } from './features/operations/profileActions';
+import { ProfileStore } from './features/profile/profileStore';
 import { ViewState } from './features/viewState';
 import { EngineClient } from './host/engineClient';
 import { ExpertExplorerView } from './webviews/expertExplorer/expertExplorerView';
@@ -38,13 +42,26 @@ export function activate(context: vscode.ExtensionContext): void {
   const annotations = own(new AnnotationController(engine, models, (line) => output.appendLine(line)));
   const stats = own(new SessionStats(annotations));
   own(models.onDidChange((s) => s.kind === 'ready' && stats.reset()));
+  // A profile belongs to one model: it is dropped when another model loads (or the model is closed).
+  const profiles = own(new ProfileStore());
+  let profiledPath: string | undefined;
+  own(
+    models.onDidChange((s) => {
+      const loaded = s.kind === 'ready' ? s.info.path : s.kind === 'none' ? undefined : profiledPath;
+      if (loaded !== profiledPath && profiles.current) profiles.set(undefined);
+      profiledPath = loaded;
+    }),
+  );
   const status = own(new ModelStatusBar(models));
   own(annotations.onDidChangeRunning((n) => status.setAnnotating(n)));
   own(new RoutingDecorations(annotations, models, view));
-  const explorer = own(new ExplorerModel(annotations, models, view));
+  const explorer = own(new ExplorerModel(annotations, models, view, profiles));
   own(vscode.window.registerWebviewViewProvider(Views.explorer, own(new ExpertExplorerView(context.extensionUri, explorer))));
-  own(vscode.window.registerTreeDataProvider(Views.modelTree, own(new ModelTreeProvider(models, stats))));
+  own(vscode.window.registerTreeDataProvider(Views.modelTree, own(new ModelTreeProvider(models, stats, profiles))));
   own(vscode.languages.registerHoverProvider({ scheme: '*' }, new RoutingHoverProvider(annotations, models, view)));
+
+  const profileActions = new ProfileActions(engine, models, profiles, { extensionPath: context.extensionPath, storageDir: context.globalStorageUri.fsPath });
+  const flow = new ExpertOperationFlow({ engine, models, profiles, annotations, profileActions, extensionPath: context.extensionPath });
 
   const commands: Command[] = [
     new OpenModelCommand(models, demoModelDir),
@@ -58,7 +75,12 @@ export function activate(context: vscode.ExtensionContext): void {
     new ColourByCommand(view),
     new SelectExpertCommand(models, view),
     new ShowTokenInExplorerCommand(explorer),
-    new ComingSoonCommand(Commands.pruneExpert, 'Pruning experts'),
+    new ProfileExpertsCommand(profileActions),
+    new OpenProfileCommand(profileActions),
+    new SelectProfileStatisticCommand(profiles),
+    new PruneExpertsCommand(flow),
+    new MergeExpertsCommand(flow),
+    new OpenReportCommand(),
     new ComingSoonCommand(Commands.fineTuneExpert, 'Fine-tuning experts'),
     new ComingSoonCommand(Commands.duplicateExpert, 'Duplicating experts'),
   ];

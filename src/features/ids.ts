@@ -13,7 +13,12 @@ export const Commands = {
   colourBy: 'moeWorkbench.colourBy',
   selectExpert: 'moeWorkbench.selectExpert',
   showTokenInExplorer: 'moeWorkbench.showTokenInExplorer',
-  pruneExpert: 'moeWorkbench.pruneExpert',
+  profileExperts: 'moeWorkbench.profileExperts',
+  openProfile: 'moeWorkbench.openProfile',
+  selectProfileStatistic: 'moeWorkbench.selectProfileStatistic',
+  pruneExperts: 'moeWorkbench.pruneExperts',
+  mergeExperts: 'moeWorkbench.mergeExperts',
+  openReport: 'moeWorkbench.openReport',
   fineTuneExpert: 'moeWorkbench.fineTuneExpert',
   duplicateExpert: 'moeWorkbench.duplicateExpert',
 } as const;
@@ -23,6 +28,12 @@ export const Views = {
   container: 'moeWorkbench',
   explorer: 'moeWorkbench.explorer',
   modelTree: 'moeWorkbench.modelTree',
+} as const;
+
+/** Webview panel types (editor tabs). */
+export const Panels = {
+  planPreview: 'moeWorkbench.planPreview',
+  report: 'moeWorkbench.report',
 } as const;
 
 export const Settings = {

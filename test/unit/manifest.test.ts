@@ -17,6 +17,7 @@ interface Manifest {
     configuration: { properties: Record<string, unknown> };
     colors: { id: string; defaults: Record<string, string> }[];
     languages: { id: string; extensions: string[] }[];
+    menus: Record<string, { command: string; when?: string; group?: string }[]>;
   };
 }
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as Manifest;
@@ -24,9 +25,26 @@ const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf
 describe('package.json manifest', () => {
   it('declares exactly the commands the code registers', () => {
     assert.deepEqual(pkg.contributes.commands.map((c) => c.command).sort(), Object.values(Commands).sort());
-    for (const id of [Commands.pruneExpert, Commands.fineTuneExpert, Commands.duplicateExpert]) {
+    for (const id of [Commands.fineTuneExpert, Commands.duplicateExpert]) {
       assert.equal(pkg.contributes.commands.find((c) => c.command === id)?.enablement, 'false', `${id} is shown disabled until it exists`);
     }
+    for (const id of [Commands.profileExperts, Commands.pruneExperts, Commands.mergeExperts, Commands.openReport]) {
+      assert.equal(pkg.contributes.commands.find((c) => c.command === id)?.enablement, undefined, `${id} is enabled`);
+    }
+  });
+
+  it('puts prune on layer and expert items of the Model tree, merge on layers, and every menu entry is a declared command', () => {
+    const menus = pkg.contributes.menus;
+    const ctx = menus['view/item/context'] ?? [];
+    const prune = ctx.find((m) => m.command === Commands.pruneExperts);
+    assert.ok(prune, 'prune is in the tree context menu');
+    assert.match(prune.when ?? '', new RegExp(`view == ${Views.modelTree.replace('.', '\\.')}`));
+    for (const item of ['moeLayer', 'moeExpert']) assert.ok(new RegExp((/viewItem =~ \/(.*)\//.exec(prune.when ?? '')?.[1]) ?? '^$').test(item), `prune shows on ${item}`);
+    assert.match(ctx.find((m) => m.command === Commands.mergeExperts)?.when ?? '', /viewItem == moeLayer/);
+    const declared = new Set(pkg.contributes.commands.map((c) => c.command));
+    for (const [where, entries] of Object.entries(menus)) for (const m of entries) assert.ok(declared.has(m.command), `${where}: ${m.command} is declared`);
+    const title = (menus['view/title'] ?? []).filter((m) => (m.when ?? '').includes(Views.modelTree)).map((m) => m.command);
+    for (const id of [Commands.profileExperts, Commands.selectProfileStatistic, Commands.pruneExperts, Commands.mergeExperts]) assert.ok(title.includes(id), `${id} in the Model view title`);
   });
 
   it('declares the views, settings and prompt language the code uses', () => {

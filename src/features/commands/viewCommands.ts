@@ -85,10 +85,10 @@ export class ShowTokenInExplorerCommand implements Command {
   }
 }
 
-/** Prune / fine-tune / duplicate: visible in menus, disabled until they exist (enablement in package.json). */
+/** Fine-tune / duplicate: visible in menus, disabled until they exist (enablement in package.json). */
 export class ComingSoonCommand implements Command {
   constructor(
-    readonly id: typeof Commands.pruneExpert | typeof Commands.fineTuneExpert | typeof Commands.duplicateExpert,
+    readonly id: typeof Commands.fineTuneExpert | typeof Commands.duplicateExpert,
     private readonly what: string,
   ) {}
   execute(): void {

@@ -1,0 +1,169 @@
+// Getting a profile of the loaded model into the ProfileStore: profiling it on calibration files (with a
+// progress notification) or opening a saved profile file. Used by the Profile / Open Profile commands and
+// by Prune / Merge when they need a profile first.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ModelInfo } from '../../protocol/modelInfo';
+import type { EngineRequester } from '../../operations/expertOperation';
+import type { ModelManager } from '../model/modelManager';
+import type { ActiveProfile, ProfileStore } from '../profile/profileStore';
+import { showOperationError, withEngineProgress } from './engineProgress';
+import { isInside, parseInteger, validateChunk, validateMaxTokens } from './operationInputs';
+
+export const DEFAULT_CHUNK_TOKENS = 512;
+
+export interface ProfileActionsOptions {
+  /** The extension's folder: profiles of models inside it (the demo model) go to `storageDir` instead. */
+  readonly extensionPath: string;
+  readonly storageDir: string;
+}
+
+export class ProfileActions {
+  private lastData: readonly string[] | undefined;
+
+  constructor(
+    private readonly engine: EngineRequester,
+    private readonly models: ModelManager,
+    private readonly profiles: ProfileStore,
+    private readonly opts: ProfileActionsOptions,
+  ) {}
+
+  /** The loaded model, loading the configured one if needed; an error message when there is none. */
+  async model(): Promise<ModelInfo | undefined> {
+    const info = await this.models.ensureLoaded().catch(() => undefined);
+    if (!info) void vscode.window.showErrorMessage('MoE Workbench: no model is loaded. Run "MoE: Open Model…" first.');
+    else if (info.moeLayers.length === 0) {
+      void vscode.window.showErrorMessage(`MoE Workbench: ${info.name} is a dense model (no MoE layers): there are no experts to profile, prune or merge.`);
+      return undefined;
+    }
+    return info;
+  }
+
+  /** "MoE: Profile Experts…": asks for the data, chunk length and token cap, profiles, stores the result. */
+  async profileInteractively(data?: readonly string[]): Promise<ActiveProfile | undefined> {
+    const info = await this.model();
+    if (!info) return undefined;
+    const paths = data ?? (await this.pickData());
+    if (!paths || paths.length === 0) return undefined;
+    const chunkText = await vscode.window.showInputBox({
+      title: 'MoE: Profile Experts (2/3) — chunk length',
+      prompt: 'Tokens per forward pass: the calibration text is cut into chunks of this many tokens.',
+      value: String(Math.min(DEFAULT_CHUNK_TOKENS, info.contextLength)),
+      validateInput: (v) => validateChunk(v, info.contextLength),
+      ignoreFocusOut: true,
+    });
+    if (chunkText === undefined) return undefined;
+    const maxText = await vscode.window.showInputBox({
+      title: 'MoE: Profile Experts (3/3) — token limit (optional)',
+      prompt: 'Stop after this many tokens; leave empty to profile all of the data.',
+      placeHolder: 'all of the data',
+      validateInput: validateMaxTokens,
+      ignoreFocusOut: true,
+    });
+    if (maxText === undefined) return undefined;
+    const chunkTokens = parseInteger(chunkText)!;
+    const maxTokens = maxText.trim() === '' ? undefined : parseInteger(maxText);
+    this.lastData = paths;
+    return this.run(info, paths, chunkTokens, maxTokens);
+  }
+
+  private async pickData(): Promise<string[] | undefined> {
+    type Item = vscode.QuickPickItem & { paths?: string[]; pick?: 'files' | 'folders' };
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    const active = vscode.window.activeTextEditor?.document;
+    const items: Item[] = [];
+    if (this.lastData) items.push({ label: '$(history) Same data as last time', description: this.lastData.map((p) => path.basename(p)).join(', '), paths: [...this.lastData] });
+    for (const f of folders) items.push({ label: `$(root-folder) Workspace folder ${f.name}`, description: f.uri.fsPath, paths: [f.uri.fsPath] });
+    if (active?.uri.scheme === 'file') items.push({ label: '$(file) Current file', description: vscode.workspace.asRelativePath(active.uri), paths: [active.uri.fsPath] });
+    items.push({ label: '$(files) Choose files…', pick: 'files' }, { label: '$(folder-opened) Choose folders…', pick: 'folders' });
+    const pick = await vscode.window.showQuickPick(items, {
+      title: 'MoE: Profile Experts (1/3) — calibration data',
+      placeHolder: 'Text the model should be profiled on: .txt, .md, source code, .jsonl with "text" or "messages"',
+      ignoreFocusOut: true,
+    });
+    if (!pick) return undefined;
+    if (pick.paths) return pick.paths;
+    const uris = await vscode.window.showOpenDialog({
+      canSelectFiles: pick.pick === 'files',
+      canSelectFolders: pick.pick === 'folders',
+      canSelectMany: true,
+      openLabel: 'Profile on These',
+      title: 'Calibration data',
+      ...(folders[0] ? { defaultUri: folders[0].uri } : {}),
+    });
+    return uris?.map((u) => u.fsPath);
+  }
+
+  /** Profiles the loaded model; the result goes into the store. Errors are shown; undefined then. */
+  async run(info: ModelInfo, data: readonly string[], chunkTokens: number, maxTokens?: number): Promise<ActiveProfile | undefined> {
+    const t0 = Date.now();
+    let result: ActiveProfile;
+    try {
+      const out = this.profilePath(info, data, chunkTokens, maxTokens);
+      result = await withEngineProgress(
+        `MoE: Profiling ${info.name}`,
+        (step) => this.engine.request('profile', { data, chunkTokens, ...(maxTokens !== undefined ? { maxTokens } : {}), ...(out ? { out } : {}) }, { ...step, timeoutMs: 0 }),
+        true,
+      );
+    } catch (e) {
+      showOperationError(`profiling ${info.name}`, e);
+      return undefined;
+    }
+    this.profiles.set(result);
+    const d = result.profile.data;
+    const secs = ((Date.now() - t0) / 1000).toFixed(1);
+    const msg = `MoE Workbench: profiled ${info.name} on ${d.tokens.toLocaleString('en-US')} tokens (${d.chunks} chunks of ≤${d.chunkTokens}${d.truncated ? ', stopped at the token limit' : ''}) in ${secs} s. Saved ${result.file}`;
+    void vscode.window.showInformationMessage(msg, 'Show in Explorer').then((b) => b && revealFile(result.file));
+    return result;
+  }
+
+  /** Profiles of models inside the extension (the demo model) go to the extension's storage, not beside the model. */
+  private profilePath(info: ModelInfo, data: readonly string[], chunkTokens: number, maxTokens?: number): string | undefined {
+    if (!isInside(path.resolve(info.path), path.resolve(this.opts.extensionPath))) return undefined;
+    const key = createHash('sha256').update(JSON.stringify([info.path, data, chunkTokens, maxTokens ?? null])).digest('hex').slice(0, 12);
+    return path.join(this.opts.storageDir, 'profiles', `${info.name}-profile-${key}-c${chunkTokens}.json`);
+  }
+
+  /** "MoE: Open Profile…": reads a profile file (refused when it was computed on another model). */
+  async open(file?: string): Promise<ActiveProfile | undefined> {
+    const info = await this.model();
+    if (!info) return undefined;
+    let target = file;
+    if (!target) {
+      const beside = path.join(info.path, 'moe-workbench-profiles');
+      const stored = path.join(this.opts.storageDir, 'profiles');
+      const def = [beside, stored].find((d) => fs.existsSync(d));
+      const uris = await vscode.window.showOpenDialog({
+        canSelectFiles: true,
+        canSelectFolders: false,
+        canSelectMany: false,
+        filters: { 'MoE Workbench profile': ['json'] },
+        openLabel: 'Open Profile',
+        title: `Profile of ${info.name}`,
+        ...(def ? { defaultUri: vscode.Uri.file(def) } : {}),
+      });
+      target = uris?.[0]?.fsPath;
+    }
+    if (!target) return undefined;
+    const abs = path.resolve(target);
+    try {
+      const profile = await withEngineProgress(`MoE: Reading ${path.basename(abs)}`, (step) => this.engine.request('readProfile', { file: abs }, { ...step, timeoutMs: 0 }));
+      const active = { file: abs, profile };
+      this.profiles.set(active);
+      void vscode.window.showInformationMessage(`MoE Workbench: loaded the profile ${path.basename(abs)} (${profile.data.tokens.toLocaleString('en-US')} tokens of ${profile.data.files.length} file(s), chunk ${profile.data.chunkTokens}).`);
+      return active;
+    } catch (e) {
+      showOperationError(`opening the profile ${abs}`, e);
+      return undefined;
+    }
+  }
+}
+
+/** In VS Code's explorer when the file is in the workspace, else in the OS file manager. */
+export async function revealFile(file: string): Promise<void> {
+  const uri = vscode.Uri.file(file);
+  if (vscode.workspace.getWorkspaceFolder(uri)) await vscode.commands.executeCommand('revealInExplorer', uri);
+  else await vscode.commands.executeCommand('revealFileInOS', uri);
+}
