@@ -7,6 +7,7 @@
 // profile (token texts, file names) is escaped. Pure: no vscode import.
 import { randomBytes } from 'node:crypto';
 import type { ExpertPlan, ExpertStatistic, LayerPlan, PlanImpact } from '../../protocol/expertOps';
+import { escapeHtml } from '../../report/reportHtml';
 
 /** One set of routed tokens the plan is measured on. */
 export interface PreviewSource {
@@ -56,9 +57,6 @@ export function parsePreviewMessage(data: unknown): PreviewToHost | undefined {
   }
 }
 
-export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
-}
 const esc = escapeHtml;
 
 export function previewCsp(nonce: string, cspSource?: string): string {
