@@ -42,16 +42,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const annotations = own(new AnnotationController(engine, models, (line) => output.appendLine(line)));
   const stats = own(new SessionStats(annotations));
   own(models.onDidChange((s) => s.kind === 'ready' && stats.reset()));
-  // A profile belongs to one model: it is dropped when another model loads (or the model is closed).
   const profiles = own(new ProfileStore());
-  let profiledPath: string | undefined;
-  own(
-    models.onDidChange((s) => {
-      const loaded = s.kind === 'ready' ? s.info.path : s.kind === 'none' ? undefined : profiledPath;
-      if (loaded !== profiledPath && profiles.current) profiles.set(undefined);
-      profiledPath = loaded;
-    }),
-  );
+  own(profiles.followModel(models.onDidChange));
   const status = own(new ModelStatusBar(models));
   own(annotations.onDidChangeRunning((n) => status.setAnnotating(n)));
   own(new RoutingDecorations(annotations, models, view));

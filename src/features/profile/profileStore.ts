@@ -2,6 +2,7 @@
 // another model loads; set by "Profile Experts…" or by opening a profile file.
 import * as vscode from 'vscode';
 import type { ExpertProfile, ExpertStatistic } from '../../protocol/expertOps';
+import type { ModelState } from '../model/modelManager';
 
 export interface ActiveProfile {
   readonly file: string;
@@ -43,6 +44,16 @@ export class ProfileStore implements vscode.Disposable {
   setSortByStatistic(on: boolean): void {
     this.sorted = on;
     this.changed.fire(this.active);
+  }
+
+  /** Drops the profile when another model loads or the model is closed (a profile belongs to one model). */
+  followModel(onDidChange: vscode.Event<ModelState>): vscode.Disposable {
+    let path: string | undefined;
+    return onDidChange((s) => {
+      const loaded = s.kind === 'ready' ? s.info.path : s.kind === 'none' ? undefined : path;
+      if (loaded !== path && this.active) this.set(undefined);
+      path = loaded;
+    });
   }
 
   dispose(): void {
