@@ -95,6 +95,11 @@ export class MoeEngine {
     return out;
   }
 
+  /** The longest prompt one forward pass takes: attention scores ([heads, T, T] floats) must fit. */
+  get maxAttentionTokens(): number {
+    return Math.floor(Math.sqrt(MAX_ATTENTION_BYTES / 4 / this.config.numHeads));
+  }
+
   private checkIds(ids: readonly number[]): void {
     const c = this.config;
     if (ids.length === 0) throw new MoeError('E_INPUT', 'the prompt is empty: there is no token to run');
@@ -103,8 +108,8 @@ export class MoeEngine {
     if (ids.length > c.contextLength) {
       throw new MoeError('E_INPUT', `the prompt has ${ids.length} tokens, more than the model's context of ${c.contextLength} (max_position_embeddings in config.json). Prompts are not chunked: shorten it.`);
     }
-    if (c.numHeads * ids.length * ids.length * 4 > MAX_ATTENTION_BYTES) {
-      const max = Math.floor(Math.sqrt(MAX_ATTENTION_BYTES / 4 / c.numHeads));
+    if (ids.length > this.maxAttentionTokens) {
+      const max = this.maxAttentionTokens;
       throw new MoeError('E_INPUT', `the prompt has ${ids.length} tokens; this engine runs attention in one pass and handles at most ${max} tokens for this model. Shorten it.`);
     }
   }

@@ -25,8 +25,6 @@ type DocumentReport = NonNullable<EvalReport['document']>;
 
 /** The document is run in one forward pass per model, truncated to this many tokens (or less, see documentLimit). */
 export const DOCUMENT_TOKEN_LIMIT = 2048;
-/** MoeEngine's limit on materialised attention scores ([heads, T, T] float32). */
-const MAX_ATTENTION_BYTES = 2 ** 31;
 const LOGITS: Capture = { routing: false, hidden: false, logits: true };
 const ROUTING_AND_LOGITS: Capture = { routing: true, hidden: false, logits: true };
 
@@ -98,7 +96,7 @@ export async function evaluateModels(baseline: MoeEngine, candidate: MoeEngine, 
 export function documentLimit(...engines: MoeEngine[]): number {
   let limit = DOCUMENT_TOKEN_LIMIT;
   for (const e of engines) {
-    limit = Math.min(limit, e.config.contextLength, Math.floor(Math.sqrt(MAX_ATTENTION_BYTES / 4 / e.config.numHeads)));
+    limit = Math.min(limit, e.config.contextLength, e.maxAttentionTokens);
   }
   return limit;
 }
