@@ -5,7 +5,7 @@
 // come from VS Code's theme variables, with light and dark (prefers-color-scheme) fallbacks for the
 // standalone file. Every piece of text from the report (token texts, paths, descriptions) is escaped.
 // The figures and their formatting are shared with the CLI's reportText.
-import { randomBytes } from 'node:crypto';
+import { makeNonce } from '../webviews/nonce';
 import type { EvalReport, LayerPlan, OperationReport, PlanImpact } from '../protocol/expertOps';
 import {
   type ExpertFate,
@@ -46,7 +46,7 @@ export function reportCsp(nonce: string, cspSource?: string): string {
 }
 
 export function reportHtml(report: OperationReport, opts: ReportHtmlOptions = {}): string {
-  const nonce = opts.nonce ?? randomBytes(16).toString('base64');
+  const nonce = opts.nonce ?? makeNonce();
   // Bar widths (integer percent) used anywhere in the body; each becomes one `.wN` rule in the style block.
   const widths = new Set<number>();
   const bar = (fraction: number): string => {

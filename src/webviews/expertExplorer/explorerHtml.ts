@@ -1,16 +1,11 @@
 // The Expert Explorer's HTML: a strict CSP (scripts only by nonce, no inline handlers, nothing remote) and
 // the bundled app as an ES module. Types only from vscode, so this is unit-testable in plain Node.
-import { randomBytes } from 'node:crypto';
+import { makeNonce } from '../nonce';
 
 /** The part of vscode.Webview the HTML needs; `U` is vscode.Uri in production. */
 export interface WebviewLike<U> {
   readonly cspSource: string;
   asWebviewUri(uri: U): { toString(): string };
-}
-
-/** 128 bits of randomness, base64 (valid in a CSP nonce-source). A fresh one for every render. */
-export function makeNonce(): string {
-  return randomBytes(16).toString('base64');
 }
 
 export function escapeAttr(value: string): string {

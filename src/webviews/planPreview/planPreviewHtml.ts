@@ -5,7 +5,7 @@
 // one <style> and the one small <script> (which only posts button clicks) carry the nonce; bar widths are
 // classes of that style block, never style attributes. Every text from the plan, the documents or the
 // profile (token texts, file names) is escaped. Pure: no vscode import.
-import { randomBytes } from 'node:crypto';
+import { makeNonce } from '../nonce';
 import type { ExpertPlan, ExpertStatistic, LayerPlan, PlanImpact } from '../../protocol/expertOps';
 import { escapeHtml } from '../../report/reportHtml';
 
@@ -103,7 +103,7 @@ const SCRIPT = `(function () {
 })();`;
 
 export function planPreviewHtml(p: PlanPreview, opts: { nonce?: string; cspSource?: string } = {}): string {
-  const nonce = opts.nonce ?? randomBytes(16).toString('base64');
+  const nonce = opts.nonce ?? makeNonce();
   const widths = new Set<number>();
   const bar = (fraction: number, cls = ''): string => {
     const f = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;

@@ -1,6 +1,5 @@
 // The report of a finished prune / merge in an editor tab: reportHtml (no scripts; styles by nonce plus the
 // webview's cspSource; nothing loaded, so no local resource roots).
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { Panels } from '../../features/ids';
 import type { OperationReport } from '../../protocol/expertOps';
@@ -15,6 +14,6 @@ export function showReportPanel(report: OperationReport): vscode.WebviewPanel {
     localResourceRoots: [],
     enableFindWidget: true,
   });
-  panel.webview.html = reportHtml(report, { nonce: randomBytes(16).toString('base64'), cspSource: panel.webview.cspSource });
+  panel.webview.html = reportHtml(report, { cspSource: panel.webview.cspSource });
   return panel;
 }
