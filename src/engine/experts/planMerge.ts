@@ -4,6 +4,7 @@
 // weights, routed by the centre's router row. Pure.
 import type { ExpertPlan, ExpertProfile, LayerPlan, LayerProfile, MergeRequest } from '../../protocol/expertOps';
 import { MoeError } from '../../protocol/moeError';
+import { checkFiniteScores } from './expertStatistics';
 
 export function planMerge(profile: ExpertProfile, req: MergeRequest): ExpertPlan {
   if (!Number.isInteger(req.keep) || req.keep < 1) throw new MoeError('E_INPUT', `keep must be a positive integer, got ${req.keep}`);
@@ -22,6 +23,10 @@ function mergeLayer(l: LayerProfile, keep: number): LayerPlan {
   const E = l.numExperts;
   if (keep < l.topK) throw new MoeError('E_INPUT', `merging to ${keep} experts would leave layer ${l.layer} with fewer than the ${l.topK} each token is routed to (num_experts_per_tok): keep at least ${l.topK}`);
   if (keep > E) throw new MoeError('E_INPUT', `merging to ${keep}: layer ${l.layer} has only ${E} experts`);
+  checkFiniteScores(l.layer, l.count, 'selection count');
+  // Grouping compares router-logit columns: a NaN similarity would put the expert in the first group.
+  const gramRows = Array.from({ length: E }, (_, e) => (l.logitGram.slice(e * E, (e + 1) * E).every((v) => typeof v === 'number' && Number.isFinite(v)) ? 0 : NaN));
+  checkFiniteScores(l.layer, gramRows, 'router-logit similarity to the other experts (its logitGram row)');
   const total = l.count.reduce((a, b) => a + b, 0);
   const usage = l.count.map((n) => (total > 0 ? n / total : 0));
   const centres = usage

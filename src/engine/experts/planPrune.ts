@@ -3,7 +3,7 @@
 // each layer's total so layers compare). Protected experts are always kept. Pure.
 import type { ExpertPlan, ExpertProfile, LayerPlan, LayerProfile, PruneRequest } from '../../protocol/expertOps';
 import { MoeError } from '../../protocol/moeError';
-import { METHOD_LABELS, METHOD_STATISTIC, expertStatistic } from './expertStatistics';
+import { METHOD_LABELS, METHOD_STATISTIC, checkFiniteScores, expertStatistic } from './expertStatistics';
 
 export function planPrune(profile: ExpertProfile, req: PruneRequest): ExpertPlan {
   const stat = METHOD_STATISTIC[req.method];
@@ -17,6 +17,7 @@ export function planPrune(profile: ExpertProfile, req: PruneRequest): ExpertPlan
     protectedBy.get(p.layer)!.add(p.expert);
   }
   const scores = profile.layers.map((l) => expertStatistic(l, stat));
+  profile.layers.forEach((l, i) => checkFiniteScores(l.layer, scores[i]!, `${METHOD_LABELS[req.method]} score`));
   const keepCounts = keepPerLayer(profile.layers, scores, req, protectedBy);
   const layers: LayerPlan[] = profile.layers.map((l, i) => {
     const prot = protectedBy.get(l.layer) ?? new Set<number>();

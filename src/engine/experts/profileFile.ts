@@ -1,12 +1,14 @@
-// Profiles on disk: versioned JSON written atomically, read back defensively (every array checked
-// against the layer's expert count), and matched against the model they are applied to.
+// Profiles on disk: versioned JSON written atomically, read back defensively (the whole schema, see
+// profileSchema.ts), and matched against the model they are applied to.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ExpertProfile, LayerProfile, ModelIdentity } from '../../protocol/expertOps';
 import { MoeError } from '../../protocol/moeError';
 import { writeAll, writeFileAtomic } from '../atomicFile';
-import { isRecord, readJsonFile } from '../model/jsonFile';
+import { ShapeError } from '../../protocol/jsonShape';
+import { readJsonFile } from '../model/jsonFile';
+import { parseProfile } from './profileSchema';
 
 /**
  * Where a profile goes by default: next to the model (one file per calibration set and chunk length), or,
@@ -40,39 +42,20 @@ export async function writeProfile(file: string, profile: ExpertProfile): Promis
   } catch (e) {
     throw new MoeError('E_IO', `cannot create the folder for the profile ${file}: ${(e as Error).message} (choose another location)`, file);
   }
+  // JSON.stringify writes NaN and ±Infinity as null, which is what readProfile accepts for a statistic.
   const bytes = Buffer.from(JSON.stringify(profile));
   await writeFileAtomic(file, (fd) => writeAll(fd, bytes));
 }
 
-const STAT_ARRAYS = ['count', 'gateSum', 'probSum', 'eanSum', 'reapSum', 'maxNorm', 'logitSum'] as const;
-
+/** Reads a profile, checking its whole schema (profileSchema.ts); the error names the file and the JSON path. */
 export function readProfile(file: string): ExpertProfile {
   const v = readJsonFile(file, 'E_INPUT', 1024 * 1024 * 1024);
-  const bad = (problem: string): MoeError => new MoeError('E_INPUT', `${file}: ${problem}`, file);
-  if (!isRecord(v) || v['format'] !== 'moe-workbench.profile') throw bad('not a MoE Workbench profile (no "format": "moe-workbench.profile")');
-  if (v['version'] !== 1) throw bad(`profile version ${String(v['version'])} is not supported (this version reads 1)`);
-  const model = v['model'];
-  if (!isRecord(model) || typeof model['sha256'] !== 'string') throw bad('"model" identity is missing');
-  const data = v['data'];
-  if (!isRecord(data) || typeof data['sha256'] !== 'string' || typeof data['tokens'] !== 'number') throw bad('"data" identity is missing');
-  const layers = v['layers'];
-  if (!Array.isArray(layers) || layers.length === 0) throw bad('"layers" is missing or empty');
-  layers.forEach((l: unknown, i) => {
-    if (!isRecord(l)) throw bad(`layers[${i}] is not an object`);
-    const E = l['numExperts'];
-    const K = l['topK'];
-    if (!Number.isInteger(E) || (E as number) < 1 || !Number.isInteger(K) || (K as number) < 1 || !Number.isInteger(l['layer'])) throw bad(`layers[${i}]: layer, numExperts and topK must be positive integers`);
-    for (const key of STAT_ARRAYS) checkArray(l[key], E as number, `layers[${i}].${key}`, bad);
-    checkArray(l['logitGram'], (E as number) * (E as number), `layers[${i}].logitGram`, bad);
-  });
-  const sample = v['sample'];
-  if (!isRecord(sample) || !Array.isArray(sample['tokens']) || !Array.isArray(sample['experts']) || !Array.isArray(sample['weights'])) throw bad('"sample" is missing');
-  return v as unknown as ExpertProfile;
-}
-
-function checkArray(a: unknown, n: number, what: string, bad: (p: string) => MoeError): void {
-  if (!Array.isArray(a) || a.length !== n) throw bad(`${what} must be an array of ${n} numbers`);
-  for (const x of a) if (typeof x !== 'number' || !Number.isFinite(x)) throw bad(`${what} holds a non-finite value`);
+  try {
+    return parseProfile(v);
+  } catch (e) {
+    if (e instanceof ShapeError) throw new MoeError('E_INPUT', `${file}: ${e.message}`, file);
+    throw e;
+  }
 }
 
 /** Refuses a profile computed on another model (or another version of it). */
