@@ -1,9 +1,11 @@
-// The figures `inspect` prints, derived from a checkpoint without reading weights.
+// The figures `inspect` prints, derived from a checkpoint without reading weights, and what the tool's
+// markers say about it (untrained demo weights, the source ids of pruned or merged experts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ModelInfo } from '../protocol/modelInfo';
 import type { Checkpoint } from './model/checkpoint';
 import { moeLayerIndices, routingOf } from './model/modelConfig';
+import { readModelProvenance } from './modelProvenance';
 
 export function describeCheckpoint(ckpt: Checkpoint): ModelInfo {
   const c = ckpt.config;
@@ -28,13 +30,15 @@ export function describeCheckpoint(ckpt: Checkpoint): ModelInfo {
   const files = ckpt.files.map((f) => f.path);
   const index = path.join(ckpt.dir, 'model.safetensors.index.json');
   if (fs.existsSync(index)) files.push(index);
+  const moeLayers = moeLayerIndices(c);
+  const { warnings, ...provenance } = readModelProvenance(ckpt.dir, moeLayers, r?.numExperts ?? 0);
   return {
     name: path.basename(ckpt.dir),
     path: ckpt.dir,
     modelType: c.modelType,
     architecture: c.architecture,
     numLayers: c.numLayers,
-    moeLayers: moeLayerIndices(c),
+    moeLayers,
     numExperts: r?.numExperts ?? 0,
     topK: r?.topK ?? 0,
     hiddenSize: c.hiddenSize,
@@ -51,5 +55,7 @@ export function describeCheckpoint(ckpt: Checkpoint): ModelInfo {
     activeParams: total - inactive,
     bytesOnDisk: ckpt.files.reduce((a, f) => a + f.fileSize, 0),
     files,
+    ...provenance,
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
 }

@@ -28,4 +28,19 @@ export interface ModelInfo {
   readonly activeParams: number;
   readonly bytesOnDisk: number;
   readonly files: string[];
+  /** Set when config.json says the weights were never trained (the bundled demo model and what is made from it). */
+  readonly untrained?: { readonly note: string };
+  /** For a checkpoint this tool pruned or merged: the ids its experts had in the source model. */
+  readonly expertOrigins?: ExpertOrigins;
+  /** The tool's own side files that could not be used (a malformed moe_workbench.json): the model loaded without them. */
+  readonly warnings?: readonly string[];
+}
+
+/** Where a pruned or merged checkpoint's experts came from, as its moe_workbench.json records. */
+export interface ExpertOrigins {
+  readonly operation: 'prune' | 'merge';
+  /** The source model's folder. */
+  readonly source: string;
+  /** Per MoE layer: for each expert (index = its id here), its id in the source, or the ids merged into it (router row's first). */
+  readonly layers: readonly { readonly layer: number; readonly experts: readonly (readonly number[])[] }[];
 }
