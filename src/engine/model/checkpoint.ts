@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MoeError } from '../../protocol/moeError';
+import { checkConfigAgainstWeights } from './configBounds';
 import { isRecord, readJsonFile } from './jsonFile';
 import type { ModelConfig } from './modelConfig';
 import { loadModelConfig } from './parseConfig';
@@ -57,6 +58,7 @@ export function openCheckpoint(dir: string): Checkpoint {
     for (const [name, file] of files.owner) {
       if (!tensors.has(name)) throw new MoeError('E_WEIGHTS', `${files.indexFile}: maps tensor "${name}" to ${path.basename(file.path)}, which does not contain it`, files.indexFile);
     }
+    checkConfigAgainstWeights(config, tensors, path.join(abs, 'config.json'));
     validateTensors(config, tensors, abs);
     const list = files.list;
     return {

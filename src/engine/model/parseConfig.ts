@@ -2,61 +2,17 @@
 // every key whose value would change the numbers in a way the engine does not implement.
 import * as path from 'node:path';
 import { MoeError } from '../../protocol/moeError';
+import { ConfigReader, MAX_LAYERS, show } from './configReader';
 import { isRecord, readJsonFile } from './jsonFile';
 import { type LayerSpec, type ModelConfig, type ModelType, type RopeScaling, SUPPORTED_MODEL_TYPES } from './modelConfig';
 
 type Raw = Record<string, unknown>;
+type Reader = ConfigReader;
 
 /** HF class defaults of `num_key_value_heads` when the key is absent. */
 const KV_HEADS_DEFAULT: Partial<Record<ModelType, number>> = { mixtral: 8, qwen2_moe: 16, qwen3_moe: 4, qwen3: 32 };
 const EPS_DEFAULT: Record<ModelType, number> = { mixtral: 1e-5, qwen2_moe: 1e-6, qwen3_moe: 1e-6, olmoe: 1e-5, granitemoe: 1e-6, llama: 1e-6, qwen3: 1e-6 };
 const THETA_DEFAULT: Record<ModelType, number> = { mixtral: 1e6, qwen2_moe: 10000, qwen3_moe: 10000, olmoe: 10000, granitemoe: 10000, llama: 10000, qwen3: 10000 };
-
-class Reader {
-  constructor(
-    readonly raw: Raw,
-    readonly file: string,
-  ) {}
-
-  fail(msg: string, code: 'E_CONFIG' | 'E_UNSUPPORTED' = 'E_CONFIG'): never {
-    throw new MoeError(code, `${this.file}: ${msg}`, this.file);
-  }
-
-  has(key: string): boolean {
-    return this.raw[key] !== undefined && this.raw[key] !== null;
-  }
-
-  int(key: string, def?: number, min = 1): number {
-    const v = this.raw[key];
-    if (v === undefined || v === null) {
-      if (def === undefined) this.fail(`"${key}" is missing; it is required to build the model`);
-      return def;
-    }
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) this.fail(`"${key}" must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  num(key: string, def: number): number {
-    const v = this.raw[key];
-    if (v === undefined || v === null) return def;
-    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(`"${key}" must be a finite number, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  bool(key: string, def: boolean): boolean {
-    const v = this.raw[key];
-    if (v === undefined || v === null) return def;
-    if (typeof v !== 'boolean') this.fail(`"${key}" must be true or false, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  intList(key: string): number[] {
-    const v = this.raw[key];
-    if (v === undefined || v === null) return [];
-    if (!Array.isArray(v) || !v.every((x) => Number.isSafeInteger(x))) this.fail(`"${key}" must be a list of integers`);
-    return v as number[];
-  }
-}
 
 /** Reads `<dir>/config.json` and resolves it. */
 export function loadModelConfig(modelDir: string): ModelConfig {
@@ -67,7 +23,7 @@ export function loadModelConfig(modelDir: string): ModelConfig {
 }
 
 export function parseModelConfig(raw: Raw, file: string): ModelConfig {
-  const r: Reader = new Reader(raw, file);
+  const r: Reader = new ConfigReader(raw, file);
   const mt = raw['model_type'];
   if (typeof mt !== 'string') r.fail('"model_type" is missing; this does not look like a Hugging Face transformers config');
   if (!(SUPPORTED_MODEL_TYPES as readonly string[]).includes(mt)) {
@@ -79,10 +35,10 @@ export function parseModelConfig(raw: Raw, file: string): ModelConfig {
   if (r.has('partial_rotary_factor') && r.num('partial_rotary_factor', 1) !== 1) r.fail('"partial_rotary_factor" other than 1 is not supported', 'E_UNSUPPORTED');
 
   const hiddenSize = r.int('hidden_size');
-  const numLayers = r.int('num_hidden_layers');
+  const numLayers = r.int('num_hidden_layers', undefined, 1, MAX_LAYERS);
   const numHeads = r.int('num_attention_heads');
   const numKvHeads = raw['num_key_value_heads'] === null ? numHeads : r.int('num_key_value_heads', KV_HEADS_DEFAULT[modelType] ?? numHeads);
-  if (numHeads % numKvHeads !== 0) r.fail(`num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
+  if (numHeads % numKvHeads !== 0) r.fail(`"num_attention_heads" (${numHeads}) must be a multiple of "num_key_value_heads" (${numKvHeads})`);
   const headDim = resolveHeadDim(r, modelType, hiddenSize, numHeads);
   const vocabSize = r.int('vocab_size');
   const { theta, scaling } = resolveRope(r, modelType);
@@ -92,8 +48,8 @@ export function parseModelConfig(raw: Raw, file: string): ModelConfig {
     qkvBias: modelType === 'qwen2_moe' ? r.bool('qkv_bias', true) : modelType === 'mixtral' ? false : attentionBias,
     oBias: modelType === 'qwen2_moe' || modelType === 'mixtral' ? false : attentionBias,
     qkNorm: modelType === 'qwen3' || modelType === 'qwen3_moe' ? ('per_head' as const) : modelType === 'olmoe' ? ('full' as const) : ('none' as const),
-    clipQkv: modelType === 'olmoe' && r.has('clip_qkv') ? r.num('clip_qkv', 0) : null,
-    scale: modelType === 'granitemoe' ? r.num('attention_multiplier', 1) : 1 / Math.sqrt(headDim),
+    clipQkv: modelType === 'olmoe' && r.has('clip_qkv') ? r.positive('clip_qkv', 1) : null,
+    scale: modelType === 'granitemoe' ? r.positive('attention_multiplier', 1) : 1 / Math.sqrt(headDim),
     slidingWindow: resolveSlidingWindow(r, modelType),
   };
   if (modelType === 'mixtral' && r.has('attention_bias') && attentionBias) r.fail('"attention_bias" is not part of Mixtral and is not supported', 'E_UNSUPPORTED');
@@ -102,8 +58,7 @@ export function parseModelConfig(raw: Raw, file: string): ModelConfig {
   const archs = raw['architectures'];
   const architecture = Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : modelType;
   const granite = modelType === 'granitemoe';
-  const logitsScaling = granite ? r.num('logits_scaling', 1) : 1;
-  if (logitsScaling === 0) r.fail('"logits_scaling" must not be 0');
+  const logitsScaling = granite ? r.positive('logits_scaling', 1) : 1;
   return {
     modelType,
     architecture,
@@ -114,14 +69,14 @@ export function parseModelConfig(raw: Raw, file: string): ModelConfig {
     headDim,
     vocabSize,
     contextLength: r.int('max_position_embeddings', 4096),
-    rmsNormEps: r.num('rms_norm_eps', EPS_DEFAULT[modelType]),
+    rmsNormEps: r.positive('rms_norm_eps', EPS_DEFAULT[modelType]),
     ropeTheta: theta,
     ropeScaling: scaling,
     tieWordEmbeddings: r.bool('tie_word_embeddings', false),
     attention,
     mlpBias: modelType === 'llama' ? r.bool('mlp_bias', false) : false,
-    embeddingMultiplier: granite ? r.num('embedding_multiplier', 1) : 1,
-    residualMultiplier: granite ? r.num('residual_multiplier', 1) : 1,
+    embeddingMultiplier: granite ? r.positive('embedding_multiplier', 1) : 1,
+    residualMultiplier: granite ? r.positive('residual_multiplier', 1) : 1,
     logitsScaling,
     layers,
     dtype: String(raw['torch_dtype'] ?? raw['dtype'] ?? 'float32'),
@@ -132,39 +87,57 @@ function resolveHeadDim(r: Reader, modelType: ModelType, hidden: number, heads: 
   const fallback = modelType === 'qwen3' && !('head_dim' in r.raw) ? 128 : Math.floor(hidden / heads);
   if (!r.has('head_dim')) {
     if (modelType !== 'qwen3' && hidden % heads !== 0) r.fail(`hidden_size (${hidden}) is not divisible by num_attention_heads (${heads}) and head_dim is not given`);
-    return fallback;
+    return evenHeadDim(r, fallback, `the head dimension (hidden_size / num_attention_heads = ${hidden} / ${heads})`);
   }
   const hd = r.int('head_dim');
   if (modelType === 'granitemoe' && hd * heads !== hidden) r.fail(`GraniteMoE derives head_dim from hidden_size / num_attention_heads (${hidden / heads}); a different "head_dim" (${hd}) is not supported`, 'E_UNSUPPORTED');
+  return evenHeadDim(r, hd, '"head_dim"');
+}
+
+/** RoPE rotates pairs of channels: an odd head dimension has no rotary form. */
+function evenHeadDim(r: Reader, hd: number, what: string): number {
+  if (hd < 2 || hd % 2 !== 0) r.fail(`${what} must be an even number >= 2 (rotary embeddings rotate pairs of channels), got ${hd}`);
   return hd;
+}
+
+/** The family's config key for the number of routed experts. */
+export function numExpertsKey(modelType: ModelType): string {
+  return modelType === 'mixtral' || modelType === 'granitemoe' ? 'num_local_experts' : 'num_experts';
 }
 
 function resolveRope(r: Reader, modelType: ModelType): { theta: number; scaling: RopeScaling } {
   // transformers 5 writes rope_parameters {rope_type, rope_theta, ...}; 4.x writes rope_theta + rope_scaling.
   const params = r.raw['rope_parameters'];
+  const group = isRecord(params) ? 'rope_parameters' : 'rope_scaling';
   const scalingRaw = isRecord(params) ? params : r.raw['rope_scaling'];
-  let theta = r.num('rope_theta', THETA_DEFAULT[modelType]);
-  if (isRecord(params) && typeof params['rope_theta'] === 'number') theta = params['rope_theta'];
-  if (!(theta > 0)) r.fail(`rope_theta must be positive, got ${theta}`);
+  let theta = r.positive('rope_theta', THETA_DEFAULT[modelType]);
+  if (isRecord(params) && params['rope_theta'] !== undefined && params['rope_theta'] !== null) {
+    theta = new ConfigReader(params, r.file).positive('rope_theta', theta);
+  }
   if (scalingRaw === undefined || scalingRaw === null) return { theta, scaling: { type: 'default' } };
   if (!isRecord(scalingRaw)) r.fail('"rope_scaling" must be an object or null');
   const type = scalingRaw['rope_type'] ?? scalingRaw['type'] ?? 'default';
-  const num = (k: string, def?: number): number => {
+  // Every rope number divides something (positions, wavelengths, the smoothing band): 0 or less is NaN or inf.
+  const positive = (k: string): number => {
     const v = scalingRaw[k];
-    if (typeof v === 'number' && Number.isFinite(v)) return v;
-    if (def !== undefined && (v === undefined || v === null)) return def;
-    return r.fail(`rope_scaling.${k} must be a number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0)) r.fail(`"${group}.${k}" must be a number greater than 0, got ${show(v)}`);
+    return v;
   };
   switch (type) {
     case 'default':
       return { theta, scaling: { type: 'default' } };
     case 'linear':
-      return { theta, scaling: { type: 'linear', factor: num('factor') } };
-    case 'llama3':
-      return {
-        theta,
-        scaling: { type: 'llama3', factor: num('factor'), lowFreqFactor: num('low_freq_factor'), highFreqFactor: num('high_freq_factor'), originalMaxPositions: num('original_max_position_embeddings') },
-      };
+      return { theta, scaling: { type: 'linear', factor: positive('factor') } };
+    case 'llama3': {
+      const lowFreqFactor = positive('low_freq_factor');
+      const highFreqFactor = positive('high_freq_factor');
+      if (!(highFreqFactor > lowFreqFactor)) {
+        r.fail(`"${group}.high_freq_factor" (${highFreqFactor}) must be greater than "${group}.low_freq_factor" (${lowFreqFactor}): llama3 rope smooths between the two`);
+      }
+      const originalMaxPositions = positive('original_max_position_embeddings');
+      if (!Number.isSafeInteger(originalMaxPositions)) r.fail(`"${group}.original_max_position_embeddings" must be an integer, got ${show(originalMaxPositions)}`);
+      return { theta, scaling: { type: 'llama3', factor: positive('factor'), lowFreqFactor, highFreqFactor, originalMaxPositions } };
+    }
     default:
       return r.fail(`rope_scaling type "${String(type)}" is not supported (supported: default, linear, llama3); running it without would give wrong numbers`, 'E_UNSUPPORTED');
   }
@@ -191,9 +164,10 @@ function resolveLayers(r: Reader, modelType: ModelType, numLayers: number): Laye
     const inter = r.int('intermediate_size');
     return Array.from({ length: numLayers }, () => ({ kind: 'dense' as const, intermediateSize: inter }));
   }
-  const numExperts = modelType === 'mixtral' || modelType === 'granitemoe' ? r.int('num_local_experts') : r.int('num_experts');
+  const expertsKey = numExpertsKey(modelType);
+  const numExperts = r.int(expertsKey);
   const topK = r.int('num_experts_per_tok');
-  if (topK > numExperts) r.fail(`num_experts_per_tok (${topK}) exceeds the number of experts (${numExperts})`);
+  if (topK > numExperts) r.fail(`"num_experts_per_tok" (${topK}) exceeds the number of experts, "${expertsKey}" (${numExperts})`);
   const renormalize = modelType === 'mixtral' || modelType === 'granitemoe' ? true : r.bool('norm_topk_prob', false);
   const routing = { numExperts, topK, renormalize };
   if (modelType === 'mixtral' || modelType === 'olmoe' || modelType === 'granitemoe') {

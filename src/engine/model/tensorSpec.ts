@@ -42,69 +42,72 @@ export function lmHeadName(c: ModelConfig): string {
 
 /** Every tensor the engine reads, with its expected shape. */
 export function expectedTensors(c: ModelConfig): ExpectedTensor[] {
+  return [...eachExpectedTensor(c)];
+}
+
+/** The same, one at a time: a caller can stop early when a config implies more tensors than the files hold. */
+export function* eachExpectedTensor(c: ModelConfig): Generator<ExpectedTensor> {
   const H = c.hiddenSize;
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
-  const out: ExpectedTensor[] = [{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, H] }, { name: 'model.norm.weight', shape: [H] }];
-  if (!c.tieWordEmbeddings) out.push({ name: 'lm_head.weight', shape: [c.vocabSize, H] });
-  const add = (name: string, shape: number[]): void => {
-    out.push({ name, shape });
-  };
-  c.layers.forEach((layer, i) => {
+  const t = (name: string, shape: number[]): ExpectedTensor => ({ name, shape });
+  yield t('model.embed_tokens.weight', [c.vocabSize, H]);
+  yield t('model.norm.weight', [H]);
+  if (!c.tieWordEmbeddings) yield t('lm_head.weight', [c.vocabSize, H]);
+  for (const [i, layer] of c.layers.entries()) {
     const p = `model.layers.${i}.`;
-    add(`${p}input_layernorm.weight`, [H]);
-    add(`${p}post_attention_layernorm.weight`, [H]);
+    yield t(`${p}input_layernorm.weight`, [H]);
+    yield t(`${p}post_attention_layernorm.weight`, [H]);
     const a = `${p}self_attn.`;
-    add(`${a}q_proj.weight`, [qDim, H]);
-    add(`${a}k_proj.weight`, [kvDim, H]);
-    add(`${a}v_proj.weight`, [kvDim, H]);
-    add(`${a}o_proj.weight`, [H, qDim]);
+    yield t(`${a}q_proj.weight`, [qDim, H]);
+    yield t(`${a}k_proj.weight`, [kvDim, H]);
+    yield t(`${a}v_proj.weight`, [kvDim, H]);
+    yield t(`${a}o_proj.weight`, [H, qDim]);
     if (c.attention.qkvBias) {
-      add(`${a}q_proj.bias`, [qDim]);
-      add(`${a}k_proj.bias`, [kvDim]);
-      add(`${a}v_proj.bias`, [kvDim]);
+      yield t(`${a}q_proj.bias`, [qDim]);
+      yield t(`${a}k_proj.bias`, [kvDim]);
+      yield t(`${a}v_proj.bias`, [kvDim]);
     }
-    if (c.attention.oBias) add(`${a}o_proj.bias`, [H]);
+    if (c.attention.oBias) yield t(`${a}o_proj.bias`, [H]);
     if (c.attention.qkNorm === 'per_head') {
-      add(`${a}q_norm.weight`, [c.headDim]);
-      add(`${a}k_norm.weight`, [c.headDim]);
+      yield t(`${a}q_norm.weight`, [c.headDim]);
+      yield t(`${a}k_norm.weight`, [c.headDim]);
     } else if (c.attention.qkNorm === 'full') {
-      add(`${a}q_norm.weight`, [qDim]);
-      add(`${a}k_norm.weight`, [kvDim]);
+      yield t(`${a}q_norm.weight`, [qDim]);
+      yield t(`${a}k_norm.weight`, [kvDim]);
     }
     if (layer.kind === 'dense') {
       const I = layer.intermediateSize;
-      add(`${p}mlp.gate_proj.weight`, [I, H]);
-      add(`${p}mlp.up_proj.weight`, [I, H]);
-      add(`${p}mlp.down_proj.weight`, [H, I]);
+      yield t(`${p}mlp.gate_proj.weight`, [I, H]);
+      yield t(`${p}mlp.up_proj.weight`, [I, H]);
+      yield t(`${p}mlp.down_proj.weight`, [H, I]);
       if (c.mlpBias) {
-        add(`${p}mlp.gate_proj.bias`, [I]);
-        add(`${p}mlp.up_proj.bias`, [I]);
-        add(`${p}mlp.down_proj.bias`, [H]);
+        yield t(`${p}mlp.gate_proj.bias`, [I]);
+        yield t(`${p}mlp.up_proj.bias`, [I]);
+        yield t(`${p}mlp.down_proj.bias`, [H]);
       }
-      return;
+      continue;
     }
     const E = layer.routing.numExperts;
     const I = layer.intermediateSize;
     const lay = expertLayout(c, i);
-    add(lay.router, [E, H]);
+    yield t(lay.router, [E, H]);
     if (lay.kind === 'fused') {
-      add(lay.gateUp, [E, 2 * I, H]);
-      add(lay.down, [E, H, I]);
+      yield t(lay.gateUp, [E, 2 * I, H]);
+      yield t(lay.down, [E, H, I]);
     } else {
       for (let e = 0; e < E; e++) {
-        add(lay.gate(e), [I, H]);
-        add(lay.up(e), [I, H]);
-        add(lay.down(e), [H, I]);
+        yield t(lay.gate(e), [I, H]);
+        yield t(lay.up(e), [I, H]);
+        yield t(lay.down(e), [H, I]);
       }
     }
     if (layer.shared) {
       const S = layer.shared.intermediateSize;
-      add(`${p}mlp.shared_expert.gate_proj.weight`, [S, H]);
-      add(`${p}mlp.shared_expert.up_proj.weight`, [S, H]);
-      add(`${p}mlp.shared_expert.down_proj.weight`, [H, S]);
-      if (layer.shared.sigmoidGate) add(`${p}mlp.shared_expert_gate.weight`, [1, H]);
+      yield t(`${p}mlp.shared_expert.gate_proj.weight`, [S, H]);
+      yield t(`${p}mlp.shared_expert.up_proj.weight`, [S, H]);
+      yield t(`${p}mlp.shared_expert.down_proj.weight`, [H, S]);
+      if (layer.shared.sigmoidGate) yield t(`${p}mlp.shared_expert_gate.weight`, [1, H]);
     }
-  });
-  return out;
+  }
 }
