@@ -7,6 +7,7 @@ import { MoeError } from '../protocol/moeError';
 import type { F32Matrix } from '../protocol/tensors';
 import { buildDecoderGraph, type GraphOutputs } from './graph/decoderGraph';
 import { openCheckpoint } from './model/checkpoint';
+import { checkMemoryFor } from './model/memoryCheck';
 import type { ModelConfig } from './model/modelConfig';
 import { loadWeights, type LoadOptions, type WeightStore } from './model/weightStore';
 import { describeCheckpoint } from './modelInfo';
@@ -42,6 +43,7 @@ export class MoeEngine {
   static async load(modelDir: string, opts: EngineOptions = {}): Promise<MoeEngine> {
     const ckpt = openCheckpoint(modelDir);
     try {
+      checkMemoryFor(ckpt.config, ckpt.dir);
       const tokenizer = loadTokenizer(ckpt.dir);
       const info = describeCheckpoint(ckpt);
       const weights = await loadWeights(ckpt, opts);

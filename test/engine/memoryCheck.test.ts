@@ -1,0 +1,108 @@
+// A model whose float32 weights plus working memory exceed the available memory is refused from its headers,
+// before any weight is read (issue #8: a sparse file with an honest 24 GiB header was allocated until the
+// process died). The available figure is injected with MOE_WORKBENCH_AVAILABLE_MEMORY.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import { AVAILABLE_MEMORY_ENV, availableMemory } from '../../src/engine/model/availableMemory';
+import { memoryNeeded } from '../../src/engine/model/memoryCheck';
+import { loadModelConfig, parseModelConfig } from '../../src/engine/model/parseConfig';
+import { expectedTensors } from '../../src/engine/model/tensorSpec';
+import { MoeEngine } from '../../src/engine/moeEngine';
+import { MoeError } from '../../src/protocol/moeError';
+import { fixture } from '../support/paths';
+import { copyFixture, removeTempModels } from '../support/tempModel';
+
+/** A Mixtral-shaped checkpoint whose header honestly declares every tensor, in a sparse file (no disk used). */
+function sparseCheckpoint(): { dir: string; declaredBytes: number } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-sparse-'));
+  const raw = {
+    model_type: 'mixtral',
+    architectures: ['MixtralForCausalLM'],
+    hidden_act: 'silu',
+    hidden_size: 4096,
+    intermediate_size: 14336,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    num_hidden_layers: 4,
+    num_local_experts: 8,
+    num_experts_per_tok: 2,
+    vocab_size: 32000,
+    max_position_embeddings: 32768,
+    rms_norm_eps: 1e-5,
+    rope_theta: 1e6,
+    torch_dtype: 'float32',
+  };
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const t of expectedTensors(parseModelConfig(raw, path.join(dir, 'config.json')))) {
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * 4;
+    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let text = JSON.stringify(header);
+  text = text.padEnd(Math.ceil(text.length / 8) * 8, ' ');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(text.length));
+  const file = path.join(dir, 'model.safetensors');
+  fs.writeFileSync(file, Buffer.concat([len, Buffer.from(text)]));
+  fs.truncateSync(file, 8 + text.length + offset);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(raw));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(fixture('mixtral'), f), path.join(dir, f));
+  return { dir, declaredBytes: offset };
+}
+
+describe('memory check before any weight is read', () => {
+  const saved = process.env[AVAILABLE_MEMORY_ENV];
+  const made: string[] = [];
+  afterEach(() => {
+    if (saved === undefined) delete process.env[AVAILABLE_MEMORY_ENV];
+    else process.env[AVAILABLE_MEMORY_ENV] = saved;
+  });
+  after(() => {
+    removeTempModels();
+    for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it('a sparse file with an honest ~24 GiB header is refused with needed vs available in GiB', async () => {
+    const { dir, declaredBytes } = sparseCheckpoint();
+    made.push(dir);
+    assert.ok(declaredBytes > 22 * 2 ** 30, `the header declares ${(declaredBytes / 2 ** 30).toFixed(1)} GiB`);
+    process.env[AVAILABLE_MEMORY_ENV] = '8GiB';
+    const before = process.memoryUsage().arrayBuffers;
+    await assert.rejects(MoeEngine.load(dir), (e: unknown) => {
+      assert.ok(e instanceof MoeError, String(e));
+      assert.equal(e.code, 'E_UNSUPPORTED');
+      assert.equal(e.file, dir);
+      assert.match(e.message, /needs about 2\d\.\d GiB of memory \(2\d\.\d GiB of float32 weights \+ \d+\.\d GiB working memory\), but only 8\.0 GiB is available \(MOE_WORKBENCH_AVAILABLE_MEMORY\)/);
+      return true;
+    });
+    // Nothing of the 24 GiB was read: the process holds about what it held before.
+    assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 2 ** 20);
+  });
+
+  it('the same figures without the override come from the machine (MemAvailable / process limits)', () => {
+    delete process.env[AVAILABLE_MEMORY_ENV];
+    const a = availableMemory();
+    assert.ok(a.bytes > 0 && Number.isFinite(a.bytes), `available ${a.bytes}`);
+    if (process.platform === 'linux') assert.match(a.source, /MemAvailable|process limits/);
+  });
+
+  it('a small model is refused when the available memory is smaller, and loads when it fits', async () => {
+    const dir = copyFixture('qwen2_moe');
+    process.env[AVAILABLE_MEMORY_ENV] = '100 MiB';
+    await assert.rejects(MoeEngine.load(dir), /the model needs about 0\.\d\d GiB of memory .* but only 0\.10 GiB is available \(MOE_WORKBENCH_AVAILABLE_MEMORY\)/);
+    const need = memoryNeeded(loadModelConfig(dir));
+    process.env[AVAILABLE_MEMORY_ENV] = String(need.weightBytes + need.workingBytes);
+    const engine = await MoeEngine.load(dir);
+    assert.equal(engine.weights.byteSize, need.weightBytes, 'the estimate counts exactly the float32 weights the engine holds');
+    await engine.dispose();
+  });
+
+  it('a malformed override is refused by name', async () => {
+    process.env[AVAILABLE_MEMORY_ENV] = 'lots';
+    await assert.rejects(MoeEngine.load(copyFixture('olmoe')), /MOE_WORKBENCH_AVAILABLE_MEMORY="lots" is not a size/);
+  });
+});
