@@ -57,6 +57,17 @@ export interface FakeStatusBarItem {
 
 export const statusBarItems: FakeStatusBarItem[] = [];
 
+/** A tree view that records its title description and message. */
+export interface FakeTreeView {
+  readonly id: string;
+  readonly provider: unknown;
+  description: string | undefined;
+  message: string | undefined;
+  dispose(): void;
+}
+
+export const treeViews: FakeTreeView[] = [];
+
 export const fakeVscode = {
   EventEmitter: FakeEmitter,
   MarkdownString,
@@ -68,6 +79,11 @@ export const fakeVscode = {
   window: {
     activeTextEditor: undefined,
     onDidChangeActiveTextEditor: () => ({ dispose: () => undefined }),
+    createTreeView: (id: string, opts: { treeDataProvider: unknown }): FakeTreeView => {
+      const view: FakeTreeView = { id, provider: opts.treeDataProvider, description: undefined, message: undefined, dispose: () => undefined };
+      treeViews.push(view);
+      return view;
+    },
     createStatusBarItem: (): FakeStatusBarItem => {
       const item: FakeStatusBarItem = { text: '', tooltip: undefined, show: () => undefined, dispose: () => undefined };
       statusBarItems.push(item);

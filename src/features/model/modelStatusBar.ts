@@ -1,11 +1,16 @@
-// The status bar item: the model (name, experts × layers, top-k) and the engine state.
+// The status bar item: the model (name, experts × layers, top-k, "untrained" for random weights) and the
+// engine state; the tooltip says what an untrained or pruned/merged model is.
 import * as vscode from 'vscode';
 import { Commands } from '../ids';
+import { escapeMarkdown, modelDisplayName, modelNotes, UNTRAINED } from './modelLabels';
+import type { AnnotationActivity } from '../annotation/annotationController';
 import type { ModelManager } from './modelManager';
 
 export class ModelStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('moeWorkbench.model', vscode.StatusBarAlignment.Left, 50);
   private annotating = 0;
+  /** Why annotation waits for the engine, while it does. */
+  private waiting: string | undefined;
   private readonly subscription: vscode.Disposable;
 
   constructor(private readonly models: ModelManager) {
@@ -17,8 +22,9 @@ export class ModelStatusBar implements vscode.Disposable {
   }
 
   /** Counts running annotations (the engine is busy on this window's behalf). */
-  setAnnotating(running: number): void {
-    this.annotating = running;
+  setAnnotating(activity: AnnotationActivity): void {
+    this.annotating = activity.running;
+    this.waiting = activity.waiting;
     this.render();
   }
 
@@ -43,9 +49,13 @@ export class ModelStatusBar implements vscode.Disposable {
       case 'ready': {
         const i = s.info;
         const shape = i.moeLayers.length > 0 ? `${i.numExperts}×${i.moeLayers.length} top-${i.topK}` : 'dense';
-        const state = this.annotating > 0 ? 'annotating' : 'idle';
-        it.text = `${this.annotating > 0 ? '$(sync~spin)' : '$(circuit-board)'} ${i.name} · ${shape}`;
-        it.tooltip = new vscode.MarkdownString(`**${i.name}** (${i.architecture})\n\n${i.moeLayers.length} MoE layers × ${i.numExperts} experts, top-${i.topK} · ${i.routing}\n\nEngine: ${state} · ${s.dir}`);
+        const state = this.waiting !== undefined ? `annotation ${this.waiting}` : this.annotating > 0 ? 'annotating' : 'idle';
+        // "untrained" goes last so the name and shape keep their place (and what the e2e tests read).
+        const icon = this.waiting !== undefined ? '$(watch)' : this.annotating > 0 ? '$(sync~spin)' : '$(circuit-board)';
+        it.text = `${icon} ${i.name} · ${shape}${i.untrained ? ` · ${UNTRAINED}` : ''}${this.waiting !== undefined ? ' · annotation waiting' : ''}`;
+        const notes = [...modelNotes(i), ...(i.warnings ?? []).map((w) => `⚠ ${w}`)];
+        const lines = [`${i.moeLayers.length} MoE layers × ${i.numExperts} experts, top-${i.topK} · ${i.routing}`, ...notes, `Engine: ${state} · ${s.dir}`];
+        it.tooltip = new vscode.MarkdownString([`**${escapeMarkdown(modelDisplayName(i))}** (${escapeMarkdown(i.architecture)})`, ...lines.map(escapeMarkdown)].join('\n\n'));
         return;
       }
     }
