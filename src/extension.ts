@@ -50,7 +50,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const explorer = own(new ExplorerModel(annotations, models, view, profiles));
   own(vscode.window.registerWebviewViewProvider(Views.explorer, own(new ExpertExplorerView(context.extensionUri, explorer))));
   own(vscode.window.registerTreeDataProvider(Views.modelTree, own(new ModelTreeProvider(models, stats, profiles))));
-  own(vscode.languages.registerHoverProvider({ scheme: '*' }, new RoutingHoverProvider(annotations, models, view)));
+  own(vscode.languages.registerHoverProvider({ scheme: '*' }, new RoutingHoverProvider(annotations, models, view, profiles)));
 
   const profileActions = new ProfileActions(engine, models, profiles, { extensionPath: context.extensionPath, storageDir: context.globalStorageUri.fsPath });
   const flow = new ExpertOperationFlow({ engine, models, profiles, annotations, profileActions, extensionPath: context.extensionPath });

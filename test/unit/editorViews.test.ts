@@ -6,7 +6,7 @@ import type { DocumentRouting } from '../../src/features/annotation/documentRout
 import { colourTokens } from '../../src/features/decorations/tokenColouring';
 import { hoverMarkdown, weightBar } from '../../src/features/hover/hoverMarkdown';
 
-/** 4 tokens "ab cd", 2 layers (0 and 2), 4 experts, top-2. Expert 3 is rare in layer 2. */
+/** 4 tokens "ab cd", 2 layers (0 and 2), 4 experts, top-2. Expert 3 is seldom chosen in layer 2. */
 function sample(): DocumentRouting {
   const tokens = [
     { id: 97, text: 'a', start: 0, end: 1 },
@@ -30,19 +30,16 @@ function sample(): DocumentRouting {
 }
 
 describe('hover markdown', () => {
-  it('lists every layer with experts, weights and entropy; marks unusual layers', () => {
+  it('lists every layer with experts, weights and entropy; 4 tokens are no evidence for a mark', () => {
     const md = hoverMarkdown(sample(), 3, 2);
     assert.match(md, /token id 99 · #3 of 4/);
     const rows = md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| layer'));
     assert.equal(rows.length, 2);
     assert.match(rows[0]!, /^\| L0 \| \[\*\*0\*\*\]\(command:moeWorkbench\.selectExpert\?.*\) `█████████░` 0\.900 · \[\*\*1\*\*\].* `█░░░░░░░░░` 0\.100 \| 0\.20 \|$/);
-    assert.match(rows[1]!, /^\| ⚠ \*\*L2 ◂\*\* \|.*0\.550.*0\.450 \| 0\.40 _rare expert 3_ \|$/);
+    // Expert 3 took 1 of 8 slots and token 2's entropy is 0.97·ln 4, but on 4 tokens that is chance.
+    assert.match(rows[1]!, /^\| L2 ◂ \|.*0\.550.*0\.450 \| 0\.40 \|$/);
+    assert.doesNotMatch(hoverMarkdown(sample(), 2, 0), /⚠/);
     assert.match(md, /\[Show in Explorer\]\(command:moeWorkbench\.showTokenInExplorer\?/);
-  });
-
-  it('flags high router entropy', () => {
-    const md = hoverMarkdown(sample(), 2, 0);
-    assert.match(md, /⚠ \*\*L0 ◂\*\*.*_high entropy; rare expert 2_/);
   });
 
   it('says when a token has no routing yet', () => {

@@ -1,12 +1,10 @@
 // The hover of one token: its text and id, then per MoE layer its experts with gate weights (a bar each)
-// and router entropy; layers where the routing is unusual for this document stand out. Pure (markdown).
+// and router entropy; layers where the routing is unusual (unusualRouting.ts) are marked, and what each
+// mark compared against is listed under the table. Pure (markdown); untrusted text only via markdownText.
 import type { DocumentRouting } from '../annotation/documentRouting';
 import { Commands } from '../ids';
-
-/** Normalised entropy above this counts as unusual (the router hesitates between many experts). */
-export const HIGH_ENTROPY = 0.85;
-/** A chosen expert with at most this share of its fair load (N·k/E) in the document counts as rare. */
-export const LOW_LOAD = 0.5;
+import { codeSpan, commandUri } from './markdownText';
+import { routingMarks, type RoutingBaseline } from './unusualRouting';
 
 const BAR = 10;
 
@@ -15,46 +13,30 @@ export function weightBar(w: number): string {
   return '█'.repeat(n) + '░'.repeat(BAR - n);
 }
 
-const cmd = (id: string, args: unknown[]): string => `command:${id}?${encodeURIComponent(JSON.stringify(args))}`;
+/** The command ids the hover links to: the only ones its MarkdownString may trust. */
+export const HOVER_COMMANDS: readonly string[] = [Commands.selectExpert, Commands.showTokenInExplorer];
 
-function escapeMd(s: string): string {
-  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (c) => `\\${c}`);
-}
-
-function visible(s: string): string {
-  return s.replace(/ /g, '·').replace(/\n/g, '↵').replace(/\t/g, '→');
-}
-
-export function hoverMarkdown(doc: DocumentRouting, index: number, selectedLayer: number | undefined): string {
+export function hoverMarkdown(doc: DocumentRouting, index: number, selectedLayer: number | undefined, baseline?: RoutingBaseline): string {
   const tok = doc.tokens[index]!;
   const k = doc.topK;
-  const E = doc.numExperts;
-  const logE = Math.log(Math.max(2, E));
   const lines: string[] = [];
-  lines.push(`**\`${visible(tok.text).replace(/`/g, "'")}\`** · token id ${tok.id} · #${index} of ${doc.tokens.length}`, '');
+  lines.push(`**${codeSpan(tok.text)}** · token id ${tok.id} · #${index} of ${doc.tokens.length}`, '');
   if (!doc.known[index]) {
     lines.push('_Routing not computed yet for this token (annotating…)._');
     return lines.join('\n');
   }
   lines.push('| layer | experts · gate weight | entropy |', '|:--|:--|--:|');
+  const notes: string[] = [];
   for (const l of doc.layers) {
-    const loads = new Array<number>(E).fill(0);
-    let n = 0;
-    for (let t = 0; t < doc.tokens.length; t++) {
-      if (!doc.known[t]) continue;
-      n++;
-      for (let j = 0; j < k; j++) loads[l.experts[t * k + j]!]!++;
-    }
-    const fair = (n * k) / E;
     const experts = Array.from({ length: k }, (_, j) => [l.experts[index * k + j]!, l.weights[index * k + j]!] as const);
     const h = l.entropy[index]!;
-    const highEntropy = h / logE > HIGH_ENTROPY;
-    const rare = experts.filter(([e]) => loads[e]! <= LOW_LOAD * fair).map(([e]) => e);
-    const flags = [highEntropy ? 'high entropy' : '', rare.length ? `rare expert ${rare.join(', ')}` : ''].filter(Boolean);
+    const marks = routingMarks(doc, l, index, baseline);
     const name = `L${l.layer}${l.layer === selectedLayer ? ' ◂' : ''}`;
-    const cells = experts.map(([e, w]) => `[**${e}**](${cmd(Commands.selectExpert, [l.layer, e])} "Select expert ${e} of layer ${l.layer}") \`${weightBar(w)}\` ${w.toFixed(3)}`).join(' · ');
-    lines.push(`| ${flags.length ? `⚠ **${name}**` : name} | ${cells} | ${h.toFixed(2)}${flags.length ? ` _${escapeMd(flags.join('; '))}_` : ''} |`);
+    const cells = experts.map(([e, w]) => `[**${e}**](${commandUri(Commands.selectExpert, [l.layer, e])} "Select expert ${e} of layer ${l.layer}") \`${weightBar(w)}\` ${w.toFixed(3)}`).join(' · ');
+    lines.push(`| ${marks.length ? `⚠ **${name}**` : name} | ${cells} | ${h.toFixed(2)}${marks.length ? ` _${marks.map((m) => m.short).join('; ')}_` : ''} |`);
+    for (const m of marks) notes.push(`- ⚠ L${l.layer}: ${m.detail}`);
   }
-  lines.push('', `[Show in Explorer](${cmd(Commands.showTokenInExplorer, [doc.uri, index])})`);
+  if (notes.length) lines.push('', ...notes);
+  lines.push('', `[Show in Explorer](${commandUri(Commands.showTokenInExplorer, [doc.uri, index])})`);
   return lines.join('\n');
 }

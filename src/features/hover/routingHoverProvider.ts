@@ -2,16 +2,17 @@
 import * as vscode from 'vscode';
 import type { AnnotationController } from '../annotation/annotationController';
 import { tokenAt } from '../annotation/documentRouting';
-import { Commands } from '../ids';
 import type { ModelManager } from '../model/modelManager';
+import type { ProfileStore } from '../profile/profileStore';
 import type { ViewState } from '../viewState';
-import { hoverMarkdown } from './hoverMarkdown';
+import { HOVER_COMMANDS, hoverMarkdown } from './hoverMarkdown';
 
 export class RoutingHoverProvider implements vscode.HoverProvider {
   constructor(
     private readonly annotations: AnnotationController,
     private readonly models: ModelManager,
     private readonly view: ViewState,
+    private readonly profiles: ProfileStore,
   ) {}
 
   provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
@@ -21,8 +22,9 @@ export class RoutingHoverProvider implements vscode.HoverProvider {
     if (i < 0) return undefined;
     const t = doc.tokens[i]!;
     const info = this.models.info;
-    const md = new vscode.MarkdownString(hoverMarkdown(doc, i, info ? this.view.layerFor(info.moeLayers) : undefined));
-    md.isTrusted = { enabledCommands: [Commands.selectExpert, Commands.showTokenInExplorer] };
+    const md = new vscode.MarkdownString(hoverMarkdown(doc, i, info ? this.view.layerFor(info.moeLayers) : undefined, this.profiles.current));
+    // Only the hover's own commands run from its links; no HTML (supportHtml stays false).
+    md.isTrusted = { enabledCommands: [...HOVER_COMMANDS] };
     return new vscode.Hover(md, new vscode.Range(document.positionAt(t.start), document.positionAt(t.end)));
   }
 }
