@@ -7,6 +7,11 @@ export interface RequestContext {
   /** Aborted when the host cancels the request. Long work checks it between steps. */
   readonly signal: AbortSignal;
   progress(p: Progress): void;
+  /**
+   * A job calls this between its steps: queries that arrived meanwhile (annotations of the text the
+   * person is editing) run now, then the job resumes. Resolves at once when nothing waits.
+   */
+  pause(): Promise<void>;
 }
 
 export interface EngineService {
@@ -19,7 +24,7 @@ export function throwIfCancelled(signal: AbortSignal): void {
   if (signal.aborted) throw new MoeError('E_CANCELLED', 'cancelled');
 }
 
-/** What the host passes to a new engine worker. */
+/** What the host passes to a new engine process. */
 export interface EngineWorkerData {
   /** ONNX Runtime intra-op threads. The extension leaves a core to the extension host; the CLI uses all. */
   readonly threads?: number;

@@ -1,19 +1,16 @@
-// The host side of the engine protocol: starts the engine worker on demand and turns its messages into
-// promises. No `vscode` import: the CLI uses it too. Every request settles exactly once; a worker that
+// The host side of the engine protocol: starts the engine process on demand and turns its messages into
+// promises. No `vscode` import: the CLI uses it too. Every request settles exactly once; an engine that
 // dies takes its pending requests down with a clear error, and the next request starts a fresh one.
-import type { EngineMethod, EngineMethods, Progress, WorkerToHost } from '../protocol/engineProtocol';
+import type { EngineMethod, EngineMethods, Progress, RequestPriority, WorkerToHost } from '../protocol/engineProtocol';
 import { MoeError } from '../protocol/moeError';
 import { cancelledError, crashError, disposedError, killedError, reloadError, restartCapError, sendError, timeoutError, type CrashBudgetView } from './engineErrors';
 import { RestartBudget } from './restartBudget';
-import { WorkerSlot } from './workerSlot';
+import { EngineProcess, type EngineExit, type EngineSpawnOptions } from './engineProcess';
 
-export interface EngineClientOptions {
-  workerPath: string;
-  workerData?: unknown;
-  execArgv?: string[];
+export interface EngineClientOptions extends EngineSpawnOptions {
   /** Default timeout per request; none by default (a large model can take minutes to load). */
   requestTimeoutMs?: number;
-  /** Terminate the worker after this long with nothing pending (frees the model's memory); 0 = never. */
+  /** Stop the engine process after this long with nothing pending (frees the model's memory); 0 = never. */
   idleShutdownMs?: number;
   /** Crash restarts allowed within a minute, default 3. */
   maxRestarts?: number;
@@ -27,6 +24,8 @@ export interface RequestOptions {
   onProgress?: (p: Progress) => void;
   /** Overrides EngineClientOptions.requestTimeoutMs for this request; 0 = none. */
   timeoutMs?: number;
+  /** Queries only: `background` lets interactive queries (the visible text) go first. Default interactive. */
+  priority?: RequestPriority;
 }
 
 type LoadParams = EngineMethods['load']['params'];
@@ -34,17 +33,18 @@ type LoadParams = EngineMethods['load']['params'];
 interface Pending {
   readonly method: EngineMethod;
   readonly params: unknown;
+  readonly priority: RequestPriority | undefined;
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: MoeError) => void;
   readonly onProgress?: (p: Progress) => void;
   /** Clears the request's timer and abort listener. */
   readonly release: () => void;
-  /** Whether the worker has been sent the request (only then is a cancel worth sending). */
+  /** Whether the engine has been sent the request (only then is a cancel worth sending). */
   posted: boolean;
 }
 
 export class EngineClient {
-  private current: WorkerSlot | undefined;
+  private current: EngineProcess | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private lastLoad: LoadParams | undefined;
@@ -66,7 +66,7 @@ export class EngineClient {
     return new Promise<unknown>((resolve, reject) => {
       if (this.disposed) return reject(disposedError());
       if (opts.signal?.aborted) return reject(cancelledError(method));
-      let slot: WorkerSlot;
+      let slot: EngineProcess;
       try {
         slot = this.ensureWorker(method);
       } catch (e) {
@@ -76,24 +76,24 @@ export class EngineClient {
     }) as Promise<EngineMethods[M]['result']>;
   }
 
-  /** Hard stop: terminates the worker now and rejects every pending request. The next request starts a fresh engine. */
+  /** Hard stop: stops the engine process now and rejects every pending request. The next request starts a fresh engine. */
   kill(reason?: string): void {
     void this.teardown(killedError(reason));
   }
 
-  /** Rejects pending requests, terminates the worker, and makes later requests reject. */
+  /** Rejects pending requests, stops the engine process, and makes later requests reject. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     await this.teardown(disposedError());
   }
 
-  private ensureWorker(method: EngineMethod): WorkerSlot {
+  private ensureWorker(method: EngineMethod): EngineProcess {
     if (this.current) return this.current;
     if (this.crashed && this.budget.exhausted) throw restartCapError(this.budgetView());
-    const slot: WorkerSlot = new WorkerSlot(this.opts, {
+    const slot: EngineProcess = new EngineProcess(this.opts, {
       message: (msg) => this.onMessage(slot, msg),
-      crash: (code, error) => this.onCrash(code, error),
+      crash: (exit, lastOutput) => this.onCrash(exit, lastOutput),
     });
     this.current = slot;
     this.crashed = false;
@@ -103,15 +103,15 @@ export class EngineClient {
     return slot;
   }
 
-  private reloadInto(slot: WorkerSlot, params: LoadParams): Promise<void> {
+  private reloadInto(slot: EngineProcess, params: LoadParams): Promise<void> {
     const reload = new Promise<unknown>((resolve, reject) => this.enqueue(slot, 'load', params, {}, resolve, reject)).then(
       () => undefined,
       (e: MoeError) => {
-        // Requests already waiting fail with this error; later ones go straight to the worker, which
+        // Requests already waiting fail with this error; later ones go straight to the engine, which
         // answers them without a model.
         slot.reload = undefined;
         // The engine refused the model (e.g. its folder is gone): stop trying it on every restart. A
-        // crash, kill or dispose says nothing about the model, so it is kept for the next worker.
+        // crash, kill or dispose says nothing about the model, so it is kept for the next engine.
         if (e.code !== 'E_WORKER' && e.code !== 'E_CANCELLED' && this.lastLoad === params) this.lastLoad = undefined;
         throw reloadError(e);
       },
@@ -120,7 +120,7 @@ export class EngineClient {
     return reload;
   }
 
-  private enqueue(slot: WorkerSlot, method: EngineMethod, params: unknown, opts: RequestOptions, resolve: (v: unknown) => void, reject: (e: MoeError) => void): void {
+  private enqueue(slot: EngineProcess, method: EngineMethod, params: unknown, opts: RequestOptions, resolve: (v: unknown) => void, reject: (e: MoeError) => void): void {
     const id = this.nextId++;
     const { signal, onProgress } = opts;
     const timeoutMs = opts.timeoutMs ?? this.opts.requestTimeoutMs ?? 0;
@@ -132,7 +132,7 @@ export class EngineClient {
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     };
-    this.pending.set(id, { method, params, resolve, reject, onProgress, release, posted: false });
+    this.pending.set(id, { method, params, priority: opts.priority, resolve, reject, onProgress, release, posted: false });
     if (slot.reload) {
       slot.reload.then(
         () => this.post(slot, id),
@@ -144,19 +144,19 @@ export class EngineClient {
     this.refresh();
   }
 
-  private post(slot: WorkerSlot, id: number): void {
+  private post(slot: EngineProcess, id: number): void {
     const p = this.pending.get(id);
-    // Settled while waiting for the reload (cancelled, timed out, worker gone): nothing to send.
+    // Settled while waiting for the reload (cancelled, timed out, engine gone): nothing to send.
     if (p === undefined || this.current !== slot) return;
     try {
-      slot.post({ kind: 'request', id, method: p.method, params: p.params });
+      slot.post({ kind: 'request', id, method: p.method, params: p.params, ...(p.priority ? { priority: p.priority } : {}) });
       p.posted = true;
     } catch (e) {
       this.settle(id, sendError(e));
     }
   }
 
-  /** Settles a request on the caller's side and tells the worker to skip or stop it. */
+  /** Settles a request on the caller's side and tells the engine to skip or stop it. */
   private abandon(id: number, error: MoeError): void {
     const p = this.pending.get(id);
     if (p === undefined) return;
@@ -165,7 +165,7 @@ export class EngineClient {
       try {
         this.current.post({ kind: 'cancel', id });
       } catch {
-        // The worker is going away; its exit handler deals with it.
+        // The engine is going away; its exit handler deals with it.
       }
     }
   }
@@ -181,7 +181,7 @@ export class EngineClient {
     this.refresh();
   }
 
-  private onMessage(slot: WorkerSlot, msg: WorkerToHost): void {
+  private onMessage(slot: EngineProcess, msg: WorkerToHost): void {
     switch (msg.kind) {
       case 'ready':
         slot.ready = true;
@@ -208,7 +208,7 @@ export class EngineClient {
         return;
       default: {
         const unknown: never = msg;
-        void unknown; // a newer worker's message kind: nothing to do with it
+        void unknown; // a newer engine's message kind: nothing to do with it
       }
     }
   }
@@ -217,16 +217,16 @@ export class EngineClient {
     return { recent: this.budget.recent, max: this.budget.maxRestarts, exhausted: this.budget.exhausted, retryInMs: this.budget.retryInMs() };
   }
 
-  private onCrash(code: number, cause: Error | undefined): void {
+  private onCrash(exit: EngineExit, lastOutput: string): void {
     this.current = undefined;
     this.budget.recordCrash();
-    const error = crashError(code, cause, this.budgetView());
+    const error = crashError(exit, lastOutput, this.budgetView());
     this.crashed = true;
     for (const id of [...this.pending.keys()]) this.settle(id, error);
     this.refresh();
   }
 
-  /** Stops the worker on purpose (kill, dispose, idle): its exit is then not a crash. */
+  /** Stops the engine on purpose (kill, dispose, idle): its exit is then not a crash. */
   private teardown(error: MoeError): Promise<void> {
     const slot = this.current;
     this.current = undefined;

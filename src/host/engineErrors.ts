@@ -2,6 +2,7 @@
 // terminal: what happened, whether the request ran, and what happens next.
 import type { EngineMethod } from '../protocol/engineProtocol';
 import { MoeError } from '../protocol/moeError';
+import type { EngineExit } from './engineProcess';
 
 export const disposedError = (): MoeError => new MoeError('E_CANCELLED', 'engine client disposed');
 
@@ -12,7 +13,7 @@ export const timeoutError = (method: EngineMethod, ms: number): MoeError => new 
 export const killedError = (reason?: string): MoeError =>
   new MoeError('E_CANCELLED', `the engine was stopped${reason ? ` (${reason})` : ''}; the request was not completed.`);
 
-export const startError = (e: unknown): MoeError => new MoeError('E_WORKER', `the engine worker could not start: ${MoeError.from(e).message}`);
+export const startError = (e: unknown): MoeError => new MoeError('E_WORKER', `the engine process could not start: ${MoeError.from(e).message}`);
 
 export const sendError = (e: unknown): MoeError => new MoeError('E_INTERNAL', `could not send the request to the engine: ${MoeError.from(e).message}`);
 
@@ -27,15 +28,27 @@ export interface CrashBudgetView {
   readonly retryInMs: number;
 }
 
-export function crashError(code: number, cause: Error | undefined, budget: CrashBudgetView): MoeError {
+export function crashError(exit: EngineExit, lastOutput: string, budget: CrashBudgetView): MoeError {
   const next = budget.exhausted
     ? `The engine has crashed ${budget.recent} times within a minute, so it will not be restarted automatically for ${Math.ceil(budget.retryInMs / 1000)} s.`
     : 'The next request starts a fresh engine.';
-  return new MoeError('E_WORKER', `the engine worker stopped unexpectedly (exit code ${code})${cause ? `: ${cause.message}` : ''}; the request was not completed. ${next}`);
+  const how = exit.signal !== null ? `was killed by ${exit.signal}${exit.signal === 'SIGKILL' ? ' (out of memory?)' : ''}` : `exited with code ${exit.code}`;
+  const said = lastLine(lastOutput);
+  return new MoeError('E_WORKER', `the engine process stopped unexpectedly: it ${how}${said ? ` after printing "${said}"` : ''}; the request was not completed. ${next}`);
+}
+
+/** The line of the engine's last output that names the fault: its last error line, else its last line. */
+function lastLine(text: string): string {
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !/^at |^Node\.js v\d/.test(l));
+  const line = [...lines].reverse().find((l) => /^(\w*Error\b|terminate called|FATAL|\[engine\])/.test(l)) ?? lines.at(-1) ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
 export const restartCapError = (budget: CrashBudgetView): MoeError =>
   new MoeError(
     'E_WORKER',
-    `the engine worker crashed ${budget.recent} times within a minute, more than the ${budget.max} automatic restarts allowed; it will not be restarted for another ${Math.ceil(budget.retryInMs / 1000)} s.`,
+    `the engine process crashed ${budget.recent} times within a minute, more than the ${budget.max} automatic restarts allowed; it will not be restarted for another ${Math.ceil(budget.retryInMs / 1000)} s.`,
   );

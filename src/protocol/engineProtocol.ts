@@ -117,8 +117,35 @@ export interface EvaluateParams {
 }
 export type EngineMethod = keyof EngineMethods;
 
+/**
+ * How the engine schedules a method. `query`: short, answers a person who is waiting (annotation,
+ * hover); may run while a job pauses between its steps. `job`: long work over many chunks or tensors
+ * that pauses between steps so queries never wait for the whole job. `model`: replaces the loaded model,
+ * so it runs alone and everything queued after it waits for it.
+ */
+export type MethodClass = 'query' | 'job' | 'model';
+
+export const METHOD_CLASS: { readonly [M in EngineMethod]: MethodClass } = {
+  load: 'model',
+  unload: 'model',
+  inspect: 'query',
+  tokenize: 'query',
+  forward: 'query',
+  readProfile: 'query',
+  exportOnnx: 'job',
+  profile: 'job',
+  applyPlan: 'job',
+  evaluate: 'job',
+};
+
+/** Among waiting queries, `interactive` ones (the visible text) go before `background` ones (the rest of a long document). */
+export type RequestPriority = 'interactive' | 'background';
+
+/** Progress stage of a request that is waiting for the engine; `message` says for what. */
+export const QUEUED_STAGE = 'queued';
+
 export type HostToWorker =
-  | { readonly kind: 'request'; readonly id: number; readonly method: EngineMethod; readonly params: unknown }
+  | { readonly kind: 'request'; readonly id: number; readonly method: EngineMethod; readonly params: unknown; readonly priority?: RequestPriority }
   | { readonly kind: 'cancel'; readonly id: number };
 
 export type WorkerToHost =

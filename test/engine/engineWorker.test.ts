@@ -1,4 +1,4 @@
-// The real engine in its worker (dist/engineWorker.js) through the client the extension and CLI use.
+// The real engine in its own process (dist/engineWorker.js) through the client the extension and CLI use.
 import * as assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
@@ -7,6 +7,7 @@ import { planPrune } from '../../src/engine/experts/planPrune';
 import { MoeEngine } from '../../src/engine/moeEngine';
 import { EngineClient } from '../../src/host/engineClient';
 import { MoeError } from '../../src/protocol/moeError';
+import { TEST_FAULT_ENV } from '../../src/engine/worker/testHooks';
 import { fixture, repoRoot, workerBundle } from '../support/paths';
 import { copyFixture, removeTempModels } from '../support/tempModel';
 import * as os from 'node:os';
@@ -22,7 +23,7 @@ describe('engine worker', () => {
   });
   after(() => client.dispose());
 
-  it('gives the same results as the engine in-process, with typed arrays transferred', async () => {
+  it('gives the same results as the engine in-process, with typed arrays intact', async () => {
     const info = await client.request('load', { modelDir: fixture('qwen3_moe') });
     assert.equal(info.modelType, 'qwen3_moe');
     const { tokens, result } = await client.request('forward', { input: { text: 'MoE routing' }, capture: { routing: true, hidden: false, logits: false } });
@@ -70,6 +71,34 @@ describe('engine worker', () => {
     }
   });
 
+  it('an annotation sent during a profile is answered between the profile\'s chunks, not after it', async () => {
+    const data = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-worker-priority-'));
+    try {
+      fs.writeFileSync(path.join(data, 'a.txt'), 'a long calibration text for the profile. '.repeat(200));
+      await client.request('load', { modelDir: fixture('mixtral') });
+      const order: string[] = [];
+      let annotation: Promise<unknown> | undefined;
+      const why: string[] = [];
+      const profile = client
+        .request('profile', { data: [data], chunkTokens: 32, out: path.join(data, 'profile.json') }, {
+          onProgress: (p) => {
+            if (annotation !== undefined || p.stage !== 'profile') return;
+            annotation = client
+              .request('forward', { input: { text: 'while profiling' }, capture: { routing: true, hidden: false, logits: false } }, { onProgress: (q) => why.push(`${q.stage}: ${q.message ?? ''}`) })
+              .then(() => order.push('annotation'));
+          },
+        })
+        .then((r) => (order.push('profile'), r));
+      const { profile: result } = await profile;
+      await annotation;
+      assert.ok(result.data.chunks > 10, `the profile has many chunks (${result.data.chunks})`);
+      assert.deepEqual(order, ['annotation', 'profile']);
+      assert.equal(why[0], 'queued: waiting for profile to finish its current step');
+    } finally {
+      fs.rmSync(data, { recursive: true, force: true });
+    }
+  });
+
   it('errors come back as data and the worker keeps serving', async () => {
     await assert.rejects(client.request('load', { modelDir: '/nonexistent/model' }), (e: unknown) => e instanceof MoeError && e.code === 'E_MODEL_DIR' && e.file === '/nonexistent/model');
     await assert.rejects(client.request('forward', { input: { text: 'x' }, capture: { routing: false, hidden: false, logits: false } }), (e: unknown) => e instanceof MoeError && e.code === 'E_NO_MODEL');
@@ -77,13 +106,42 @@ describe('engine worker', () => {
     assert.equal(info.modelType, 'olmoe');
   });
 
-  it('a killed worker rejects the pending request; the next request reloads the model in a fresh worker', async () => {
+  it('an engine killed mid-run rejects the pending request, the host lives on, and the next request reloads the model in a fresh engine', async () => {
     await client.request('load', { modelDir: fixture('granitemoe') });
-    const pending = client.request('forward', { input: { ids: Array.from({ length: 200 }, (_, i) => i % 200) }, capture: { routing: true, hidden: true, logits: true } });
+    let running!: () => void;
+    const started = new Promise<void>((resolve) => (running = resolve));
+    const pending = client.request('forward', { input: { ids: Array.from({ length: 200 }, (_, i) => i % 200) }, capture: { routing: true, hidden: true, logits: true } }, { onProgress: () => running() });
+    await started; // inside the forward: the ONNX Runtime run is in flight
     client.kill('test');
-    await assert.rejects(pending, (e: unknown) => e instanceof MoeError && (e.code === 'E_CANCELLED' || e.code === 'E_WORKER'));
+    await assert.rejects(pending, (e: unknown) => e instanceof MoeError && e.code === 'E_CANCELLED');
+    // A worker thread terminated mid-run took the whole process down 4–5 s later (Napi::Error, exit 134).
+    await new Promise((r) => setTimeout(r, 6000));
     const { result } = await client.request('forward', { input: { ids: [1, 2, 3] }, capture: { routing: true, hidden: false, logits: false } });
     assert.equal(result.routing.length, 3, 'granitemoe reloaded: 3 MoE layers');
+  });
+
+  it('a native abort inside the engine mid-inference fails that request only; the host carries on and recovers', async () => {
+    const flag = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'moe-fault-')), 'abort-once');
+    fs.writeFileSync(flag, '');
+    const faulty = new EngineClient({ workerPath: workerBundle, execArgv: [], env: { [TEST_FAULT_ENV]: `abort:forward@${flag}` } });
+    try {
+      await faulty.request('load', { modelDir: fixture('mixtral') });
+      const input = { text: 'MoE routing' };
+      const capture = { routing: true, hidden: false, logits: false };
+      await assert.rejects(faulty.request('forward', { input, capture }), (e: unknown) => e instanceof MoeError && e.code === 'E_WORKER' && /killed by SIGABRT/.test(e.message));
+      assert.equal(faulty.state, 'crashed');
+      const { result } = await faulty.request('forward', { input, capture });
+      const local = await MoeEngine.load(fixture('mixtral'));
+      try {
+        const ref = await local.forward(Array.from(result.ids), capture);
+        assert.deepEqual(Array.from(result.routing[0]!.experts.data), Array.from(ref.routing[0]!.experts.data), 'the restarted engine reloaded the model and answers correctly');
+      } finally {
+        await local.dispose();
+      }
+    } finally {
+      await faulty.dispose();
+      fs.rmSync(path.dirname(flag), { recursive: true, force: true });
+    }
   });
 
   it("the host's event loop stays responsive while the worker annotates a long prompt", async (t) => {

@@ -1,5 +1,5 @@
-// EngineClient against a scripted worker (test/fixtures/workers/scriptedWorker.ts) served by the real
-// worker loop. The fixture is bundled with esbuild first: on Node 20 a worker started with
+// EngineClient against a scripted engine (test/fixtures/workers/scriptedWorker.ts) served by the real
+// engine loop in a child process. The fixture is bundled with esbuild first: on Node 20 a process started with
 // `execArgv: ['--import', 'tsx']` still fails on a .ts entry (ERR_UNKNOWN_FILE_EXTENSION), and a bundle
 // is also what production runs (dist/engineWorker.js).
 import assert from 'node:assert/strict';
@@ -7,7 +7,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { Worker } from 'node:worker_threads';
+import { fork } from 'node:child_process';
 import { build } from 'esbuild';
 import { EngineClient, type EngineClientOptions, type EngineState } from '../../src/host/engineClient';
 import type { Progress, TokenSpan, WorkerToHost } from '../../src/protocol/engineProtocol';
@@ -70,7 +70,7 @@ function track<T>(p: Promise<T>): { settled: () => number; outcome: Promise<'ok'
 }
 
 describe('EngineClient', () => {
-  it('round-trips a forward result with its typed arrays transferred, not copied', async () => {
+  it('round-trips a forward result with its typed arrays intact', async () => {
     const states: EngineState[] = [];
     const c = client({ onStateChange: (s) => states.push(s) });
     assert.equal(c.state, 'stopped');
@@ -80,8 +80,8 @@ describe('EngineClient', () => {
     assert.ok(result.ids instanceof Int32Array);
     assert.ok(result.routing[0]!.routerLogits.data instanceof Float32Array);
     assert.equal(result.routing[0]!.routerLogits.cols, 2);
-    // The worker's own copy is detached once the buffer moved to the host.
-    assert.equal((await stats(c)).lastForwardBytes, 0);
+    assert.ok(result.routing[0]!.experts.data instanceof Int32Array);
+    assert.deepEqual([...result.routing[0]!.experts.data], [0, 1, 0, 1]);
     assert.equal(c.state, 'idle');
     assert.deepEqual(states.slice(0, 2), ['starting', 'busy']);
     assert.equal(states.at(-1), 'idle');
@@ -117,7 +117,7 @@ describe('EngineClient', () => {
     assert.equal(spans[0]!.text, 'progress:2');
     const earlier = await stats(c);
     await tokenize(c, 'stray-rejection');
-    assert.equal((await stats(c)).threadId, earlier.threadId);
+    assert.equal((await stats(c)).pid, earlier.pid);
   });
 
   it('runs queued requests one at a time in arrival order', async () => {
@@ -183,7 +183,7 @@ describe('EngineClient', () => {
     assert.equal(states.at(-1), 'crashed');
 
     const fresh = await stats(c);
-    assert.notEqual(fresh.threadId, first.threadId);
+    assert.notEqual(fresh.pid, first.pid);
     assert.equal(fresh.loads, 1, 'the model is loaded again before the first request');
     assert.equal(fresh.modelDir, modelDir);
     assert.deepEqual(fresh.started, []);
@@ -193,11 +193,11 @@ describe('EngineClient', () => {
     const c = client();
     await tokenize(c, 'warm up');
     const ps = [tokenize(c, 'crash'), tokenize(c, 'a'), tokenize(c, 'sleep:10'), c.request('inspect', {})];
-    const exact = /^the engine worker stopped unexpectedly \(exit code 3\); the request was not completed\. The next request starts a fresh engine\.$/;
+    const exact = /^the engine process stopped unexpectedly: it exited with code 3; the request was not completed\. The next request starts a fresh engine\.$/;
     await Promise.all(ps.map((p) => rejectsWith(p, 'E_WORKER', exact)));
 
     const c2 = client();
-    await rejectsWith(tokenize(c2, 'uncaught'), 'E_WORKER', /\(exit code 1\): scripted uncaught exception; the request was not completed/);
+    await rejectsWith(tokenize(c2, 'uncaught'), 'E_WORKER', /exited with code 1 after printing "Error: scripted uncaught exception"; the request was not completed/);
     assert.equal((await tokenize(c2, 'works'))[0]!.text, 'works');
   });
 
@@ -210,7 +210,7 @@ describe('EngineClient', () => {
     await Promise.all(pending.map((p) => rejectsWith(p, 'E_CANCELLED', /engine was stopped \(user stopped it\)/)));
     assert.equal(c.state, 'stopped');
     const later = await stats(c);
-    assert.notEqual(later.threadId, earlier.threadId);
+    assert.notEqual(later.pid, earlier.pid);
     assert.equal(later.loads, 1);
     assert.equal(later.modelDir, modelDir);
   });
@@ -252,7 +252,7 @@ describe('EngineClient', () => {
 
   it('reports a worker that cannot start as E_WORKER', async () => {
     const c = client({ workerPath: join(dir, 'missing-worker.js') });
-    await rejectsWith(tokenize(c, 'x'), 'E_WORKER', /stopped unexpectedly \(exit code 1\): Cannot find module/);
+    await rejectsWith(tokenize(c, 'x'), 'E_WORKER', /stopped unexpectedly: it exited with code 1 after printing "Error: Cannot find module/);
   });
 
   it('dispose() rejects pending requests, stops the worker and refuses later requests', async () => {
@@ -275,7 +275,7 @@ describe('EngineClient', () => {
     await delay(150);
     assert.equal(c.state, 'stopped');
     const later = await stats(c);
-    assert.notEqual(later.threadId, earlier.threadId);
+    assert.notEqual(later.pid, earlier.pid);
     assert.equal(later.loads, 1);
     assert.equal(later.modelDir, modelDir);
     assert.deepEqual(states.slice(0, 6), ['starting', 'busy', 'idle', 'busy', 'idle', 'stopped']);
@@ -305,9 +305,9 @@ describe('EngineClient', () => {
   });
 });
 
-describe('engine worker loop', () => {
+describe('engine loop', () => {
   it('posts ready, then exactly one result or error per request id, whatever is cancelled', async () => {
-    const w = new Worker(workerPath, { execArgv: [] });
+    const w = fork(workerPath, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
     try {
       const answers = new Map<number, string[]>();
       let ready = false;
@@ -316,28 +316,110 @@ describe('engine worker loop', () => {
           if (m.kind === 'ready') ready = true;
           else if (m.kind !== 'progress') {
             answers.set(m.id, [...(answers.get(m.id) ?? []), m.kind === 'error' ? m.error.code : 'ok']);
+            // 1 answered means 3 (2 was skipped) is running now: it ignores the signal and answers normally.
+            if (m.id === 1) w.send({ kind: 'cancel', id: 3 });
             if (m.id === 99) resolve();
           }
         });
       });
-      const send = (id: number, text: string): void => w.postMessage({ kind: 'request', id, method: 'tokenize', params: { text } });
+      const send = (id: number, text: string): void => void w.send({ kind: 'request', id, method: 'tokenize', params: { text } });
       send(1, 'sleep:50');
       send(2, 'queued');
       send(3, 'stubborn:20');
       send(4, 'throw');
-      w.postMessage({ kind: 'cancel', id: 2 }); // queued: skipped with E_CANCELLED
-      w.postMessage({ kind: 'cancel', id: 1 }); // running: stopped
-      w.postMessage({ kind: 'cancel', id: 77 }); // unknown: ignored
-      setTimeout(() => w.postMessage({ kind: 'cancel', id: 3 }), 10); // ignores the signal: answers normally
-      w.postMessage({ kind: 'bogus' }); // logged, not fatal
+      w.send({ kind: 'cancel', id: 2 }); // queued: skipped with E_CANCELLED
+      w.send({ kind: 'cancel', id: 1 }); // running: stopped
+      w.send({ kind: 'cancel', id: 77 }); // unknown: ignored
+      w.send({ kind: 'bogus' }); // logged, not fatal
       send(99, 'last');
       await done;
-      w.postMessage({ kind: 'cancel', id: 99 }); // after its answer: ignored
+      w.send({ kind: 'cancel', id: 99 }); // after its answer: ignored
       await delay(20);
       assert.ok(ready);
       assert.deepEqual(Object.fromEntries(answers), { 1: ['E_CANCELLED'], 2: ['E_CANCELLED'], 3: ['ok'], 4: ['E_TOKENIZER'], 99: ['ok'] });
     } finally {
-      await w.terminate();
+      w.kill('SIGKILL');
     }
+  });
+
+  it('exits by itself when the host goes away', async () => {
+    const w = fork(workerPath, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    await new Promise<void>((resolve) => w.once('message', () => resolve()));
+    const exited = new Promise<number | null>((resolve) => w.once('exit', (code) => resolve(code)));
+    w.disconnect();
+    assert.equal(await exited, 0);
+  });
+});
+
+describe('engine scheduling', () => {
+  const profile = (c: EngineClient, steps: number, opts?: Parameters<EngineClient['request']>[2]): Promise<unknown> =>
+    c.request('profile', { data: [], chunkTokens: steps }, opts);
+
+  it('runs queries that arrive during a job while it pauses between steps, and tells them why they wait', async () => {
+    const c = client();
+    const job = profile(c, 20);
+    await delay(60);
+    const waiting: string[] = [];
+    const spans = await tokenize(c, 'edit', { onProgress: (p) => waiting.push(`${p.stage}: ${p.message ?? ''}`) });
+    assert.equal(spans[0]!.text, 'edit');
+    await job;
+    const { started } = await stats(c);
+    const at = started.indexOf('edit');
+    assert.ok(at > 0 && at < started.length - 1, `the query ran inside the job, not after it: ${started.join(' ')}`);
+    assert.deepEqual(waiting, ['queued: waiting for profile to finish its current step']);
+  });
+
+  it('takes interactive queries before background ones, in arrival order within each', async () => {
+    const c = client();
+    await tokenize(c, 'warm up');
+    const first = tokenize(c, 'sleep:50');
+    const rest = [
+      tokenize(c, 'bg-1', { priority: 'background' }),
+      tokenize(c, 'bg-2', { priority: 'background' }),
+      tokenize(c, 'fg-1'),
+      tokenize(c, 'fg-2', { priority: 'interactive' }),
+    ];
+    await Promise.all([first, ...rest]);
+    assert.deepEqual((await stats(c)).started, ['warm up', 'sleep:50', 'fg-1', 'fg-2', 'bg-1', 'bg-2']);
+  });
+
+  it('never runs a query past a queued load: it waits for the job and the load, in order', async () => {
+    const c = client();
+    const job = profile(c, 5);
+    await delay(15);
+    const load = c.request('load', { modelDir });
+    const why: string[] = [];
+    const after = tokenize(c, 'after-load', { onProgress: (p) => why.push(p.message ?? '') });
+    await Promise.all([job, load, after]);
+    const s = await stats(c);
+    assert.deepEqual(s.started.slice(-2), ['step:5', 'after-load']);
+    assert.equal(s.modelDir, modelDir);
+    assert.deepEqual(why, ['waiting for profile to finish its current step']);
+  });
+
+  it('cancels a paused job between steps without losing the queries it let through', async () => {
+    const c = client();
+    const ac = new AbortController();
+    const job = track(profile(c, 50, { signal: ac.signal }));
+    await delay(40);
+    const q = tokenize(c, 'during');
+    ac.abort();
+    assert.equal((await q)[0]!.text, 'during');
+    assert.equal(await job.outcome, 'E_CANCELLED');
+    assert.ok(!(await stats(c)).started.includes('step:50'));
+  });
+});
+
+describe('engine faults', () => {
+  it('a native abort inside the engine rejects its requests, leaves the host running, and the next request recovers', async () => {
+    const c = client();
+    await c.request('load', { modelDir });
+    const before = await stats(c);
+    const doomed = [tokenize(c, 'abort'), tokenize(c, 'queued behind it')];
+    await Promise.all(doomed.map((p) => rejectsWith(p, 'E_WORKER', /killed by SIGABRT/)));
+    const after = await stats(c);
+    assert.notEqual(after.pid, before.pid);
+    assert.equal(after.modelDir, modelDir, 'the model was reloaded into the new engine');
+    assert.equal((await tokenize(c, 'alive'))[0]!.text, 'alive');
   });
 });

@@ -17,6 +17,8 @@ export interface EvalOptions {
   readonly document?: string;
   /** Per MoE layer of the candidate: new expert id -> old (baseline) expert id, to compare routing in the baseline's numbering. Identity when absent. */
   readonly expertMap?: ReadonlyMap<number, readonly number[]>;
+  /** Awaited between chunks: the engine runs waiting queries (annotation) there. */
+  readonly pause?: () => Promise<void>;
   /** Cap on `document.perToken` entries (default 4096). */
   readonly maxDocumentTokens?: number;
 }
@@ -56,6 +58,7 @@ export async function evaluateModels(baseline: MoeEngine, candidate: MoeEngine, 
   let klSum = 0;
   let done = 0;
   for (const ids of scored) {
+    await opts.pause?.();
     checkCancelled(opts.signal);
     const b = await baseline.forward(ids, LOGITS);
     checkCancelled(opts.signal);

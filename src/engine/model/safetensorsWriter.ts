@@ -150,9 +150,10 @@ async function writeTensor(path: string, fh: fsp.FileHandle, p: Planned): Promis
 /**
  * Writes `tensors` to `path` atomically (temp file + fsync + rename). Every failure is MoeError('E_IO')
  * naming `path`, except a MoeError thrown by a data function, which is passed on as it is; on failure no
- * temp file is left and an existing `path` is untouched.
+ * temp file is left and an existing `path` is untouched. `beforeTensor` is awaited before each tensor
+ * (the engine lets waiting queries run there).
  */
-export async function writeSafetensors(path: string, tensors: readonly TensorToWrite[], metadata?: Record<string, string>): Promise<void> {
+export async function writeSafetensors(path: string, tensors: readonly TensorToWrite[], metadata?: Record<string, string>, beforeTensor?: () => Promise<void>): Promise<void> {
   if (!HOST_IS_LITTLE_ENDIAN) throw ioError(path, 'writing weights needs a little-endian host');
   const planned = plan(path, tensors, metadata);
   const header = encodeHeader(planned, metadata);
@@ -165,6 +166,7 @@ export async function writeSafetensors(path: string, tensors: readonly TensorToW
     created = true;
     await writeAll(fh, header);
     for (const p of planned) {
+      await beforeTensor?.();
       // Re-checked while streaming: the caller's arrays could change (or be detached) during the awaits.
       const n = await writeTensor(path, fh, p);
       if (n !== p.byteLength) throw new Error(`tensor "${p.t.name}" wrote ${n} bytes, expected ${p.byteLength}`);

@@ -1,13 +1,16 @@
-// Entry of the engine worker thread (bundled to dist/engineWorker.js). The extension host and the CLI
-// start it through host/engineClient.ts; the protocol loop itself lives in serveEngine.ts.
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+// Entry of the engine process (bundled to dist/engineWorker.js). The extension host and the CLI start it
+// with child_process.fork through host/engineClient.ts; the protocol loop itself lives in serveEngine.ts.
 import type { EngineWorkerData } from '../engineService';
 import { MoeEngineService } from '../moeEngineService';
+import { ENGINE_DATA_ENV } from '../../protocol/engineLaunch';
+import { processPort } from './enginePort';
 import { serveEngine } from './serveEngine';
+import { withTestFaults } from './testHooks';
 
-if (isMainThread || parentPort === null) {
-  // Running this file directly would leave a process waiting on nothing; say so instead.
-  throw new Error('engineWorker must be started as a worker thread (see host/engineClient.ts)');
-}
+const data = JSON.parse(process.env[ENGINE_DATA_ENV] ?? '{}') as EngineWorkerData;
+const service = new MoeEngineService(data);
+serveEngine(processPort(), withTestFaults(service));
 
-serveEngine(parentPort, new MoeEngineService((workerData ?? {}) as EngineWorkerData));
+// The host is gone (closed window, killed CLI): nobody will read an answer, so stop now rather than
+// linger with a model in memory.
+process.on('disconnect', () => process.exit(0));

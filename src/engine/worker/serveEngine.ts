@@ -1,14 +1,14 @@
-// The worker side of the engine protocol: a FIFO request queue in front of an EngineService. Kept apart
-// from the entry file so the test suite can serve a scripted service through this exact loop.
-import type { MessagePort } from 'node:worker_threads';
-import type { EngineMethod, EngineMethods, HostToWorker, Progress, WorkerToHost } from '../../protocol/engineProtocol';
+// The engine side of the protocol: a request queue in front of an EngineService. One request holds the
+// engine at a time (it is not reentrant), except that a job lets waiting queries run when it pauses
+// between its steps (RequestContext.pause). Kept apart from the entry file so the test suite can serve a
+// scripted service through this exact loop.
+import { QUEUED_STAGE, type EngineMethods, type HostToWorker, type Progress, type WorkerToHost } from '../../protocol/engineProtocol';
 import { MoeError } from '../../protocol/moeError';
-import { transferablesOf } from '../../protocol/tensors';
 import type { EngineService, RequestContext } from '../engineService';
+import type { EnginePort } from './enginePort';
+import { classOf, RequestQueue, type QueuedRequest } from './requestQueue';
 
-interface Job {
-  readonly id: number;
-  readonly method: EngineMethod;
+interface Job extends QueuedRequest {
   readonly params: unknown;
   readonly controller: AbortController;
 }
@@ -18,32 +18,37 @@ export interface EngineServer {
   dispose(): void;
 }
 
-/**
- * Answers HostToWorker messages on `port` with `service`, one request at a time in arrival order (the
- * engine is not reentrant). Posts `ready` once listening.
- */
-export function serveEngine(port: MessagePort, service: EngineService): EngineServer {
-  const queue: Job[] = [];
-  let running: Job | undefined;
+/** Answers HostToWorker messages on `port` with `service`. Posts `ready` once listening. */
+export function serveEngine(port: EnginePort, service: EngineService): EngineServer {
+  const queue = new RequestQueue<Job>();
+  /** The request holding the engine, and (while it pauses) the query running inside its pause. */
+  const running: Job[] = [];
 
-  // A failed postMessage must still settle the request, or the host would wait forever. A buffer that
-  // refuses to move (e.g. one from Node's Buffer pool) is retried as a copy; a result that cannot be
-  // cloned at all becomes an error; a failure to post that error too is only logged.
-  const post = (msg: WorkerToHost, transfer: ArrayBuffer[] = []): void => {
+  // A failed post must still settle the request, or the host would wait forever: a result that cannot
+  // be serialised becomes an error; a failure to post that error too is only logged.
+  const post = (msg: WorkerToHost): void => {
     try {
-      port.postMessage(msg, transfer);
+      port.post(msg);
     } catch (e) {
-      if (transfer.length > 0) {
-        post(msg);
-      } else if (msg.kind === 'result') {
+      if (msg.kind === 'result') {
         post({ kind: 'error', id: msg.id, error: new MoeError('E_INTERNAL', `the engine result could not be sent: ${MoeError.from(e).message}`).toData() });
       } else {
-        console.error('[engine worker] postMessage failed:', e);
+        console.error('[engine] sending a message to the host failed:', e);
       }
     }
   };
 
+  /** A job's pause: waiting queries run. A cancelled job does not pause: it goes on to stop and clean up first. */
+  const pauseFor = async (job: Job): Promise<void> => {
+    while (!job.controller.signal.aborted) {
+      const q = queue.takeQuery();
+      if (q === undefined) return;
+      await run(q);
+    }
+  };
+
   const run = async (job: Job): Promise<void> => {
+    running.push(job);
     let settled = false;
     const ctx: RequestContext = {
       signal: job.controller.signal,
@@ -51,70 +56,83 @@ export function serveEngine(port: MessagePort, service: EngineService): EngineSe
         // Progress after the answer would arrive at the host for an id it no longer knows.
         if (!settled) post({ kind: 'progress', id: job.id, progress: p });
       },
+      pause: classOf(job) === 'job' ? () => pauseFor(job) : async () => undefined,
     };
     try {
       const result = await service.handle(job.method, job.params as EngineMethods[typeof job.method]['params'], ctx);
       settled = true;
-      // Transfer, don't copy: routing and hidden states can be hundreds of megabytes.
-      post({ kind: 'result', id: job.id, result }, transferablesOf(result));
+      post({ kind: 'result', id: job.id, result });
     } catch (e) {
       settled = true;
       post({ kind: 'error', id: job.id, error: MoeError.from(e).toData() });
+    } finally {
+      running.splice(running.indexOf(job), 1);
     }
   };
 
   const pump = (): void => {
-    if (running !== undefined) return;
-    const job = queue.shift();
+    if (running.length > 0) return;
+    const job = queue.takeNext();
     if (job === undefined) return;
-    running = job;
-    void run(job).finally(() => {
-      running = undefined;
-      pump();
-    });
+    void run(job).finally(pump);
+  };
+
+  /** Tells the host why a request did not start at once (the status bar shows it). */
+  const sayQueued = (job: Job): void => {
+    const holder = running[0];
+    if (holder === undefined) return;
+    const why =
+      classOf(holder) === 'job' && classOf(job) === 'query'
+        ? `waiting for ${holder.method} to finish its current step`
+        : classOf(holder) === 'model'
+          ? `waiting for the model to ${holder.method === 'load' ? 'load' : 'unload'}`
+          : `waiting for ${holder.method}`;
+    post({ kind: 'progress', id: job.id, progress: { stage: QUEUED_STAGE, done: 0, total: 0, message: why } });
   };
 
   const cancel = (id: number): void => {
-    if (running?.id === id) {
-      running.controller.abort();
+    const active = running.find((j) => j.id === id);
+    if (active) {
+      active.controller.abort();
       return;
     }
-    const i = queue.findIndex((j) => j.id === id);
-    if (i < 0) return; // already answered: the host has stopped waiting anyway
-    queue.splice(i, 1);
+    if (queue.remove(id) === undefined) return; // already answered: the host has stopped waiting anyway
     post({ kind: 'error', id, error: new MoeError('E_CANCELLED', 'cancelled before it started').toData() });
   };
 
   const onMessage = (msg: HostToWorker): void => {
     switch (msg.kind) {
-      case 'request':
-        queue.push({ id: msg.id, method: msg.method, params: msg.params, controller: new AbortController() });
+      case 'request': {
+        const job: Job = { id: msg.id, method: msg.method, params: msg.params, priority: msg.priority ?? 'interactive', controller: new AbortController() };
+        queue.push(job);
+        if (running.length > 0) sayQueued(job);
         pump();
         return;
+      }
       case 'cancel':
         cancel(msg.id);
         return;
       default: {
         const unknown: never = msg;
         // Logged, not thrown: a malformed message must not take the engine down.
-        console.error('[engine worker] ignoring unknown message:', unknown);
+        console.error('[engine] ignoring unknown message:', unknown);
       }
     }
   };
 
   // A stray promise inside the engine (not a request's own, those are awaited above) would otherwise
-  // kill the thread and every request with it; logging it keeps the engine serving.
+  // end the process and every request with it; logging it keeps the engine serving.
   const onUnhandledRejection = (reason: unknown): void => {
-    console.error('[engine worker] unhandled rejection:', reason);
+    console.error('[engine] unhandled rejection:', reason);
   };
 
   process.on('unhandledRejection', onUnhandledRejection);
-  port.on('message', onMessage);
+  const stopListening = port.onMessage(onMessage);
   post({ kind: 'ready' });
 
   return {
     dispose: () => {
-      port.off('message', onMessage);
+      stopListening();
       process.off('unhandledRejection', onUnhandledRejection);
     },
   };
