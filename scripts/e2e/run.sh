@@ -9,14 +9,16 @@ started=$SECONDS
 
 bash scripts/e2e/install.sh
 
-vsix=moe-workbench.vsix
-sources=(src webview media scripts/build.mjs scripts/demoModel.ts package.json package-lock.json .vscodeignore README.md)
+# The platform VSIX of this machine (test/e2e/paths.ts computes the same path).
+target="$(node -p 'process.platform + "-" + process.arch')"
+vsix="dist-vsix/moe-workbench-$target.vsix"
+sources=(src webview media scripts/build.mjs scripts/demoModel.ts scripts/packageVsix.ts scripts/vsixTargets.ts package.json package-lock.json .vscodeignore README.md LICENSE)
 existing=()
 for s in "${sources[@]}"; do [[ -e "$s" ]] && existing+=("$s"); done
 if [[ ! -f "$vsix" ]] || [[ -n "$(find "${existing[@]}" -newer "$vsix" -print -quit)" ]]; then
   echo "e2e: packaging $vsix (missing or older than its sources)"
   t=$SECONDS
-  npm run package --silent
+  npm run package --silent -- --target "$target"
   echo "e2e: packaged in $((SECONDS - t)) s"
 else
   echo "e2e: $vsix is up to date"

@@ -8,5 +8,6 @@ export const e2ePrefix = process.env['MOE_E2E_PREFIX'] ?? path.join(repoRoot, '.
 export const node24 = path.join(e2ePrefix, 'node24', 'node_modules', 'node', 'bin', 'node');
 export const codeServerEntry = path.join(e2ePrefix, 'code-server', 'node_modules', 'code-server', 'out', 'node', 'entry.js');
 export const chromiumPath = process.env['MOE_E2E_CHROMIUM'] ?? '/usr/bin/chromium';
-export const vsixPath = path.join(repoRoot, 'moe-workbench.vsix');
+/** The platform VSIX of this machine, as `npm run package` (scripts/packageVsix.ts) names it. */
+export const vsixPath = path.join(repoRoot, 'dist-vsix', `moe-workbench-${process.platform}-${process.arch}.vsix`);
 export const artifactsDir = path.join(repoRoot, 'test-artifacts', 'e2e');
