@@ -66,7 +66,18 @@ export interface ExplorerProfile {
 }
 
 export interface ExplorerState {
-  readonly model: { readonly name: string; readonly numExperts: number; readonly topK: number; readonly moeLayers: readonly number[] } | undefined;
+  readonly model:
+    | {
+        readonly name: string;
+        readonly numExperts: number;
+        readonly topK: number;
+        readonly moeLayers: readonly number[];
+        /** Set for a model with random weights (the demo model): what to tell the user. */
+        readonly untrained?: string;
+        /** A pruned or merged model: per expert of the selected layer, its id(s) in the source, e.g. "5" or "5+7". */
+        readonly origins?: readonly string[];
+      }
+    | undefined;
   readonly selectedLayer: number | undefined;
   readonly selectedExpert: number | undefined;
   readonly colourMode: ColourMode;

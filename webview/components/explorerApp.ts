@@ -141,7 +141,7 @@ export class ExplorerApp extends ShadowElement {
     if (!model || !doc) return;
     if (previousUri !== undefined && previousUri !== doc.uri) this.resetPositions();
     const layerBalance = doc.balance.find((b) => b.layer === state.selectedLayer);
-    this.heatmap.update({ tokens: doc.tokens, known: doc.known, routing: doc.routing, load: layerBalance?.load, numExperts: model.numExperts, layer: state.selectedLayer, selectedExpert: state.selectedExpert });
+    this.heatmap.update({ tokens: doc.tokens, known: doc.known, routing: doc.routing, load: layerBalance?.load, numExperts: model.numExperts, layer: state.selectedLayer, selectedExpert: state.selectedExpert, origins: model.origins });
     this.loadMatrix.update({ balance: doc.balance, numExperts: model.numExperts, topK: model.topK, selectedLayer: state.selectedLayer });
     this.balance.update({ balance: doc.balance, selectedLayer: state.selectedLayer });
     // The host repeats revealedToken in every state; act only when it changes.

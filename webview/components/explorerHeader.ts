@@ -51,7 +51,8 @@ export class ExplorerHeader extends ShadowElement {
     this.layer.hidden = !model || model.moeLayers.length === 0;
     this.doc.hidden = !doc;
     if (model) {
-      this.name.textContent = model.name;
+      this.name.textContent = model.untrained ? `${model.name} (untrained)` : model.name;
+      this.name.title = model.untrained ?? model.name;
       this.badge.textContent = `${model.numExperts} experts · top-${model.topK}`;
       this.updateLayers(model.moeLayers, state.selectedLayer);
     }

@@ -5,7 +5,7 @@ import { define, el, ShadowElement } from '../explorer/dom';
 import { assertNever } from '../explorer/assertNever';
 import { emitExplorer } from '../explorer/events';
 import { actionAt, clampPos, navigateGrid, type GridPos } from '../explorer/gridNavigation';
-import { EMPTY_HEATMAP, tooltipLines, type HeatmapData } from '../explorer/heatmapData';
+import { EMPTY_HEATMAP, originOf, tooltipLines, type HeatmapData } from '../explorer/heatmapData';
 import { cellLabel, fixed, rowLabel } from '../explorer/labels';
 import { ScrollKeeper } from '../explorer/scrollKeeper';
 import { shadePercent, weightOf, weightScale } from '../explorer/shade';
@@ -166,7 +166,7 @@ export class TokenHeatmap extends ShadowElement {
       const selected = e === sel;
       cell.classList.toggle('sel', selected);
       cell.setAttribute('aria-selected', String(selected));
-      cell.setAttribute('aria-label', `expert ${e}${selected ? ', selected' : ''}`);
+      cell.setAttribute('aria-label', `expert ${e}${originOf(this.data, e)}${selected ? ', selected' : ''}`);
     }
   }
 

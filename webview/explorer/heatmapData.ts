@@ -15,6 +15,8 @@ export interface HeatmapData {
   readonly numExperts: number;
   readonly layer: number | undefined;
   readonly selectedExpert: number | undefined;
+  /** A pruned or merged model: each expert's id(s) in the source model ("5", "5+7"). */
+  readonly origins?: readonly string[];
 }
 
 export const EMPTY_HEATMAP: HeatmapData = { tokens: [], known: [], routing: [], load: undefined, numExperts: 0, layer: undefined, selectedExpert: undefined };
@@ -32,7 +34,7 @@ export function tooltipLines(data: HeatmapData, pos: GridPos): TooltipLine[] {
     if (pos.col === 0) return [];
     const n = data.load?.[e];
     return [
-      { text: `Expert ${e}`, kind: 'head' },
+      { text: `Expert ${e}${originOf(data, e)}`, kind: 'head' },
       ...(n !== undefined ? [{ text: `${count(n)} token${n === 1 ? '' : 's'} routed here` }] : []),
       { text: data.selectedExpert === e ? 'Click to clear the selection' : 'Click to select this expert', kind: 'dim' },
     ];
@@ -43,5 +45,11 @@ export function tooltipLines(data: HeatmapData, pos: GridPos): TooltipLine[] {
   const topK = `Top-${pairs.length}: ${pairs.map(([x, w]) => `E${x} ${fixed(w, 2)}`).join(' · ')}`;
   if (pos.col === 0) return [head, { text: topK }, { text: 'Click to reveal in the editor', kind: 'dim' }];
   const w = weightOf(pairs, e);
-  return [head, { text: w > 0 ? `Expert ${e} · weight ${fixed(w, 3)}` : `Expert ${e} · not selected` }, { text: topK, kind: 'dim' }];
+  return [head, { text: w > 0 ? `Expert ${e}${originOf(data, e)} · weight ${fixed(w, 3)}` : `Expert ${e}${originOf(data, e)} · not selected` }, { text: topK, kind: 'dim' }];
+}
+
+/** " (orig. 5)" for an expert of a pruned or merged model; "" otherwise. */
+export function originOf(data: Pick<HeatmapData, 'origins'>, expert: number): string {
+  const o = data.origins?.[expert];
+  return o === undefined ? '' : ` (orig. ${o})`;
 }

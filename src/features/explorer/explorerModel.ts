@@ -7,6 +7,7 @@ import { layerBalance } from '../../metrics/balance';
 import type { ExplorerState, ExplorerToHost } from '../../protocol/explorerProtocol';
 import type { AnnotationController } from '../annotation/annotationController';
 import type { DocumentRouting } from '../annotation/documentRouting';
+import { layerOrigins, untrainedSentence } from '../model/modelLabels';
 import type { ModelManager } from '../model/modelManager';
 import type { ProfileStore } from '../profile/profileStore';
 import type { ViewState } from '../viewState';
@@ -62,8 +63,10 @@ export class ExplorerModel implements vscode.Disposable {
       const message = s.kind === 'error' ? `The model could not be loaded: ${s.message}` : s.kind === 'loading' ? 'Loading the model…' : 'No model is open. Run "MoE: Open Model…".';
       return { ...base, model: undefined, selectedLayer: undefined, document: undefined, message };
     }
-    const model = { name: info.name, numExperts: info.numExperts, topK: info.topK, moeLayers: info.moeLayers };
     const layer = this.view.layerFor(info.moeLayers);
+    const untrained = untrainedSentence(info);
+    const origins = layerOrigins(info.expertOrigins, layer);
+    const model = { name: info.name, numExperts: info.numExperts, topK: info.topK, moeLayers: info.moeLayers, ...(untrained ? { untrained } : {}), ...(origins ? { origins } : {}) };
     const doc = this.docUri ? this.annotations.get(this.docUri) : undefined;
     if (!doc) return { ...base, model, selectedLayer: layer, document: undefined, message: 'Open a .prompt file, or run "MoE: Annotate Editor" on any file.' };
     return { ...base, model, selectedLayer: layer, document: this.describe(doc, layer), ...(this.revealed !== undefined ? { revealedToken: this.revealed } : {}) };
