@@ -14,6 +14,8 @@ export class ViewState implements vscode.Disposable {
   private _layer: number | undefined;
   private _mode: ColourMode;
   private _expert: number | undefined;
+  /** The mode to return to when the expert selection is cleared (selecting one switches to 'selectedExpert'). */
+  private modeBeforeSelection: ColourMode | undefined;
 
   constructor(private readonly memento: vscode.Memento) {
     const p = memento.get<Persisted>('moeWorkbench.viewState', {});
@@ -45,19 +47,32 @@ export class ViewState implements vscode.Disposable {
   setMode(mode: ColourMode): void {
     if (mode === this._mode) return;
     this._mode = mode;
+    // A mode the user chose is kept when the selection is cleared.
+    this.modeBeforeSelection = undefined;
     this.changed();
   }
 
-  /** Selecting an expert switches to the "routed to the selected expert" colouring; clearing goes back. */
+  /**
+   * Selecting an expert switches to the "routed to the selected expert" colouring; clearing the selection
+   * returns to the mode the user had before (top-1 expert or entropy), not to a fixed one.
+   */
   selectExpert(layer: number, expert: number | undefined): void {
     this._layer = layer;
     this._expert = expert;
-    this._mode = expert === undefined ? (this._mode === 'selectedExpert' ? 'expert' : this._mode) : 'selectedExpert';
+    if (expert !== undefined) {
+      if (this._mode !== 'selectedExpert') this.modeBeforeSelection = this._mode;
+      this._mode = 'selectedExpert';
+    } else if (this._mode === 'selectedExpert') {
+      this._mode = this.modeBeforeSelection ?? 'expert';
+      this.modeBeforeSelection = undefined;
+    }
     this.changed();
   }
 
   private changed(): void {
-    void this.memento.update('moeWorkbench.viewState', { layer: this._layer, mode: this._mode } satisfies Persisted);
+    // The selected expert is not persisted, so neither is the mode that only shows it.
+    const mode = this._mode === 'selectedExpert' && this._expert !== undefined ? (this.modeBeforeSelection ?? 'expert') : this._mode;
+    void this.memento.update('moeWorkbench.viewState', { layer: this._layer, mode } satisfies Persisted);
     this.emitter.fire();
   }
 

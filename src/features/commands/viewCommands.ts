@@ -30,9 +30,10 @@ export class SelectLayerCommand implements Command {
   }
 }
 
-const MODES: { mode: ColourMode; label: string; detail: string }[] = [
+/** The Colour By choices (exported for a test of their wording). */
+export const COLOUR_MODES: readonly { mode: ColourMode; label: string; detail: string }[] = [
   { mode: 'expert', label: 'Top-1 expert', detail: 'Each token tinted by the expert with the highest gate weight' },
-  { mode: 'entropy', label: 'Router entropy', detail: 'Darker = the router hesitates between more experts' },
+  { mode: 'entropy', label: 'Router entropy', detail: 'Stronger tint = the router hesitates (higher entropy); the Expert Explorer shows the legend' },
   { mode: 'selectedExpert', label: 'Routed to the selected expert', detail: 'Outline the tokens that chose the expert selected in the explorer or tree' },
 ];
 
@@ -41,10 +42,10 @@ export class ColourByCommand implements Command {
   constructor(private readonly view: ViewState) {}
 
   async execute(mode?: unknown): Promise<void> {
-    const given = MODES.find((m) => m.mode === mode);
+    const given = COLOUR_MODES.find((m) => m.mode === mode);
     if (given) return this.view.setMode(given.mode);
     const pick = await vscode.window.showQuickPick(
-      MODES.map((m) => ({ ...m, description: m.mode === this.view.mode ? 'current' : '' })),
+      COLOUR_MODES.map((m) => ({ ...m, description: m.mode === this.view.mode ? 'current' : '' })),
       { title: 'MoE: Colour By' },
     );
     if (pick) this.view.setMode(pick.mode);

@@ -13,7 +13,11 @@ export type ThemeKind = 'dark' | 'light' | 'highContrast' | 'highContrastLight';
 
 /** Tint opacity per theme kind: strong enough to tell experts apart, weak enough to keep text readable. */
 const EXPERT_ALPHA: Record<ThemeKind, number> = { dark: 0x50, light: 0x55, highContrast: 0x80, highContrastLight: 0x60 };
-const ENTROPY_HUE = '#e15759';
+/**
+ * Violet: a hue no expert colour uses, so an entropy tint is never read as an expert (it used to be expert 2's
+ * red, next to expert 7's pink). palette.test.ts keeps every entropy bin apart from every expert tint.
+ */
+export const ENTROPY_HUE = '#8126ff';
 const ENTROPY_MAX_ALPHA: Record<ThemeKind, number> = { dark: 0x88, light: 0x77, highContrast: 0x99, highContrastLight: 0x77 };
 
 const hex2 = (n: number): string => Math.round(n).toString(16).padStart(2, '0');
@@ -47,7 +51,7 @@ export function colourContributions(): ColourContribution[] {
   }));
   const entropy = Array.from({ length: ENTROPY_BINS }, (_, b) => ({
     id: entropyColourId(b),
-    description: `Background of tokens whose router entropy is in bin ${b + 1} of ${ENTROPY_BINS} (low = confident routing).`,
+    description: `Background of tokens whose router entropy is in bin ${b + 1} of ${ENTROPY_BINS} (bin 1 = confident routing, untinted; a stronger tint = higher entropy: the router hesitates).`,
     defaults: Object.fromEntries(kinds.map((k) => [k, ENTROPY_HUE + hex2((ENTROPY_MAX_ALPHA[k] * b) / (ENTROPY_BINS - 1))])) as Record<ThemeKind, string>,
   }));
   return [...experts, ...entropy];
