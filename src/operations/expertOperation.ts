@@ -41,6 +41,8 @@ export async function obtainProfile(client: EngineRequester, src: ProfileSource,
 export function sampleImpact(plan: ExpertPlan, profile: ExpertProfile): PlanImpact {
   return planImpact(plan, {
     tokens: profile.sample.tokens,
+    doc: profile.sample.doc,
+    docNames: profile.data.documents.map((d) => (d.line === undefined ? d.source : `${d.source} (record on line ${d.line})`)),
     layers: profile.layers.map((l, i) => ({ layer: l.layer, topK: l.topK, ...decodeSampleLayer(profile.sample, i, l.topK) })),
   });
 }

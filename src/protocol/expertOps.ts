@@ -151,7 +151,24 @@ export interface PlanImpact {
   readonly affectedTokens: number;
   readonly perLayer: { readonly layer: number; readonly affected: number; readonly gateMassLost: number }[];
   /** The most affected tokens, by gate mass lost summed over layers. */
-  readonly worst: { readonly index: number; readonly text: string; readonly massLost: number; readonly layers: number[] }[];
+  readonly worst: AffectedToken[];
+}
+
+/** One of a plan's most affected tokens, with where it is (reports before issue #8 have no position). */
+export interface AffectedToken {
+  /** Position among the routed tokens (the sample's or the document's token index). */
+  readonly index: number;
+  readonly text: string;
+  /** Applied gate weight of its removed or merged experts, summed over layers. */
+  readonly massLost: number;
+  readonly layers: number[];
+  /** The document it is in (a calibration file, "file:line" for a .jsonl record), when known. */
+  readonly document?: string;
+  /** 1-based line of the token within its document's text. */
+  readonly line?: number;
+  /** Up to a few dozen characters of text just before and after the token, in the same document. */
+  readonly before?: string;
+  readonly after?: string;
 }
 
 export interface EvalSide {

@@ -3,23 +3,23 @@
 // VS Code webview. No scripts at all: the CSP allows only the one nonce'd <style> block (plus the webview's
 // cspSource when given), so bar widths are classes defined in that block, not style attributes. Colours
 // come from VS Code's theme variables, with light and dark (prefers-color-scheme) fallbacks for the
-// standalone file. Every piece of text from the report (token texts, paths, descriptions) is escaped.
-// The figures and their formatting are shared with the CLI's reportText.
+// standalone file. Every piece of text from the report (token texts, paths, descriptions) is escaped, and
+// every number goes through formatNumbers (which emits only digits and units whatever it is given), so a
+// hostile report.json cannot put markup in the page. The figures are shared with the CLI's reportText.
 import { makeNonce } from '../webviews/nonce';
-import type { EvalReport, LayerPlan, OperationReport, PlanImpact } from '../protocol/expertOps';
+import type { AffectedToken, EvalReport, ExpertPlan, LayerPlan, OperationReport, PlanImpact } from '../protocol/expertOps';
+import { formatBytes, formatFixed, formatId, formatIds, formatInteger, formatKl, formatPercent, formatScore, formatShare } from './formatNumbers';
 import {
   type ExpertFate,
   evaluationBasis,
   evaluationFigures,
   expertFates,
   formatDate,
-  formatKl,
-  formatMegabytes,
   formatParameter,
-  formatPercent,
-  formatScore,
+  impactMeasure,
   layerSummary,
   statisticLabel,
+  tokenWhere,
   visibleToken,
 } from './reportText';
 
@@ -35,14 +35,17 @@ const MAX_CHANGED_ROWS = 500;
 
 /** Escapes text for element content and (double- or single-quoted) attribute values. */
 export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 const esc = escapeHtml;
 
-/** The Content-Security-Policy of the report: nothing but the nonce'd style block (and the webview's styles). */
+/**
+ * The Content-Security-Policy of the report: nothing but the nonce'd style block (and the webview's styles).
+ * form-action and base-uri are not covered by default-src, so they are closed explicitly.
+ */
 export function reportCsp(nonce: string, cspSource?: string): string {
-  return `default-src 'none'; style-src ${cspSource ? `${cspSource} ` : ''}'nonce-${nonce}'`;
+  return `default-src 'none'; style-src ${cspSource ? `${cspSource} ` : ''}'nonce-${nonce}'; form-action 'none'; base-uri 'none'`;
 }
 
 export function reportHtml(report: OperationReport, opts: ReportHtmlOptions = {}): string {
@@ -60,7 +63,7 @@ export function reportHtml(report: OperationReport, opts: ReportHtmlOptions = {}
     headerSection(report),
     evaluationSection(report),
     expertsSection(report, bar),
-    report.impact ? impactSection(report.impact, bar) : '',
+    report.impact ? impactSection(report.impact, report.record.plan.operation, bar) : '',
     report.evaluation?.document ? documentSection(report.evaluation.document, bar) : '',
     notesSection(report),
   ].join('\n');
@@ -96,9 +99,9 @@ function headerSection(r: OperationReport): string {
     ['Operation', esc(rec.plan.operation)],
     ['Source', `<code>${esc(rec.source.dir)}</code> <span class="muted">(sha256 ${esc(rec.source.sha256.slice(0, 12))})</span>`],
     ['Output', `<code>${esc(written.dir)}</code>`],
-    ['Written', `${written.files.length} file${written.files.length === 1 ? '' : 's'}, ${esc(formatMegabytes(written.bytes))}: ${written.files.map((f) => `<code>${esc(f)}</code>`).join(', ')}`],
+    ['Written', `${esc(formatInteger(written.files.length))} file${written.files.length === 1 ? '' : 's'}, ${esc(formatBytes(written.bytes))}: ${written.files.map((f) => `<code>${esc(f)}</code>`).join(', ')}`],
   ];
-  if (rec.profile) rows.push(['Profile', `<code>${esc(rec.profile.file)}</code> (${rec.profile.tokens.toLocaleString('en-US')} calibration tokens)`]);
+  if (rec.profile) rows.push(['Profile', `<code>${esc(rec.profile.file)}</code> (${esc(formatInteger(rec.profile.tokens))} calibration tokens)`]);
   rows.push(['Tool', esc(rec.tool)]);
   return `<header>
 <h1>${esc(r.title)}</h1>
@@ -158,12 +161,12 @@ function layerBars(l: LayerPlan, bar: (f: number) => string): string {
   const rows = expertFates(l)
     .map((f) => {
       const score = l.scores[f.expert] ?? 0;
-      const id = f.kind === 'removed' ? `<s>#${f.expert}</s>` : `#${f.expert}`;
+      const id = f.kind === 'removed' ? `<s>#${esc(formatId(f.expert))}</s>` : `#${esc(formatId(f.expert))}`;
       return `<tr class="${f.kind}"><th scope="row" class="eid"><span class="sr">expert </span>${id}</th><td class="barcell">${bar(max > 0 ? (scores[f.expert] ?? 0) / max : 0)}</td><td class="num">${esc(formatScore(score))}</td><td class="fate">${fateHtml(f)}</td></tr>`;
     })
     .join('\n');
-  return `<h3>Layer ${l.layer}</h3>
-<p class="muted">${esc(layerSummary(l).replace(/ -> /g, ' → '))}; top-${l.topK}</p>
+  return `<h3>Layer ${esc(formatId(l.layer))}</h3>
+<p class="muted">${esc(layerSummary(l).replace(/ -> /g, ' → '))}; top-${esc(formatId(l.topK))}</p>
 <table class="bars">
 <thead><tr><th scope="col">Expert</th><th scope="col">Score</th><th scope="col"><span class="sr">value</span></th><th scope="col">Result</th></tr></thead>
 <tbody>
@@ -177,9 +180,9 @@ function fateHtml(f: ExpertFate): string {
     case 'removed':
       return '<strong class="removed-word">removed</strong>';
     case 'merged':
-      return `merged into #${f.into} <span class="muted">(new #${f.newId}, weight ${esc(formatPercent(f.weight))})</span>`;
+      return `merged into #${esc(formatId(f.into))} <span class="muted">(new #${esc(formatId(f.newId))}, weight ${esc(formatPercent(f.weight))})</span>`;
     case 'kept':
-      return f.absorbed.length > 0 ? `kept as new #${f.newId}, merged with ${f.absorbed.map((e) => `#${e}`).join(', ')}` : `kept as new #${f.newId}`;
+      return f.absorbed.length > 0 ? `kept as new #${esc(formatId(f.newId))}, merged with ${f.absorbed.map((e) => `#${esc(formatId(e))}`).join(', ')}` : `kept as new #${esc(formatId(f.newId))}`;
     default: {
       const unknown: never = f;
       return unknown;
@@ -187,27 +190,30 @@ function fateHtml(f: ExpertFate): string {
   }
 }
 
-function impactSection(impact: PlanImpact, bar: (f: number) => string): string {
+function impactSection(impact: PlanImpact, operation: ExpertPlan['operation'], bar: (f: number) => string): string {
   const n = impact.tokens;
-  const share = (k: number): string => (n > 0 ? formatPercent(k / n) : '—');
+  const measure = impactMeasure(operation);
   const perLayer = impact.perLayer
-    .map((p) => `<tr><th scope="row">${p.layer}</th><td class="num">${p.affected}</td><td class="num">${esc(share(p.affected))}</td><td class="barcell">${bar(n > 0 ? p.affected / n : 0)}</td><td class="num">${p.gateMassLost.toFixed(4)}</td></tr>`)
+    .map(
+      (p) =>
+        `<tr><th scope="row">${esc(formatId(p.layer))}</th><td class="num">${esc(formatInteger(p.affected))}</td><td class="num">${esc(formatShare(p.affected, n))}</td><td class="barcell">${bar(n > 0 ? p.affected / n : 0)}</td><td class="num">${esc(formatFixed(p.gateMassLost, 4))}</td></tr>`,
+    )
     .join('\n');
   const worst =
     impact.worst.length === 0
       ? ''
       : `<h3>Most affected tokens</h3>
 <table class="tokens">
-<thead><tr><th scope="col">#</th><th scope="col">Token</th><th scope="col">Gate mass lost</th><th scope="col">Layers</th></tr></thead>
+<thead><tr><th scope="col">#</th><th scope="col">Where</th><th scope="col">Token in context</th><th scope="col">${esc(capitalised(measure))}</th><th scope="col">Layers</th></tr></thead>
 <tbody>
-${impact.worst.map((w) => `<tr><td class="num">${w.index}</td><td>${tokenCode(w.text)}</td><td class="num">${w.massLost.toFixed(4)}</td><td>${esc(w.layers.join(', '))}</td></tr>`).join('\n')}
+${impact.worst.map((w) => `<tr><td class="num">${esc(formatId(w.index))}</td><td>${esc(tokenWhere(w))}</td><td>${tokenInContextHtml(w)}</td><td class="num">${esc(formatFixed(w.massLost, 4))}</td><td>${esc(formatIds(w.layers))}</td></tr>`).join('\n')}
 </tbody>
 </table>`;
   return `<section id="impact">
 <h2>Impact on the calibration sample</h2>
-<p><strong>${esc(share(impact.affectedTokens))}</strong> of the calibration tokens (${impact.affectedTokens} of ${n}) had a removed or merged expert among their top-k in at least one layer.</p>
+<p><strong>${esc(formatShare(impact.affectedTokens, n))}</strong> of the calibration tokens (${esc(formatInteger(impact.affectedTokens))} of ${esc(formatInteger(n))}) had a ${operation === 'merge' ? 'merged' : 'removed'} expert among their top-k in at least one layer.</p>
 <table class="layers">
-<thead><tr><th scope="col">Layer</th><th scope="col">Affected tokens</th><th scope="col">Share</th><th scope="col"><span class="sr">bar</span></th><th scope="col">Gate mass lost per token</th></tr></thead>
+<thead><tr><th scope="col">Layer</th><th scope="col">Affected tokens</th><th scope="col">Share</th><th scope="col"><span class="sr">bar</span></th><th scope="col">${esc(capitalised(measure))} per token</th></tr></thead>
 <tbody>
 ${perLayer}
 </tbody>
@@ -218,17 +224,17 @@ ${worst}
 
 function documentSection(doc: NonNullable<EvalReport['document']>, bar: (f: number) => string): string {
   const routing = doc.routingChanged
-    .map((r) => `<tr><th scope="row">${r.layer}</th><td class="num">${esc(formatPercent(r.share))}</td><td class="barcell">${bar(r.share)}</td></tr>`)
+    .map((r) => `<tr><th scope="row">${esc(formatId(r.layer))}</th><td class="num">${esc(formatPercent(r.share))}</td><td class="barcell">${bar(r.share)}</td></tr>`)
     .join('\n');
   const changed = doc.perToken.filter((t) => t.before !== t.after);
   const tooltip = (t: (typeof changed)[number]): string => `next token: "${visibleToken(t.before)}" → "${visibleToken(t.after)}", KL ${formatKl(t.kl)}`;
   const text = doc.perToken.map((t) => (t.before !== t.after ? `<mark class="changed" title="${esc(tooltip(t))}">${esc(t.text)}</mark>` : esc(t.text))).join('');
-  const shown = doc.perToken.length < doc.tokens ? `<p class="muted">Showing the first ${doc.perToken.length} of ${doc.tokens} tokens.</p>\n` : '';
+  const shown = doc.perToken.length < doc.tokens ? `<p class="muted">Showing the first ${esc(formatInteger(doc.perToken.length))} of ${esc(formatInteger(doc.tokens))} tokens.</p>\n` : '';
   const rows = changed
     .slice(0, MAX_CHANGED_ROWS)
-    .map((t) => `<tr><td class="num">${t.index}</td><td>${tokenCode(t.text)}</td><td>${tokenCode(t.before)}</td><td>${tokenCode(t.after)}</td><td class="num">${esc(formatKl(t.kl))}</td></tr>`)
+    .map((t) => `<tr><td class="num">${esc(formatId(t.index))}</td><td>${tokenCode(t.text)}</td><td>${tokenCode(t.before)}</td><td>${tokenCode(t.after)}</td><td class="num">${esc(formatKl(t.kl))}</td></tr>`)
     .join('\n');
-  const more = changed.length > MAX_CHANGED_ROWS ? `<p class="muted">… and ${changed.length - MAX_CHANGED_ROWS} more (marked in the text above).</p>\n` : '';
+  const more = changed.length > MAX_CHANGED_ROWS ? `<p class="muted">… and ${esc(formatInteger(changed.length - MAX_CHANGED_ROWS))} more (marked in the text above).</p>\n` : '';
   const table =
     changed.length === 0
       ? '<p>No next-token prediction changed.</p>'
@@ -242,7 +248,7 @@ ${rows}
 ${more}`;
   return `<section id="document">
 <h2>Document</h2>
-<p>${doc.tokens} tokens; the next-token prediction changed after <strong>${doc.changedPredictions}</strong> of them (${esc(formatPercent(doc.tokens > 0 ? doc.changedPredictions / doc.tokens : 0))}).</p>
+<p>${esc(formatInteger(doc.tokens))} tokens; the next-token prediction changed after <strong>${esc(formatInteger(doc.changedPredictions))}</strong> of them (${esc(formatPercent(doc.tokens > 0 ? doc.changedPredictions / doc.tokens : 0))}).</p>
 ${
   routing
     ? `<p>Share of the document's tokens whose set of top-k experts changed, per layer:</p>
@@ -286,6 +292,14 @@ function noteList(notes: readonly string[]): string {
 function tokenCode(text: string): string {
   return `<code class="tok">${esc(visibleToken(text))}</code>`;
 }
+
+/** An affected token between the text around it (muted), whitespace made visible. */
+function tokenInContextHtml(w: AffectedToken): string {
+  const side = (s: unknown, cls: string): string => (typeof s === 'string' && s !== '' ? `<span class="${cls}">${esc(visibleToken(s))}</span>` : '');
+  return `<code class="ctx">${side(w.before, 'ctx-before')}<mark class="tok">${esc(visibleToken(w.text))}</mark>${side(w.after, 'ctx-after')}</code>`;
+}
+
+const capitalised = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
 const STYLE = `:root {
   color-scheme: light dark;
@@ -349,6 +363,8 @@ tr.removed .eid, tr.removed td.num { color: var(--muted); }
 .key.merged { background: repeating-linear-gradient(45deg, var(--merged) 0 3px, transparent 3px 6px); }
 .key.removed { background: repeating-linear-gradient(-45deg, var(--removed) 0 3px, transparent 3px 6px); }
 code.tok { white-space: pre; background: var(--code-bg); padding: 0 0.25em; border-radius: 3px; }
+code.ctx { white-space: pre; color: var(--muted); }
+code.ctx mark.tok { color: var(--fg); background: var(--mark); border-bottom: 2px solid var(--mark-line); padding: 0 0.15em; }
 .doc { white-space: pre-wrap; overflow-wrap: anywhere; font-family: var(--mono); background: var(--code-bg); border: 1px solid var(--border); padding: 0.8em; max-height: 32em; overflow: auto; }
 mark.changed { background: var(--mark); color: inherit; border-bottom: 2px dotted var(--mark-line); }
 ul.notes { padding-left: 1.2em; }

@@ -1,60 +1,14 @@
 // The report of an expert operation (prune / merge) as plain text for the CLI: what was done and written,
 // the before/after table, per layer the removed experts or merged groups, the impact on the calibration
-// sample and on the document, and the notes. No ANSI colours. The figures and their formatting live here
-// and are shared with reportHtml, so the two reports always show the same numbers.
+// sample and on the document, and the notes. No ANSI colours. The figures live here and are shared with
+// reportHtml, so the two reports always show the same numbers; numbers are formatted by formatNumbers.
 import { STATISTIC_LABELS } from '../engine/experts/expertStatistics';
-import type { EvalReport, ExpertStatistic, LayerPlan, OperationReport } from '../protocol/expertOps';
+import type { AffectedToken, EvalReport, ExpertPlan, ExpertStatistic, LayerPlan, OperationReport } from '../protocol/expertOps';
+import { formatBytes, formatChange, formatFixed, formatId, formatIds, formatInteger, formatKl, formatParams, formatPercent, formatPerplexity, formatSeconds, formatShare } from './formatNumbers';
 
-// ---- formatting shared with reportHtml ----
+// ---- formatting shared with reportHtml (numbers: formatNumbers.ts) ----
 
 const DASH = '—';
-
-/** Perplexity: 3 decimals below 1000, 2 above (random models have huge ones). */
-export function formatPerplexity(v: number): string {
-  if (!Number.isFinite(v)) return Number.isNaN(v) ? 'n/a' : '∞';
-  return Math.abs(v) < 1000 ? v.toFixed(3) : v.toFixed(2);
-}
-
-/** A share in [0, 1] as a percentage with one decimal, e.g. 0.9732 -> "97.3%". */
-export function formatPercent(share: number): string {
-  return Number.isFinite(share) ? `${(100 * share).toFixed(1)}%` : 'n/a';
-}
-
-/** The relative change from `before` to `after`, signed, e.g. "+4.21%", "-25.0%"; "—" when undefined. */
-export function formatChange(before: number, after: number): string {
-  if (!Number.isFinite(before) || !Number.isFinite(after) || before === 0) return DASH;
-  const d = ((after - before) / Math.abs(before)) * 100;
-  const a = Math.abs(d);
-  if (a < 0.005) return '0%';
-  return `${d > 0 ? '+' : '-'}${a < 10 ? a.toFixed(2) : a.toFixed(1)}%`;
-}
-
-/** KL divergence in nats: 4 decimals, scientific below 0.001. */
-export function formatKl(v: number): string {
-  if (!Number.isFinite(v)) return 'n/a';
-  return v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toFixed(4);
-}
-
-/** Bytes as decimal megabytes, e.g. "12.35 MB". */
-export function formatMegabytes(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(2)} MB`;
-}
-
-/** Parameter counts: 1.23B, 45.60M, 7.5K. */
-export function formatParams(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
-}
-
-/** A saliency score of any scale: 4 significant digits, scientific when very large or small. */
-export function formatScore(v: number): string {
-  if (!Number.isFinite(v)) return 'n/a';
-  if (v === 0) return '0';
-  const a = Math.abs(v);
-  return a >= 1e5 || a < 1e-3 ? v.toExponential(2) : v.toPrecision(4);
-}
 
 /** An ISO timestamp as "YYYY-MM-DD HH:MM UTC" (locale-independent); anything else as given. */
 export function formatDate(iso: string): string {
@@ -64,7 +18,7 @@ export function formatDate(iso: string): string {
 
 /** Token text with its whitespace made visible, for table cells and tooltips: "·" space, "↵" newline, "⇥" tab. */
 export function visibleToken(text: string): string {
-  return text.replace(/ /g, '·').replace(/\r\n|\n/g, '↵').replace(/\r/g, '␍').replace(/\t/g, '⇥');
+  return String(text).replace(/ /g, '·').replace(/\r\n|\n/g, '↵').replace(/\r/g, '␍').replace(/\t/g, '⇥');
 }
 
 // ---- figures shared with reportHtml ----
@@ -85,16 +39,16 @@ export function evaluationFigures(e: EvalReport): Figure[] {
     { metric: 'perplexity', before: formatPerplexity(b.perplexity), after: formatPerplexity(c.perplexity), change: formatChange(b.perplexity, c.perplexity) },
     { metric: 'top-1 agreement', before: DASH, after: formatPercent(e.top1Agreement), change: DASH },
     { metric: 'mean KL (nats)', before: DASH, after: formatKl(e.meanKl), change: DASH },
-    { metric: 'size on disk', before: formatMegabytes(b.bytesOnDisk), after: formatMegabytes(c.bytesOnDisk), change: formatChange(b.bytesOnDisk, c.bytesOnDisk) },
+    { metric: 'size on disk', before: formatBytes(b.bytesOnDisk), after: formatBytes(c.bytesOnDisk), change: formatChange(b.bytesOnDisk, c.bytesOnDisk) },
     { metric: 'total parameters', before: formatParams(b.totalParams), after: formatParams(c.totalParams), change: formatChange(b.totalParams, c.totalParams) },
     { metric: 'active parameters', before: formatParams(b.activeParams), after: formatParams(c.activeParams), change: formatChange(b.activeParams, c.activeParams) },
-    { metric: 'experts per layer', before: String(b.numExperts), after: String(c.numExperts), change: formatChange(b.numExperts, c.numExperts) },
+    { metric: 'experts per layer', before: formatInteger(b.numExperts), after: formatInteger(c.numExperts), change: formatChange(b.numExperts, c.numExperts) },
   ];
 }
 
 /** What the evaluation ran on, e.g. "4,096 tokens in 4 chunks, 12.3 s". */
 export function evaluationBasis(e: EvalReport): string {
-  return `${e.tokens.toLocaleString('en-US')} tokens in ${e.chunks} chunk${e.chunks === 1 ? '' : 's'}, ${(e.runMs / 1000).toFixed(1)} s`;
+  return `${formatInteger(e.tokens)} tokens in ${formatInteger(e.chunks)} chunk${e.chunks === 1 ? '' : 's'}, ${formatSeconds(e.runMs)}`;
 }
 
 /** What happened to one old expert of a layer. */
@@ -127,9 +81,9 @@ export function expertFates(l: LayerPlan): ExpertFate[] {
 /** One line per layer: "8 -> 6 experts; removed #2, #5" or "8 -> 4 experts; merged {#0, #3} -> #0, …". */
 export function layerSummary(l: LayerPlan): string {
   const fates = expertFates(l);
-  const removed = fates.filter((f) => f.kind === 'removed').map((f) => `#${f.expert}`);
-  const groups = fates.flatMap((f) => (f.kind === 'kept' && f.absorbed.length > 0 ? [`{${[f.expert, ...f.absorbed].sort((a, b) => a - b).map((e) => `#${e}`).join(', ')}} -> #${f.expert}`] : []));
-  const parts = [`${l.numExperts} -> ${l.experts.length} experts`];
+  const removed = fates.filter((f) => f.kind === 'removed').map((f) => `#${formatId(f.expert)}`);
+  const groups = fates.flatMap((f) => (f.kind === 'kept' && f.absorbed.length > 0 ? [`{${[f.expert, ...f.absorbed].sort((a, b) => a - b).map((e) => `#${formatId(e)}`).join(', ')}} -> #${formatId(f.expert)}`] : []));
+  const parts = [`${formatInteger(l.numExperts)} -> ${formatInteger(l.experts.length)} experts`];
   if (removed.length > 0) parts.push(`removed ${removed.join(', ')}`);
   if (groups.length > 0) parts.push(`merged ${groups.join(', ')}`);
   if (removed.length === 0 && groups.length === 0) parts.push('unchanged');
@@ -147,6 +101,28 @@ export function formatParameter(v: unknown): string {
       .join(', ');
   }
   return String(v);
+}
+
+/**
+ * What the impact figure measures, by operation: the applied gate weight tokens gave to the experts that
+ * change. A prune removes them (the router renormalises over the rest); a merge folds them into another
+ * expert, so nothing is lost there: the weight now reaches the merged expert.
+ */
+export function impactMeasure(operation: ExpertPlan['operation']): string {
+  return operation === 'merge' ? 'gate weight on merged experts' : 'gate weight on removed experts';
+}
+
+/** Where an affected token is, e.g. "a.txt, line 12" ("line 12" without a document name; "" when unknown). */
+export function tokenWhere(w: AffectedToken): string {
+  const line = typeof w.line === 'number' ? `line ${formatInteger(w.line)}` : '';
+  return typeof w.document === 'string' ? (line ? `${w.document}, ${line}` : w.document) : line;
+}
+
+/** The token between its context, whitespace visible, e.g. `…of·the[↵]def·f(x)…`. */
+export function tokenInContext(w: AffectedToken): string {
+  const before = typeof w.before === 'string' ? w.before : '';
+  const after = typeof w.after === 'string' ? w.after : '';
+  return `${before ? '…' : ''}${visibleToken(before)}[${visibleToken(w.text)}]${visibleToken(after)}${after ? '…' : ''}`;
 }
 
 // ---- the text report ----
@@ -173,8 +149,8 @@ export function reportText(report: OperationReport): string {
       ['operation', `${record.plan.operation}: ${record.plan.description}`],
       ['source', record.source.dir],
       ['output', written.dir],
-      ['written', `${written.files.length} file${written.files.length === 1 ? '' : 's'}, ${formatMegabytes(written.bytes)}`],
-      ...(record.profile ? [['profile', `${record.profile.file} (${record.profile.tokens.toLocaleString('en-US')} tokens)`]] : []),
+      ['written', `${formatInteger(written.files.length)} file${written.files.length === 1 ? '' : 's'}, ${formatBytes(written.bytes)}`],
+      ...(record.profile ? [['profile', `${record.profile.file} (${formatInteger(record.profile.tokens)} tokens)`]] : []),
     ]),
   );
 
@@ -190,30 +166,30 @@ export function reportText(report: OperationReport): string {
   out.push(...table(record.plan.layers.map((l) => [`layer ${l.layer}`, layerSummary(l)]), '  '));
 
   if (impact) {
-    const share = impact.tokens > 0 ? ` (${formatPercent(impact.affectedTokens / impact.tokens)})` : '';
-    out.push('', `impact on the calibration sample: ${impact.affectedTokens} of ${impact.tokens} tokens affected${share}`);
+    const measure = impactMeasure(record.plan.operation);
+    out.push('', `impact on the calibration sample: ${formatInteger(impact.affectedTokens)} of ${formatInteger(impact.tokens)} tokens affected${impact.tokens > 0 ? ` (${formatShare(impact.affectedTokens, impact.tokens)})` : ''}`);
     if (impact.perLayer.length > 0) {
       out.push(
         ...table(
-          [['layer', 'affected', 'share', 'gate mass lost/token'], ...impact.perLayer.map((p) => [String(p.layer), String(p.affected), impact.tokens > 0 ? formatPercent(p.affected / impact.tokens) : DASH, p.gateMassLost.toFixed(4)])],
+          [['layer', 'affected', 'share', `${measure} per token`], ...impact.perLayer.map((p) => [formatId(p.layer), formatInteger(p.affected), formatShare(p.affected, impact.tokens), formatFixed(p.gateMassLost, 4)])],
           '  ',
         ),
       );
     }
     if (impact.worst.length > 0) {
       out.push('  most affected tokens:');
-      out.push(...table([['#', 'token', 'mass lost', 'layers'], ...impact.worst.slice(0, MAX_LISTED).map((w) => [String(w.index), `"${visibleToken(w.text)}"`, w.massLost.toFixed(4), w.layers.join(', ')])], '    '));
+      out.push(...table([['#', 'where', 'token in context', measure, 'layers'], ...impact.worst.slice(0, MAX_LISTED).map((w) => [formatId(w.index), tokenWhere(w), tokenInContext(w), formatFixed(w.massLost, 4), formatIds(w.layers)])], '    '));
     }
   }
 
   const doc = ev?.document;
   if (doc) {
-    out.push('', `document: ${doc.tokens} tokens, next-token prediction changed at ${doc.changedPredictions} (${formatPercent(doc.tokens > 0 ? doc.changedPredictions / doc.tokens : 0)})`);
-    if (doc.routingChanged.length > 0) out.push(`  routing changed: ${doc.routingChanged.map((r) => `layer ${r.layer} ${formatPercent(r.share)}`).join(', ')}`);
+    out.push('', `document: ${formatInteger(doc.tokens)} tokens, next-token prediction changed at ${formatInteger(doc.changedPredictions)} (${formatPercent(doc.tokens > 0 ? doc.changedPredictions / doc.tokens : 0)})`);
+    if (doc.routingChanged.length > 0) out.push(`  routing changed: ${doc.routingChanged.map((r) => `layer ${formatId(r.layer)} ${formatPercent(r.share)}`).join(', ')}`);
     const changed = doc.perToken.filter((t) => t.before !== t.after);
     if (changed.length > 0) {
-      out.push(...table([['#', 'token', 'before', 'after', 'KL'], ...changed.slice(0, MAX_LISTED).map((t) => [String(t.index), `"${visibleToken(t.text)}"`, `"${visibleToken(t.before)}"`, `"${visibleToken(t.after)}"`, formatKl(t.kl)])], '  '));
-      if (changed.length > MAX_LISTED) out.push(`  … and ${changed.length - MAX_LISTED} more`);
+      out.push(...table([['#', 'token', 'before', 'after', 'KL'], ...changed.slice(0, MAX_LISTED).map((t) => [formatId(t.index), `"${visibleToken(t.text)}"`, `"${visibleToken(t.before)}"`, `"${visibleToken(t.after)}"`, formatKl(t.kl)])], '  '));
+      if (changed.length > MAX_LISTED) out.push(`  … and ${formatInteger(changed.length - MAX_LISTED)} more`);
     }
   }
 

@@ -162,7 +162,7 @@ describe('plan preview HTML', () => {
   it('has a strict CSP: nothing loads, the one style and the one script carry the nonce', () => {
     const html = planPreviewHtml(preview(), { nonce: 'N0nce+/=', cspSource: 'https://csp.example' });
     const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/.exec(html)?.[1]?.replace(/&#39;/g, "'");
-    assert.equal(csp, "default-src 'none'; style-src https://csp.example 'nonce-N0nce+/='; script-src 'nonce-N0nce+/='");
+    assert.equal(csp, "default-src 'none'; style-src https://csp.example 'nonce-N0nce+/='; script-src 'nonce-N0nce+/='; form-action 'none'; base-uri 'none'");
     assert.equal(csp, previewCsp('N0nce+/=', 'https://csp.example'));
     const scripts = [...html.matchAll(/<script\b([^>]*)>/g)];
     assert.equal(scripts.length, 1);
@@ -314,7 +314,7 @@ describe('saved reports', () => {
   it('reads report.json from a checkpoint folder and refuses anything else with the file named', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-report-'));
     try {
-      const report = { title: 'Pruned a → b', createdAt: '', record: { format: 'moe-workbench.operation' }, written: { dir: path.join(dir, 'b'), files: [], bytes: 0 }, statistic: 'reap', notes: [] };
+      const report = { title: 'Pruned a → b', createdAt: '', record: { format: 'moe-workbench.operation', version: 1, createdAt: '', tool: 't', source: { dir: path.join(dir, 'a'), sha256: 'ab' }, plan: { operation: 'prune', description: 'd', parameters: { method: 'reap', target: { kind: 'keep', keep: 2 }, protect: [] }, layers: [] }, experts: [] }, written: { dir: path.join(dir, 'b'), files: [], bytes: 0 }, statistic: 'reap', notes: [] };
       fs.writeFileSync(path.join(dir, 'report.json'), JSON.stringify(report));
       const r = readReport(dir);
       assert.equal(r.title, 'Pruned a → b');

@@ -20,7 +20,7 @@ describe('explorer HTML', () => {
     const csp = cspOf(html);
     const nonce = /script-src 'nonce-([A-Za-z0-9+/=]+)'/.exec(csp)?.[1];
     assert.ok(nonce && nonce.length >= 16, 'a nonce of at least 16 characters');
-    assert.equal(csp, `default-src 'none'; script-src 'nonce-${nonce}'; style-src ${CSP_SOURCE} 'nonce-${nonce}'; font-src ${CSP_SOURCE}; img-src ${CSP_SOURCE} data:`);
+    assert.equal(csp, `default-src 'none'; script-src 'nonce-${nonce}'; style-src ${CSP_SOURCE} 'nonce-${nonce}'; font-src ${CSP_SOURCE}; img-src ${CSP_SOURCE} data:; form-action 'none'; base-uri 'none'`);
     const scripts = [...html.matchAll(/<script\b([^>]*)>/g)];
     assert.equal(scripts.length, 1);
     for (const [, attrs] of scripts) {
@@ -54,7 +54,7 @@ describe('explorer HTML', () => {
   });
 
   it('builds the CSP from its parts', () => {
-    assert.equal(explorerCsp('S', 'N'), "default-src 'none'; script-src 'nonce-N'; style-src S 'nonce-N'; font-src S; img-src S data:");
+    assert.equal(explorerCsp('S', 'N'), "default-src 'none'; script-src 'nonce-N'; style-src S 'nonce-N'; font-src S; img-src S data:; form-action 'none'; base-uri 'none'");
   });
 });
 

@@ -138,7 +138,7 @@ describe('report HTML', () => {
       assert.match(html, /^<!DOCTYPE html>/);
       assert.match(html, /<\/html>\n$/);
       const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/.exec(html)?.[1]?.replace(/&#39;/g, "'");
-      assert.equal(csp, `default-src 'none'; style-src 'nonce-${NONCE}'`);
+      assert.equal(csp, `default-src 'none'; style-src 'nonce-${NONCE}'; form-action 'none'; base-uri 'none'`);
       const styles = [...html.matchAll(/<style\b([^>]*)>/g)];
       assert.equal(styles.length, 1);
       assert.equal(styles[0]![1], ` nonce="${NONCE}"`);
@@ -204,7 +204,7 @@ describe('report HTML', () => {
       assert.ok(html.includes('12.346') && html.includes('13.012') && html.includes('+5.40%'), 'perplexity');
       assert.ok(html.includes('93.2%'), 'top-1 agreement');
       assert.ok(html.includes('0.0123'), 'mean KL');
-      assert.ok(html.includes('52.40 MB') && html.includes('40.00 MB') && html.includes('-23.7%'), 'size');
+      assert.ok(html.includes('49.97 MiB') && html.includes('38.15 MiB') && html.includes('-23.7%'), 'size');
       assert.ok(html.includes('13.10M') && html.includes('10.00M'), 'parameters');
       assert.ok(html.includes('-25.0%'), 'experts per layer');
       assert.ok(html.includes('4,096 tokens in 4 chunks'));
@@ -274,7 +274,7 @@ describe('report text', () => {
     assert.match(lines.find((l) => l.startsWith('mean KL'))!, /0\.0123/);
     assert.match(text, /layer 0\s+8 -> 6 experts; removed #1, #5/);
     assert.match(text, /layer 1\s+8 -> 6 experts; removed #0, #6/);
-    assert.match(text, /123 of 1000 tokens affected \(12\.3%\)/);
+    assert.match(text, /123 of 1,000 tokens affected \(12\.3%\)/);
     assert.match(text, /routing changed: layer 0 25\.0%, layer 1 50\.0%/);
     assert.ok(text.includes(`"${HOSTILE}"`), 'token text as is (a terminal does not interpret HTML)');
     assert.match(text, /notes:\n {2}- evaluated on calibration data \(not held out\)/);

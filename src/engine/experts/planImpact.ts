@@ -1,10 +1,19 @@
 // What a plan does to tokens, before anything is written: a token is affected in a layer when one of its
 // top-k experts is removed (pruning) or folded into another expert (merging); the gate mass it loses there
 // is the applied weight of those experts. Works on a profile's sample and on an open document's routing.
-import type { ExpertPlan, PlanImpact } from '../../protocol/expertOps';
+// Each of the most affected tokens carries its line and a little text around it, so it can be found.
+import type { AffectedToken, ExpertPlan, PlanImpact } from '../../protocol/expertOps';
+
+/** Characters of context kept on each side of an affected token. */
+export const CONTEXT_CHARS = 24;
 
 export interface RoutedTokens {
+  /** Token texts in order; the tokens of one document are consecutive and start at its beginning. */
   readonly tokens: readonly string[];
+  /** Per token: which document it is in (absent: all one document). Context never crosses documents. */
+  readonly doc?: ArrayLike<number>;
+  /** Per document index: its name for the reader, e.g. a file path. */
+  readonly docNames?: readonly string[];
   /** Per MoE layer: decoder layer index, top-k, and [n, k] expert ids and applied weights (old ids). */
   readonly layers: readonly { readonly layer: number; readonly topK: number; readonly experts: ArrayLike<number>; readonly weights: ArrayLike<number> }[];
 }
@@ -56,6 +65,22 @@ export function planImpact(plan: ExpertPlan, routed: RoutedTokens, worstCount = 
     .filter((t) => hit[t])
     .sort((a, b) => lost[b]! - lost[a]! || a - b)
     .slice(0, worstCount)
-    .map((t) => ({ index: t, text: routed.tokens[t]!, massLost: lost[t]!, layers: layersHit[t]! }));
+    .map((t): AffectedToken => ({ index: t, text: routed.tokens[t]!, massLost: lost[t]!, layers: layersHit[t]!, ...tokenContext(routed, t) }));
   return { tokens: n, affectedTokens: hit.reduce((a, b) => a + b, 0), perLayer, worst };
+}
+
+/** The token's document, 1-based line (newlines in the tokens before it) and the text around it. */
+export function tokenContext(routed: Pick<RoutedTokens, 'tokens' | 'doc' | 'docNames'>, t: number): Pick<AffectedToken, 'document' | 'line' | 'before' | 'after'> {
+  const { tokens, doc } = routed;
+  const same = (i: number): boolean => !doc || doc[i] === doc[t];
+  let first = t;
+  while (first > 0 && same(first - 1)) first--;
+  let line = 1;
+  for (let i = first; i < t; i++) for (const ch of tokens[i]!) if (ch === '\n') line++;
+  let before = '';
+  for (let i = t - 1; i >= first && before.length < CONTEXT_CHARS; i--) before = tokens[i]! + before;
+  let after = '';
+  for (let i = t + 1; i < tokens.length && same(i) && after.length < CONTEXT_CHARS; i++) after += tokens[i]!;
+  const name = doc ? routed.docNames?.[doc[t]!] : undefined;
+  return { ...(name !== undefined ? { document: name } : {}), line, before: before.slice(-CONTEXT_CHARS), after: after.slice(0, CONTEXT_CHARS) };
 }

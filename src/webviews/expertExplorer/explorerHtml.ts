@@ -19,6 +19,9 @@ export function explorerCsp(cspSource: string, nonce: string): string {
     `style-src ${cspSource} 'nonce-${nonce}'`,
     `font-src ${cspSource}`,
     `img-src ${cspSource} data:`,
+    // Not covered by default-src: without these an injected <form> or <base> would still work.
+    "form-action 'none'",
+    "base-uri 'none'",
   ].join('; ');
 }
 

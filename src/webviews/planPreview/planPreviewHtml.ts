@@ -4,10 +4,13 @@
 // affected tokens, each a button that reveals the token in its editor. A strict CSP: nothing loads, the
 // one <style> and the one small <script> (which only posts button clicks) carry the nonce; bar widths are
 // classes of that style block, never style attributes. Every text from the plan, the documents or the
-// profile (token texts, file names) is escaped. Pure: no vscode import.
+// profile (token texts, file names) is escaped, every number formatted by formatNumbers (digits only,
+// whatever it is given). Tables scroll sideways in a narrow panel instead of clipping. Pure: no vscode import.
 import { makeNonce } from '../nonce';
 import type { ExpertPlan, ExpertStatistic, LayerPlan, PlanImpact } from '../../protocol/expertOps';
+import { formatId, formatIds, formatInteger, formatScore, formatShare } from '../../report/formatNumbers';
 import { escapeHtml } from '../../report/reportHtml';
+import { impactMeasure, tokenWhere } from '../../report/reportText';
 
 /** One set of routed tokens the plan is measured on. */
 export interface PreviewSource {
@@ -59,28 +62,23 @@ export function parsePreviewMessage(data: unknown): PreviewToHost | undefined {
 
 const esc = escapeHtml;
 
+/** form-action and base-uri are not covered by default-src, so they are closed explicitly. */
 export function previewCsp(nonce: string, cspSource?: string): string {
-  return `default-src 'none'; style-src ${cspSource ? `${cspSource} ` : ''}'nonce-${nonce}'; script-src 'nonce-${nonce}'`;
+  return `default-src 'none'; style-src ${cspSource ? `${cspSource} ` : ''}'nonce-${nonce}'; script-src 'nonce-${nonce}'; form-action 'none'; base-uri 'none'`;
 }
 
 /** Whitespace made visible, so a token that is a space or a newline can be seen and clicked. */
 export function visibleTokenText(text: string): string {
   if (text === '') return '∅';
-  return text.replace(/ /g, '·').replace(/\r\n|\n/g, '↵').replace(/\r/g, '␍').replace(/\t/g, '⇥');
+  return String(text).replace(/ /g, '·').replace(/\r\n|\n/g, '↵').replace(/\r/g, '␍').replace(/\t/g, '⇥');
 }
 
-export function formatShare(part: number, whole: number): string {
-  return whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : 'n/a';
-}
-
-export function formatValue(v: number): string {
-  if (!Number.isFinite(v)) return 'n/a';
-  if (v === 0) return '0';
-  const a = Math.abs(v);
-  return a >= 1e5 || a < 1e-3 ? v.toExponential(2) : v.toPrecision(4);
-}
-
-const int = (n: number): string => n.toLocaleString('en-US');
+/** Numbers as escaped text: formatNumbers emits only digits and units, esc makes that certain. */
+const int = (n: number): string => esc(formatInteger(n));
+const id = (n: number): string => esc(formatId(n));
+const ids = (list: readonly number[], sep = ', '): string => (Array.isArray(list) ? list.map(id).join(sep) : '');
+const share = (part: number, whole: number): string => esc(formatShare(part, whole));
+const value = (v: number): string => esc(formatScore(v));
 
 // The script: clicks on [data-action] become messages; the host can re-enable the buttons.
 const SCRIPT = `(function () {
@@ -162,36 +160,38 @@ function summarySection(p: PlanPreview): string {
   const before = p.plan.layers.reduce((n, l) => n + l.numExperts, 0);
   const after = p.plan.layers.reduce((n, l) => n + l.experts.length, 0);
   const what = p.plan.operation === 'prune' ? `Removes ${int(before - after)} of ${int(before)} experts` : `Merges ${int(before)} experts into ${int(after)}`;
+  const change = p.plan.operation === 'prune' ? 'lose an expert of their top-k' : 'have an expert of their top-k merged into another';
   const items = p.sources.map((s) => {
     const i = s.impact;
-    return `<li><span class="label">${esc(s.label)}</span>: ${int(i.affectedTokens)} of ${int(i.tokens)} tokens (<strong class="share">${formatShare(i.affectedTokens, i.tokens)}</strong>) lose or change an expert of their top-k in at least one layer${s.note ? ` <span class="muted">(${esc(s.note)})</span>` : ''}.</li>`;
+    return `<li><span class="label">${esc(s.label)}</span>: ${int(i.affectedTokens)} of ${int(i.tokens)} tokens (<strong class="share">${share(i.affectedTokens, i.tokens)}</strong>) ${change} in at least one layer${s.note ? ` <span class="muted">(${esc(s.note)})</span>` : ''}.</li>`;
   });
   const docs = p.sources.some((s) => s.kind === 'document') ? '' : '<li class="muted">No open annotated document: open a .prompt file (or run "MoE: Annotate Editor") to see the impact on your own text.</li>';
-  return `<section class="summary"><p>${what} across ${p.plan.layers.length} MoE layers.</p><ul>${items.join('')}${docs}</ul></section>`;
+  return `<section class="summary"><p>${what} across ${int(p.plan.layers.length)} MoE layers.</p><ul>${items.join('')}${docs}</ul></section>`;
 }
 
 function impactSection(p: PlanPreview, bar: (f: number, cls?: string) => string): string {
-  const head = p.sources.map((s) => `<th scope="col">${esc(s.label)}<br><span class="muted">tokens affected · gate mass lost</span></th>`).join('');
+  const measure = impactMeasure(p.plan.operation);
+  const head = p.sources.map((s) => `<th scope="col">${esc(s.label)}<br><span class="muted">tokens affected · ${esc(measure)}</span></th>`).join('');
   const rows = p.plan.layers.map((l) => {
     const cells = p.sources.map((s) => {
       const row = s.impact.perLayer.find((x) => x.layer === l.layer);
-      if (!row || s.impact.tokens === 0) return '<td class="muted">—</td>';
-      const share = row.affected / s.impact.tokens;
-      return `<td class="impact" data-layer="${l.layer}">${bar(share, 'hit')}<span class="num">${formatShare(row.affected, s.impact.tokens)}</span> <span class="muted">· ${formatValue(row.gateMassLost)}</span></td>`;
+      if (!row || !(s.impact.tokens > 0)) return '<td class="muted">—</td>';
+      return `<td class="impact" data-layer="${id(l.layer)}">${bar(row.affected / s.impact.tokens, 'hit')}<span class="num">${share(row.affected, s.impact.tokens)}</span> <span class="muted">· ${value(row.gateMassLost)}</span></td>`;
     });
-    return `<tr><th scope="row">Layer ${l.layer}</th><td class="num">${l.experts.length} / ${l.numExperts}</td>${cells.join('')}</tr>`;
+    return `<tr><th scope="row">Layer ${id(l.layer)}</th><td class="num">${int(l.experts.length)} / ${int(l.numExperts)}</td>${cells.join('')}</tr>`;
   });
-  return `<section><h2>Impact per layer</h2><p class="muted">Share of tokens with a changed expert among their top-k, and the mean applied gate weight those experts carried.</p>
-<table class="impact-table"><thead><tr><th scope="col">Layer</th><th scope="col">Experts after</th>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
+  const what = p.plan.operation === 'prune' ? 'a removed expert' : 'an expert merged into another';
+  return `<section><h2>Impact per layer</h2><p class="muted">Share of tokens with ${what} among their top-k, and the mean applied gate weight those experts carried per token.</p>
+<div class="scroll"><table class="impact-table"><thead><tr><th scope="col">Layer</th><th scope="col">Experts after</th>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`;
 }
 
 function layerSection(l: LayerPlan, operation: ExpertPlan['operation'], focus: PlanPreview['focus'], bar: (f: number, cls?: string) => string): string {
   const max = Math.max(0, ...l.scores.filter(Number.isFinite));
   const removed = new Set(l.removed);
   const groupOf = new Map<number, { id: number; centre: number; members: readonly number[] }>();
-  l.experts.forEach((x, id) => {
+  l.experts.forEach((x, newId) => {
     const members = x.members ?? x.sources.map((s) => s.expert);
-    for (const m of members) groupOf.set(m, { id, centre: x.routerRow, members });
+    for (const m of members) groupOf.set(m, { id: newId, centre: x.routerRow, members });
   });
   const order = l.scores.map((_, e) => e).sort((a, b) => l.scores[b]! - l.scores[a]! || a - b);
   const isFocusLayer = focus?.layer === l.layer;
@@ -200,33 +200,39 @@ function layerSection(l: LayerPlan, operation: ExpertPlan['operation'], focus: P
     const g = groupOf.get(e);
     const focused = isFocusLayer && focus?.expert === e;
     const cls = [gone ? 'removed' : 'kept', focused ? 'focus' : ''].filter(Boolean).join(' ');
+    const newId = g ? formatId(g.id) : '?';
     let fate: string;
-    if (operation === 'prune') fate = gone ? 'removed' : `kept → expert ${g?.id ?? '?'}`;
-    else if (g && g.members.length > 1) fate = e === g.centre ? `★ centre of new expert ${g.id} (${g.members.join(' + ')})` : `merged into new expert ${g.id} (★ ${g.centre})`;
-    else fate = `kept → expert ${g?.id ?? '?'}`;
-    return `<tr class="${cls}" data-expert="${e}"><td class="num">#${rank + 1}</td><th scope="row">${focused ? '▶ ' : ''}Expert ${e}</th><td class="barcell">${bar(max > 0 ? l.scores[e]! / max : 0, gone ? 'gone' : '')}</td><td class="num">${formatValue(l.scores[e]!)}</td><td>${esc(fate)}</td></tr>`;
+    if (operation === 'prune') fate = gone ? 'removed' : `kept → expert ${newId}`;
+    else if (g && g.members.length > 1) fate = e === g.centre ? `★ centre of new expert ${newId} (${g.members.map(formatId).join(' + ')})` : `merged into new expert ${newId} (★ ${formatId(g.centre)})`;
+    else fate = `kept → expert ${newId}`;
+    return `<tr class="${cls}" data-expert="${id(e)}"><td class="num">#${int(rank + 1)}</td><th scope="row">${focused ? '▶ ' : ''}Expert ${id(e)}</th><td class="barcell">${bar(max > 0 ? l.scores[e]! / max : 0, gone ? 'gone' : '')}</td><td class="num">${value(l.scores[e]!)}</td><td>${esc(fate)}</td></tr>`;
   });
   const summary =
     operation === 'prune'
-      ? `keeps ${l.experts.length} of ${l.numExperts}; removes ${l.removed.length === 0 ? 'none' : l.removed.join(', ')}`
-      : `${l.numExperts} → ${l.experts.length} experts; groups ${l.experts.map((x) => `[${(x.members ?? x.sources.map((s) => s.expert)).join('+')}]`).join(' ')}`;
-  return `<details class="layer${isFocusLayer ? ' focus' : ''}" data-layer="${l.layer}" open><summary><strong>Layer ${l.layer}</strong> — ${esc(summary)}</summary>
-<table class="experts"><thead><tr><th scope="col">Rank</th><th scope="col">Expert</th><th scope="col">Score</th><th scope="col"></th><th scope="col">Fate</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`;
+      ? `keeps ${formatInteger(l.experts.length)} of ${formatInteger(l.numExperts)}; removes ${formatIds(l.removed)}`
+      : `${formatInteger(l.numExperts)} → ${formatInteger(l.experts.length)} experts; groups ${l.experts.map((x) => `[${(x.members ?? x.sources.map((s) => s.expert)).map(formatId).join('+')}]`).join(' ')}`;
+  return `<details class="layer${isFocusLayer ? ' focus' : ''}" data-layer="${id(l.layer)}" open><summary><strong>Layer ${id(l.layer)}</strong> — ${esc(summary)}</summary>
+<div class="scroll"><table class="experts"><thead><tr><th scope="col">Rank</th><th scope="col">Expert</th><th scope="col"><span class="sr">Score bar</span></th><th scope="col">Score</th><th scope="col">Fate</th></tr></thead><tbody>${rows.join('')}</tbody></table></div></details>`;
 }
 
 function tokensSection(p: PlanPreview): string {
+  const measure = impactMeasure(p.plan.operation);
   const lists = p.sources.map((s, si) => {
     if (s.impact.worst.length === 0) return `<h3>${esc(s.label)}</h3><p class="muted">No token is affected.</p>`;
     const items = s.impact.worst.map((w) => {
-      const text = `<code class="tok">${esc(visibleTokenText(w.text))}</code>`;
-      const detail = `<span class="muted">gate mass lost ${formatValue(w.massLost)} · layer${w.layers.length === 1 ? '' : 's'} ${w.layers.join(', ')}</span>`;
+      const side = (t: unknown, cls: string): string => (typeof t === 'string' && t !== '' ? `<span class="${cls}">${esc(visibleTokenText(t))}</span>` : '');
+      const text = `<code class="ctx">${side(w.before, 'ctx-before')}<mark class="tok">${esc(visibleTokenText(w.text))}</mark>${side(w.after, 'ctx-after')}</code>`;
+      const where = tokenWhere(w);
+      const layers = Array.isArray(w.layers) ? w.layers : [];
+      const detail = `<span class="muted">${where ? `${esc(where)} · ` : ''}${esc(measure)} ${value(w.massLost)} · layer${layers.length === 1 ? '' : 's'} ${ids(layers)}</span>`;
       return s.revealable
-        ? `<li><button type="button" class="link" data-action="reveal" data-source="${si}" data-token="${w.index}" title="Show token #${w.index} in its editor">${text}</button> ${detail}</li>`
+        ? `<li><button type="button" class="link" data-action="reveal" data-source="${id(si)}" data-token="${id(w.index)}" title="Show token #${id(w.index)} in its editor">${text}</button> ${detail}</li>`
         : `<li>${text} ${detail}</li>`;
     });
     return `<h3>${esc(s.label)}</h3><ol class="worst">${items.join('')}</ol>`;
   });
-  return `<section><h2>Most affected tokens</h2><p class="muted">By the gate weight their removed or merged experts carried, summed over layers. Click a token to show it in its editor.</p>${lists.join('\n')}</section>`;
+  const what = p.plan.operation === 'prune' ? 'removed' : 'merged';
+  return `<section><h2>Most affected tokens</h2><p class="muted">By the gate weight their ${what} experts carried, summed over layers; each with its line and the text around it. Click a token to show it in its editor.</p>${lists.join('\n')}</section>`;
 }
 
 const STYLE = `
@@ -249,11 +255,13 @@ button:focus-visible { outline: 1px solid var(--vscode-focusBorder, #007fd4); ou
 button.link { background: none; border: none; padding: 0; color: var(--vscode-textLink-foreground, #0066bf); }
 button.link:hover code { text-decoration: underline; }
 table { border-collapse: collapse; margin: 4px 0 8px; }
-th, td { text-align: left; padding: 2px 10px 2px 0; vertical-align: middle; font-weight: normal; }
+.scroll { overflow-x: auto; max-width: 100%; }
+th, td { text-align: left; padding: 2px 10px 2px 0; vertical-align: middle; font-weight: normal; white-space: nowrap; }
 thead th { font-weight: 600; border-bottom: 1px solid var(--vscode-panel-border, #8884); }
 tbody th { font-weight: 600; }
-.num { font-variant-numeric: tabular-nums; text-align: right; }
-.track { display: inline-block; width: 120px; height: 8px; background: color-mix(in srgb, var(--vscode-foreground, #222) 10%, transparent); vertical-align: middle; margin-right: 6px; }
+.num { font-variant-numeric: tabular-nums; text-align: right; white-space: nowrap; }
+.sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+.track { display: inline-block; width: 96px; height: 8px; background: color-mix(in srgb, var(--vscode-foreground, #222) 10%, transparent); vertical-align: middle; margin-right: 6px; }
 .bar { display: block; height: 100%; background: var(--vscode-charts-blue, #3794ff); }
 .bar.hit { background: var(--vscode-charts-orange, #d18616); }
 .bar.gone { background: var(--vscode-charts-red, #f14c4c); }
@@ -262,7 +270,11 @@ tr.focus { outline: 2px solid var(--vscode-focusBorder, #007fd4); outline-offset
 details.layer { margin: 6px 0; padding: 2px 6px; border-left: 3px solid transparent; }
 details.layer.focus { border-left-color: var(--vscode-focusBorder, #007fd4); }
 summary { cursor: pointer; padding: 2px 0; }
-code.tok { font-family: var(--vscode-editor-font-family, monospace); background: var(--vscode-textCodeBlock-background, #8882); padding: 0 3px; white-space: pre; }
+code.tok, code.ctx { font-family: var(--vscode-editor-font-family, monospace); white-space: pre; }
+code.tok { background: var(--vscode-textCodeBlock-background, #8882); padding: 0 3px; }
+code.ctx { color: var(--vscode-descriptionForeground, #666); }
+code.ctx mark.tok { color: var(--vscode-foreground, #222); background: var(--vscode-editor-findMatchHighlightBackground, #ea5c0047); border-bottom: 1px solid var(--vscode-focusBorder, #007fd4); padding: 0 2px; }
+ol.worst li { overflow-wrap: anywhere; }
 ol.worst { margin: 2px 0; padding-left: 28px; }
 ol.worst li { margin: 2px 0; }
 .summary ul { margin: 4px 0; padding-left: 20px; }

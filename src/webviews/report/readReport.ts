@@ -3,14 +3,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { OperationReport } from '../../protocol/expertOps';
+import { ShapeError } from '../../protocol/jsonShape';
 import { MoeError } from '../../protocol/moeError';
+import { parseReport } from './reportSchema';
 
 export function reportTitle(report: OperationReport): string {
   const dir = report.written?.dir;
   return `MoE report: ${dir ? path.basename(dir) : report.title}`;
 }
 
-/** The report.json of a checkpoint folder (or the file given), checked to be a MoE Workbench report. */
+/** The report.json of a checkpoint folder (or the file given), its whole schema checked (reportSchema.ts). */
 export function readReport(fileOrDir: string): OperationReport {
   let file = path.resolve(fileOrDir);
   try {
@@ -26,9 +28,10 @@ export function readReport(fileOrDir: string): OperationReport {
     const why = err.code === 'ENOENT' ? 'not found (is this a checkpoint written by MoE Workbench?)' : err instanceof SyntaxError ? `not valid JSON (${err.message})` : err.message;
     throw new MoeError('E_INPUT', `${file}: ${why}`, file);
   }
-  const r = raw as Partial<OperationReport> | null;
-  if (!r || typeof r !== 'object' || typeof r.title !== 'string' || r.record?.format !== 'moe-workbench.operation' || typeof r.written?.dir !== 'string' || !Array.isArray(r.notes)) {
-    throw new MoeError('E_INPUT', `${file} is not a MoE Workbench operation report`, file);
+  try {
+    return parseReport(raw);
+  } catch (e) {
+    if (e instanceof ShapeError) throw new MoeError('E_INPUT', `${file} is not a MoE Workbench operation report: ${e.message}`, file);
+    throw e;
   }
-  return r as OperationReport;
 }
