@@ -17,6 +17,7 @@ import { GraphBuilder } from '../src/engine/onnx/graphBuilder';
 import { DataType, encodeModel } from '../src/engine/onnx/onnxProto';
 import { OrtSession } from '../src/engine/runtime/ortSession';
 import { benchModelDir, benchSpec } from './benchModel';
+import { responsivenessRows } from './benchResponsiveness';
 
 const T = 512;
 const RUNS = 5;
@@ -102,9 +103,10 @@ async function main(): Promise<void> {
     ['resident memory', `${mib(rssBefore)} before load, peak ${mib(rssPeak())}: +${mib(rssPeak() - rssBefore)} = ${((rssPeak() - rssBefore) / weightsBytes).toFixed(2)}x the weights`],
   ];
   rows.push(...(await expertOperationRows(engine, ids, fast)));
+  await engine.dispose();
+  rows.push(...(await responsivenessRows(dir, ids, withRouting)));
   const w = Math.max(...rows.map(([k]) => k.length));
   console.log(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));
-  await engine.dispose();
 }
 
 /** Issue #4: profiling throughput next to plain prefill, and the wall time of writing pruned/merged checkpoints. */

@@ -3,7 +3,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../../host/engineClient';
-import type { TokenSpan } from '../../protocol/engineProtocol';
+import { QUEUED_STAGE, type Progress, type RequestPriority, type TokenSpan } from '../../protocol/engineProtocol';
 import { MoeError } from '../../protocol/moeError';
 import { PROMPT_LANGUAGE, Settings } from '../ids';
 import type { ModelManager } from '../model/modelManager';
@@ -13,6 +13,14 @@ import { shiftRange, shiftRouting } from './shiftRouting';
 
 /** Documents beyond this many characters are refused: tokenising them would take the engine too long. */
 const MAX_CHARS = 2_000_000;
+
+/** What the annotation side of the engine is doing, for the status bar. */
+export interface AnnotationActivity {
+  /** Annotations in progress. */
+  readonly running: number;
+  /** Why an annotation is waiting for the engine (e.g. a profile is running), when one is. */
+  readonly waiting?: string;
+}
 
 interface Entry {
   enabled: boolean;
@@ -28,9 +36,11 @@ export class AnnotationController implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<string>();
   /** Fires the URI of a document whose routing changed (new result, shifted by an edit, removed). */
   readonly onDidChange = this.changed.event;
-  private readonly runningEmitter = new vscode.EventEmitter<number>();
+  private readonly runningEmitter = new vscode.EventEmitter<AnnotationActivity>();
   readonly onDidChangeRunning = this.runningEmitter.event;
   private running = 0;
+  /** Per running annotation, why its current engine request waits (QUEUED_STAGE progress). */
+  private readonly waiting = new Map<AbortController, string>();
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -140,7 +150,11 @@ export class AnnotationController implements vscode.Disposable {
         this.changed.fire(uri);
         return;
       }
-      const spans = (await this.engine.request('tokenize', { text }, { signal: abort.signal })).map((t): TokenSpan => ({ ...t, start: t.start + base, end: t.end + base }));
+      // The text on screen is what the person waits for; other documents and later passes may wait.
+      const visible = vscode.window.visibleTextEditors.some((ed) => ed.document === doc);
+      const request = (priority: RequestPriority) => ({ signal: abort.signal, priority, onProgress: (p: Progress) => this.setWaiting(abort, p.stage === QUEUED_STAGE ? p.message : undefined) });
+      const spans = (await this.engine.request('tokenize', { text }, request(visible ? 'interactive' : 'background'))).map((t): TokenSpan => ({ ...t, start: t.start + base, end: t.end + base }));
+      this.setWaiting(abort, undefined);
       if (stale()) return;
       const T = spans.length;
       const k = info.topK;
@@ -150,7 +164,8 @@ export class AnnotationController implements vscode.Disposable {
       const chunks = planChunks(T, perPass, this.visibleTokenRanges(doc, spans));
       for (const [n, c] of chunks.entries()) {
         const ids = spans.slice(c.start, c.end).map((t) => t.id);
-        const { result } = await this.engine.request('forward', { input: { ids }, capture: { routing: true, hidden: false, logits: false } }, { signal: abort.signal });
+        const { result } = await this.engine.request('forward', { input: { ids }, capture: { routing: true, hidden: false, logits: false } }, request(visible && n === 0 ? 'interactive' : 'background'));
+        this.setWaiting(abort, undefined);
         if (stale()) return;
         for (const r of result.routing) {
           const dst = layers.find((l) => l.layer === r.layer);
@@ -178,6 +193,7 @@ export class AnnotationController implements vscode.Disposable {
     } finally {
       loop.disable();
       if (e.run === abort) delete e.run;
+      this.waiting.delete(abort);
       this.setRunning(-1);
     }
   }
@@ -232,7 +248,19 @@ export class AnnotationController implements vscode.Disposable {
 
   private setRunning(delta: number): void {
     this.running += delta;
-    this.runningEmitter.fire(this.running);
+    this.fireActivity();
+  }
+
+  private setWaiting(run: AbortController, reason: string | undefined): void {
+    if (reason === this.waiting.get(run)) return;
+    if (reason === undefined) this.waiting.delete(run);
+    else this.waiting.set(run, reason);
+    this.fireActivity();
+  }
+
+  private fireActivity(): void {
+    const waiting = this.waiting.values().next().value;
+    this.runningEmitter.fire(waiting === undefined ? { running: this.running } : { running: this.running, waiting });
   }
 
   private setting(key: string, def: number): number {
