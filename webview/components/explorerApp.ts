@@ -9,6 +9,7 @@ import { define, el, ShadowElement, sheet } from '../explorer/dom';
 import { onExplorer } from '../explorer/events';
 import { DEFAULT_PROFILE_UI, PANELS, type ExplorerUiState, type PanelId } from '../explorer/uiState';
 import { BalanceTable } from './balanceTable';
+import { ColourLegend } from './colourLegend';
 import { ExplorerHeader } from './explorerHeader';
 import { LoadMatrix } from './loadMatrix';
 import { ProfilePanel } from './profilePanel';
@@ -16,7 +17,7 @@ import { TokenHeatmap } from './tokenHeatmap';
 
 const styles = sheet(`
   :host { display: flex; flex-direction: column; height: 100%; min-height: 0; }
-  moe-explorer-header { flex: none; }
+  moe-explorer-header, moe-colour-legend { flex: none; }
   vscode-tabs { display: flex; flex-direction: column; flex: 1 1 0; min-height: 0; }
   vscode-tab-panel { flex: 1 1 0; min-height: 0; }
   .no-doc { margin: 0; padding: 12px 8px; color: var(--vscode-descriptionForeground); line-height: 1.4; }
@@ -37,6 +38,8 @@ export interface ExplorerHost {
 
 export class ExplorerApp extends ShadowElement {
   private readonly header = new ExplorerHeader();
+  /** The key to the editor's token colours (decorations), for the current colour mode. */
+  private readonly legend = new ColourLegend();
   private readonly heatmap = new TokenHeatmap();
   private readonly loadMatrix = new LoadMatrix();
   private readonly balance = new BalanceTable();
@@ -64,7 +67,7 @@ export class ExplorerApp extends ShadowElement {
       ...DOC_PANELS.map((_, i) => el('vscode-tab-panel', {}, [panels[i], this.noDoc[i]!])),
     );
     this.tabs.hidden = true;
-    this.root.append(this.header, this.tabs, this.live);
+    this.root.append(this.header, this.legend, this.tabs, this.live);
     this.tabs.addEventListener('vsc-tabs-select', () => {
       this.wantedTab = undefined;
       this.saveSoon();
@@ -125,6 +128,8 @@ export class ExplorerApp extends ShadowElement {
     this.state = state;
     this.header.update(state);
     const { model, document: doc } = state;
+    this.legend.hidden = !model;
+    if (model) this.legend.update({ mode: state.colourMode, numExperts: model.numExperts, layer: state.selectedLayer, selectedExpert: state.selectedExpert });
     const profile = model ? (state.profile ?? undefined) : undefined;
     this.tabs.hidden = !model || (!doc && !profile);
     this.showProfileTab(profile !== undefined);
