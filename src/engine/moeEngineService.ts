@@ -111,7 +111,7 @@ export class MoeEngineService implements EngineService {
   }
 
   private tokens(engine: MoeEngine, input: PromptInput): TokenSpan[] {
-    if ('text' in input) return engine.tokenizer.encode(input.text);
+    if ('text' in input) return engine.encodePrompt(input.text);
     // Ids without text: lay the tokens' decoded texts end to end so spans still index a string.
     let pos = 0;
     return input.ids.map((id) => {

@@ -1,16 +1,22 @@
 // The calibration set of issue #4: files or folders of the user's own text (.txt, .md, source code, and
-// .jsonl with a `text` field or chat `messages`), read defensively into documents with a content hash,
-// so a profile can record exactly which data it was computed on.
+// .jsonl with a `text` field or chat `messages`), validated in one streaming pass with a content hash, so a
+// profile can record exactly which data it was computed on. Texts are read from disk when used, and only as
+// far as a caller asks (a token budget), so a large file is never held whole (issue #8).
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MoeError } from '../../protocol/moeError';
+import { type JsonlRecordRange, scanCalibrationFile } from './calibrationScan';
+import { jsonlRecordText } from './jsonlRecord';
 
 export interface CalibrationDocument {
   /** File it came from; for .jsonl also the 1-based line. */
   readonly source: string;
   readonly line?: number;
+  /** The whole text, read from disk on each access: for short documents; budgeted readers use `head`. */
   readonly text: string;
+  /** The text's first `chars` UTF-16 units (fewer only where it ends), reading no more of the file than that. */
+  head(chars: number): string;
 }
 
 export interface CalibrationSet {
@@ -33,15 +39,61 @@ export function readCalibrationSet(paths: readonly string[]): CalibrationSet {
   for (const p of paths) collect(path.resolve(p), files, true);
   const hash = createHash('sha256');
   const documents: CalibrationDocument[] = [];
+  let characters = 0;
   for (const f of files) {
-    const bytes = fs.readFileSync(f);
-    hash.update(f).update('\0').update(bytes).update('\0');
-    const text = decodeUtf8(bytes, f);
-    if (f.endsWith('.jsonl')) documents.push(...parseJsonl(text, f));
-    else if (text.trim() !== '') documents.push({ source: f, text });
+    hash.update(f).update('\0');
+    const scan = scanCalibrationFile(f, hash);
+    hash.update('\0');
+    characters += scan.characters;
+    if (f.endsWith('.jsonl')) documents.push(...scan.records.map((r) => jsonlDocument(f, r)));
+    else if (scan.hasText) documents.push(textDocument(f, scan.size));
   }
   if (documents.length === 0) throw new MoeError('E_INPUT', `the calibration set is empty: no text in ${paths.join(', ')} (supported: .txt, .md, source code, .jsonl with "text" or "messages")`);
-  return { documents, files, sha256: hash.digest('hex'), characters: documents.reduce((n, d) => n + d.text.length, 0) };
+  return { documents, files, sha256: hash.digest('hex'), characters };
+}
+
+function textDocument(file: string, size: number): CalibrationDocument {
+  const head = (chars: number): string => {
+    // A UTF-16 unit takes at most 3 UTF-8 bytes (a 4-byte sequence gives 2 units): 3n + 4 bytes hold n units.
+    const want = Math.min(size, Number.isFinite(chars) ? chars * 3 + 4 : size);
+    const bytes = readBytes(file, 0, want);
+    return new TextDecoder('utf-8').decode(bytes, { stream: want < size }).slice(0, chars);
+  };
+  return {
+    source: file,
+    get text() {
+      return head(Infinity);
+    },
+    head,
+  };
+}
+
+function jsonlDocument(file: string, r: JsonlRecordRange): CalibrationDocument {
+  const text = (): string => jsonlRecordText(new TextDecoder('utf-8').decode(readBytes(file, r.begin, r.end - r.begin)), file, r.line);
+  return {
+    source: file,
+    line: r.line,
+    get text() {
+      return text();
+    },
+    head: (chars) => text().slice(0, chars),
+  };
+}
+
+function readBytes(file: string, position: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  const fd = fs.openSync(file, 'r');
+  try {
+    let done = 0;
+    while (done < length) {
+      const n = fs.readSync(fd, buf, done, length - done, position + done);
+      if (n === 0) throw new MoeError('E_INPUT', `${file} changed while it was being read (it is shorter than when it was hashed)`, file);
+      done += n;
+    }
+    return buf;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function collect(p: string, out: string[], explicit: boolean): void {
@@ -66,49 +118,6 @@ function collect(p: string, out: string[], explicit: boolean): void {
   }
   if (st.size > MAX_FILE_BYTES) throw new MoeError('E_INPUT', `${p} is ${st.size} bytes; calibration files are limited to ${MAX_FILE_BYTES} bytes each: split it`, p);
   out.push(p);
-}
-
-function decodeUtf8(bytes: Buffer, file: string): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new MoeError('E_INPUT', `${file} is not UTF-8 text`, file);
-  }
-}
-
-/** One record per line: {"text": "..."} or {"messages": [{"role": "...", "content": "..."}, ...]}. */
-function parseJsonl(text: string, file: string): CalibrationDocument[] {
-  const docs: CalibrationDocument[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = i + 1;
-    if (raw.trim() === '') return;
-    let rec: unknown;
-    try {
-      rec = JSON.parse(raw);
-    } catch (e) {
-      throw new MoeError('E_INPUT', `${file}:${line}: not valid JSON: ${(e as Error).message}`, file);
-    }
-    const r = rec as { text?: unknown; messages?: unknown };
-    if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) throw new MoeError('E_INPUT', `${file}:${line}: expected a JSON object with "text" or "messages"`, file);
-    if (typeof r.text === 'string') {
-      docs.push({ source: file, line, text: r.text });
-      return;
-    }
-    if (Array.isArray(r.messages)) {
-      // Without the model's chat template, turns are joined as "role: content" lines.
-      const turns = r.messages.map((m: unknown, j: number) => {
-        const msg = m as { role?: unknown; content?: unknown };
-        if (typeof m !== 'object' || m === null || typeof msg.role !== 'string' || typeof msg.content !== 'string') {
-          throw new MoeError('E_INPUT', `${file}:${line}: messages[${j}] must be {"role": string, "content": string}`, file);
-        }
-        return `${msg.role}: ${msg.content}`;
-      });
-      docs.push({ source: file, line, text: turns.join('\n') });
-      return;
-    }
-    throw new MoeError('E_INPUT', `${file}:${line}: a record needs a string "text" or a "messages" list`, file);
-  });
-  return docs;
 }
 
 /** Splits token ids into chunks of at most `length` (the last may be shorter; chunks under 2 tokens are dropped: they predict nothing). */

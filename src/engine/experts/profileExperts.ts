@@ -1,8 +1,9 @@
 // Profiling: runs the model over a calibration set in chunks, with the experts run explicitly so every
 // routed expert output's norm is known, and accumulates the per-expert statistics of a profile.
 import type { ExpertProfile } from '../../protocol/expertOps';
-import type { Progress, TokenSpan } from '../../protocol/engineProtocol';
+import type { Progress } from '../../protocol/engineProtocol';
 import { MoeError } from '../../protocol/moeError';
+import { calibrationChunks } from '../calibration/calibrationChunks';
 import type { CalibrationSet } from '../calibration/calibrationSet';
 import { throwIfCancelled } from '../engineService';
 import type { MoeEngine } from '../moeEngine';
@@ -20,11 +21,6 @@ export interface ProfileOptions {
   readonly onProgress?: (p: Progress) => void;
 }
 
-interface Chunk {
-  readonly doc: number;
-  readonly spans: TokenSpan[];
-}
-
 export async function profileExperts(engine: MoeEngine, data: CalibrationSet, opts: ProfileOptions): Promise<ExpertProfile> {
   const signal = opts.signal ?? new AbortController().signal;
   const c = engine.config;
@@ -32,28 +28,9 @@ export async function profileExperts(engine: MoeEngine, data: CalibrationSet, op
   if (layers.length === 0) throw new MoeError('E_INPUT', `${engine.info.name} is a dense model: it has no experts to profile`);
   if (!Number.isInteger(opts.chunkTokens) || opts.chunkTokens < 2) throw new MoeError('E_INPUT', `chunk length must be an integer >= 2, got ${opts.chunkTokens}`);
   const chunkLen = Math.min(opts.chunkTokens, c.contextLength);
-  const max = opts.maxTokens ?? Infinity;
 
-  // Tokenise everything first: the total makes progress and ETA honest.
-  const chunks: Chunk[] = [];
-  let total = 0;
-  let truncated = false;
-  for (let d = 0; d < data.documents.length && !truncated; d++) {
-    throwIfCancelled(signal);
-    const spans = engine.tokenizer.encode(data.documents[d]!.text);
-    for (let s = 0; s < spans.length; s += chunkLen) {
-      let part = spans.slice(s, s + chunkLen);
-      if (total + part.length > max) {
-        part = part.slice(0, Math.max(0, max - total));
-        truncated = true;
-      }
-      if (part.length >= 2) {
-        chunks.push({ doc: d, spans: part });
-        total += part.length;
-      }
-      if (truncated) break;
-    }
-  }
+  // Tokenise first (within the budget): the total makes progress and ETA honest.
+  const { chunks, tokens: total, truncated } = calibrationChunks(engine.tokenizer, data, chunkLen, opts.maxTokens, signal);
   if (total === 0) throw new MoeError('E_INPUT', `the calibration set has no chunk of 2 or more tokens (${data.documents.length} documents)`);
 
   const identity = modelIdentity(engine.info.path);

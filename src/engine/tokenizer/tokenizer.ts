@@ -12,11 +12,31 @@ export interface ModelTokenizer {
   /** Tokens of `text` with UTF-16 spans into `text`; special tokens added as the tokenizer's post-processor does by default (HF add_special_tokens=true) unless addSpecialTokens=false. */
   encode(text: string, opts?: { addSpecialTokens?: boolean }): TokenSpan[];
   decode(ids: readonly number[]): string;
+  /**
+   * The first `maxTokens` tokens of `encode(text)`, tokenising only as much of a long text as they need.
+   * `text` may be a function giving the text's first n UTF-16 units (fewer only where the text ends), so
+   * a long file need not be held as one string. `complete`: the text has no tokens beyond these.
+   */
+  encodeHead(text: string | TextHead, maxTokens: number, opts?: { addSpecialTokens?: boolean }): { tokens: TokenSpan[]; complete: boolean };
+  /** UTF-16 units handed to the tokenizer library so far: lets a test prove a long text was not tokenised whole. */
+  readonly charactersTokenized: number;
   /** Display text of one token id (decoded; special tokens as their content). */
   tokenText(id: number): string;
   readonly vocabSize: number; // largest id + 1 over vocab and added tokens
   readonly file: string; // path of tokenizer.json
 }
+
+/** A text's first `chars` UTF-16 units; fewer only where the text ends. */
+export type TextHead = (chars: number) => string;
+
+/** First guess of the characters `maxTokens` tokens take; the prefix doubles until it holds them. */
+const HEAD_CHARS_PER_TOKEN = 8;
+const HEAD_MIN_CHARS = 4096;
+/**
+ * Tokens near the end of a cut-off prefix can differ from the whole text's (a word cut in two). The first
+ * `maxTokens` are taken only when the prefix has this many more and a longer prefix gives the same ones.
+ */
+const HEAD_MARGIN_TOKENS = 16;
 
 // Real tokenizer.json files are tens of MB at most; the cap only stops us reading something absurd.
 const MAX_TOKENIZER_JSON_BYTES = 512 * 1024 * 1024;
@@ -140,6 +160,7 @@ interface Template {
 class HfTokenizer implements ModelTokenizer {
   readonly vocabSize: number;
   private readonly template: Template | null;
+  private tokenizedChars = 0;
 
   constructor(
     readonly file: string,
@@ -161,6 +182,32 @@ class HfTokenizer implements ModelTokenizer {
     if (!addSpecial || this.template === null) return body;
     const { prefix, suffix } = this.template;
     return [...prefix.map((id) => zeroWidthSpan(id, 0)), ...body, ...suffix.map((id) => zeroWidthSpan(id, text.length))];
+  }
+
+  encodeHead(source: string | TextHead, maxTokens: number, opts?: { addSpecialTokens?: boolean }): { tokens: TokenSpan[]; complete: boolean } {
+    const head: TextHead = typeof source === 'string' ? (n) => source.slice(0, n) : source;
+    let n = Math.max(HEAD_MIN_CHARS, maxTokens * HEAD_CHARS_PER_TOKEN);
+    let previous: TokenSpan[] | undefined;
+    for (;;) {
+      let text = head(n);
+      const whole = text.length < n;
+      // Never hand the library half a surrogate pair.
+      if (!whole && isHighSurrogate(text.charCodeAt(text.length - 1))) text = text.slice(0, -1);
+      const tokens = this.encode(text, opts);
+      if (whole) return { tokens: tokens.slice(0, maxTokens), complete: tokens.length <= maxTokens };
+      if (tokens.length >= maxTokens + HEAD_MARGIN_TOKENS) {
+        if (previous !== undefined && sameTokens(previous, tokens, maxTokens)) return { tokens: tokens.slice(0, maxTokens), complete: false };
+        previous = tokens;
+        n = Math.ceil(n * 1.25) + 256;
+      } else {
+        previous = undefined;
+        n *= 2;
+      }
+    }
+  }
+
+  get charactersTokenized(): number {
+    return this.tokenizedChars;
   }
 
   decode(ids: readonly number[]): string {
@@ -187,6 +234,7 @@ class HfTokenizer implements ModelTokenizer {
   }
 
   private run(text: string, addSpecial: boolean): { ids: number[]; tokens: string[] } {
+    this.tokenizedChars += text.length;
     try {
       return this.lib.encode(text, { add_special_tokens: addSpecial });
     } catch (e) {
@@ -236,4 +284,18 @@ class HfTokenizer implements ModelTokenizer {
       return null;
     }
   }
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+/** Whether the first `n` tokens of `a` and `b` are the same ids over the same spans. */
+function sameTokens(a: readonly TokenSpan[], b: readonly TokenSpan[], n: number): boolean {
+  for (let i = 0; i < n; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (!x || !y || x.id !== y.id || x.start !== y.start || x.end !== y.end) return false;
+  }
+  return true;
 }
