@@ -7,6 +7,7 @@ import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import type { ExplorerState, ExplorerToHost } from '../../src/protocol/explorerProtocol';
 import { define, el, ShadowElement, sheet } from '../explorer/dom';
 import { onExplorer } from '../explorer/events';
+import { revealStep } from '../explorer/revealStep';
 import { DEFAULT_PROFILE_UI, PANELS, type ExplorerUiState, type PanelId } from '../explorer/uiState';
 import { BalanceTable } from './balanceTable';
 import { ColourLegend } from './colourLegend';
@@ -149,11 +150,13 @@ export class ExplorerApp extends ShadowElement {
     this.heatmap.update({ tokens: doc.tokens, known: doc.known, routing: doc.routing, load: layerBalance?.load, numExperts: model.numExperts, layer: state.selectedLayer, selectedExpert: state.selectedExpert, origins: model.origins });
     this.loadMatrix.update({ balance: doc.balance, numExperts: model.numExperts, topK: model.topK, selectedLayer: state.selectedLayer });
     this.balance.update({ balance: doc.balance, selectedLayer: state.selectedLayer });
-    // The host repeats revealedToken in every state; act only when it changes.
-    if (state.revealedToken !== undefined && state.revealedToken !== this.revealed) {
-      this.revealed = state.revealedToken;
+    const step = revealStep(this.revealed, state.revealedToken);
+    if (step.scroll && step.highlight !== undefined) {
       this.tabs.selectedIndex = PANELS.indexOf('tokens');
-      this.heatmap.revealToken(state.revealedToken);
+      this.heatmap.revealToken(step.highlight);
+    } else this.heatmap.highlightToken(step.highlight);
+    if (step.highlight !== this.revealed) {
+      this.revealed = step.highlight;
       this.saveSoon();
     }
   }

@@ -117,6 +117,13 @@ export class TokenHeatmap extends ShadowElement {
     for (const [t, row] of this.rows) row.classList.toggle('revealed', t === index);
   }
 
+  /** Highlights token `index`'s row (undefined: no row) without scrolling or moving the focus. */
+  highlightToken(index: number | undefined): void {
+    if (index === this.revealed) return;
+    this.revealed = index;
+    for (const [t, row] of this.rows) row.classList.toggle('revealed', t === index);
+  }
+
   private shape(): { rows: number; cols: number; pageRows: number } {
     return { rows: this.data.tokens.length + 1, cols: this.data.numExperts + 1, pageRows: Math.max(1, Math.floor((this.scroller.clientHeight - this.headH) / ROW_H) - 1) };
   }

@@ -17,7 +17,8 @@ export class ExplorerModel implements vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<void>();
   readonly onDidChange = this.emitter.event;
   private docUri: string | undefined;
-  private revealed: number | undefined;
+  /** The token of the last "Show in Explorer", in the document it was made in (never shown for another). */
+  private revealed: { readonly uri: string; readonly index: number } | undefined;
   private readonly disposables: vscode.Disposable[];
   private readonly profileSection: ProfileSectionCache;
 
@@ -44,13 +45,15 @@ export class ExplorerModel implements vscode.Disposable {
   private follow(): void {
     const active = vscode.window.activeTextEditor?.document.uri.toString();
     if (active && this.annotations.get(active)) this.docUri = active;
+    // The highlight belongs to its document: another document shown drops it (coming back does not restore it).
+    if (this.revealed && this.revealed.uri !== this.docUri) this.revealed = undefined;
     this.emitter.fire();
   }
 
   /** "Show in Explorer": the token's row is revealed in the explorer. */
   revealToken(uri: string, index: number): void {
     this.docUri = uri;
-    this.revealed = index;
+    this.revealed = { uri, index };
     this.emitter.fire();
   }
 
@@ -69,7 +72,8 @@ export class ExplorerModel implements vscode.Disposable {
     const model = { name: info.name, numExperts: info.numExperts, topK: info.topK, moeLayers: info.moeLayers, ...(untrained ? { untrained } : {}), ...(origins ? { origins } : {}) };
     const doc = this.docUri ? this.annotations.get(this.docUri) : undefined;
     if (!doc) return { ...base, model, selectedLayer: layer, document: undefined, message: 'Open a .prompt file, or run "MoE: Annotate Editor" on any file.' };
-    return { ...base, model, selectedLayer: layer, document: this.describe(doc, layer), ...(this.revealed !== undefined ? { revealedToken: this.revealed } : {}) };
+    const revealed = this.revealed && this.revealed.uri === doc.uri && this.revealed.index < doc.tokens.length ? this.revealed.index : undefined;
+    return { ...base, model, selectedLayer: layer, document: this.describe(doc, layer), ...(revealed !== undefined ? { revealedToken: revealed } : {}) };
   }
 
   private describe(doc: DocumentRouting, layer: number | undefined): NonNullable<ExplorerState['document']> {
