@@ -121,7 +121,8 @@ describe('config.json numbers are validated before anything is allocated', () =>
     await expectRefused('llama', rope({ original_max_position_embeddings: 0 }), '"rope_scaling.original_max_position_embeddings"', '0');
     await expectRefused('llama', rope({ original_max_position_embeddings: 100.5 }), '"rope_scaling.original_max_position_embeddings"', '100.5');
     // transformers 5 spelling
-    await expectRefused('qwen3', set('rope_parameters', { rope_type: 'linear', rope_theta: -1, factor: 2 }), '"rope_theta"', '-1');
+    await expectRefused('qwen3', set('rope_parameters', { rope_type: 'linear', rope_theta: -1, factor: 2 }), '"rope_parameters.rope_theta"', '-1');
+    await expectRefused('qwen3', set('rope_parameters', { rope_type: 'linear', rope_theta: 500, factor: 0 }), '"rope_parameters.factor"', '0');
   });
 
   it('clip_qkv <= 0 is refused (OLMoE)', async () => {

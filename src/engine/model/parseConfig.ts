@@ -1,5 +1,6 @@
 // config.json -> ModelConfig. Applies the HF config classes' defaults and refuses, with a clear error,
-// every key whose value would change the numbers in a way the engine does not implement.
+// every key whose value would change the numbers in a way the engine does not implement. Numbers are read
+// through ConfigReader (finite, positive, integer, bounded); configBounds.ts then binds sizes to the weights.
 import * as path from 'node:path';
 import { MoeError } from '../../protocol/moeError';
 import { ConfigReader, MAX_LAYERS, show } from './configReader';
@@ -7,7 +8,6 @@ import { isRecord, readJsonFile } from './jsonFile';
 import { type LayerSpec, type ModelConfig, type ModelType, type RopeScaling, SUPPORTED_MODEL_TYPES } from './modelConfig';
 
 type Raw = Record<string, unknown>;
-type Reader = ConfigReader;
 
 /** HF class defaults of `num_key_value_heads` when the key is absent. */
 const KV_HEADS_DEFAULT: Partial<Record<ModelType, number>> = { mixtral: 8, qwen2_moe: 16, qwen3_moe: 4, qwen3: 32 };
@@ -23,7 +23,7 @@ export function loadModelConfig(modelDir: string): ModelConfig {
 }
 
 export function parseModelConfig(raw: Raw, file: string): ModelConfig {
-  const r: Reader = new ConfigReader(raw, file);
+  const r: ConfigReader = new ConfigReader(raw, file); // annotated: r.fail() narrows only through a declared type
   const mt = raw['model_type'];
   if (typeof mt !== 'string') r.fail('"model_type" is missing; this does not look like a Hugging Face transformers config');
   if (!(SUPPORTED_MODEL_TYPES as readonly string[]).includes(mt)) {
@@ -83,7 +83,7 @@ export function parseModelConfig(raw: Raw, file: string): ModelConfig {
   };
 }
 
-function resolveHeadDim(r: Reader, modelType: ModelType, hidden: number, heads: number): number {
+function resolveHeadDim(r: ConfigReader, modelType: ModelType, hidden: number, heads: number): number {
   const fallback = modelType === 'qwen3' && !('head_dim' in r.raw) ? 128 : Math.floor(hidden / heads);
   if (!r.has('head_dim')) {
     if (modelType !== 'qwen3' && hidden % heads !== 0) r.fail(`hidden_size (${hidden}) is not divisible by num_attention_heads (${heads}) and head_dim is not given`);
@@ -95,7 +95,7 @@ function resolveHeadDim(r: Reader, modelType: ModelType, hidden: number, heads: 
 }
 
 /** RoPE rotates pairs of channels: an odd head dimension has no rotary form. */
-function evenHeadDim(r: Reader, hd: number, what: string): number {
+function evenHeadDim(r: ConfigReader, hd: number, what: string): number {
   if (hd < 2 || hd % 2 !== 0) r.fail(`${what} must be an even number >= 2 (rotary embeddings rotate pairs of channels), got ${hd}`);
   return hd;
 }
@@ -105,14 +105,16 @@ export function numExpertsKey(modelType: ModelType): string {
   return modelType === 'mixtral' || modelType === 'granitemoe' ? 'num_local_experts' : 'num_experts';
 }
 
-function resolveRope(r: Reader, modelType: ModelType): { theta: number; scaling: RopeScaling } {
+function resolveRope(r: ConfigReader, modelType: ModelType): { theta: number; scaling: RopeScaling } {
   // transformers 5 writes rope_parameters {rope_type, rope_theta, ...}; 4.x writes rope_theta + rope_scaling.
   const params = r.raw['rope_parameters'];
   const group = isRecord(params) ? 'rope_parameters' : 'rope_scaling';
   const scalingRaw = isRecord(params) ? params : r.raw['rope_scaling'];
   let theta = r.positive('rope_theta', THETA_DEFAULT[modelType]);
   if (isRecord(params) && params['rope_theta'] !== undefined && params['rope_theta'] !== null) {
-    theta = new ConfigReader(params, r.file).positive('rope_theta', theta);
+    const v = params['rope_theta'];
+    if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0)) r.fail(`"rope_parameters.rope_theta" must be a number greater than 0, got ${show(v)}`);
+    theta = v;
   }
   if (scalingRaw === undefined || scalingRaw === null) return { theta, scaling: { type: 'default' } };
   if (!isRecord(scalingRaw)) r.fail('"rope_scaling" must be an object or null');
@@ -143,7 +145,7 @@ function resolveRope(r: Reader, modelType: ModelType): { theta: number; scaling:
   }
 }
 
-function resolveSlidingWindow(r: Reader, modelType: ModelType): number | null {
+function resolveSlidingWindow(r: ConfigReader, modelType: ModelType): number | null {
   const layerTypes = r.raw['layer_types'];
   if (Array.isArray(layerTypes) && layerTypes.some((t) => t !== 'full_attention')) {
     r.fail(`layer_types contains ${JSON.stringify(layerTypes.find((t) => t !== 'full_attention'))}; only full attention is supported`, 'E_UNSUPPORTED');
@@ -159,7 +161,7 @@ function resolveSlidingWindow(r: Reader, modelType: ModelType): number | null {
   return null;
 }
 
-function resolveLayers(r: Reader, modelType: ModelType, numLayers: number): LayerSpec[] {
+function resolveLayers(r: ConfigReader, modelType: ModelType, numLayers: number): LayerSpec[] {
   if (modelType === 'llama' || modelType === 'qwen3') {
     const inter = r.int('intermediate_size');
     return Array.from({ length: numLayers }, () => ({ kind: 'dense' as const, intermediateSize: inter }));
