@@ -43,6 +43,11 @@ export const Settings = {
   tokensPerPass: 'annotation.tokensPerPass',
 } as const;
 
+/** The Get Started walkthrough (package.json contributes.walkthroughs); VS Code knows it as `moe-workbench.moe-workbench#getStarted`. */
+export const Walkthroughs = {
+  getStarted: 'getStarted',
+} as const;
+
 export const PROMPT_LANGUAGE = 'moe-prompt';
 /** Expert colours contributed in package.json: moeWorkbench.expert0 .. expert{PALETTE_SIZE-1}. */
 export const PALETTE_SIZE = 16;

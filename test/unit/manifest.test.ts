@@ -4,17 +4,28 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { colourContributions } from '../../src/features/decorations/palette';
-import { Commands, PROMPT_LANGUAGE, Settings, Views } from '../../src/features/ids';
+import { Commands, PROMPT_LANGUAGE, Settings, Views, Walkthroughs } from '../../src/features/ids';
 import { repoRoot } from '../support/paths';
+
+interface WalkthroughStep {
+  id: string;
+  title: string;
+  description: string;
+  media: { markdown?: string; image?: unknown };
+  completionEvents?: string[];
+}
 
 interface Manifest {
   main: string;
+  license: string;
   bin: Record<string, string>;
+  capabilities?: { untrustedWorkspaces?: { supported: boolean | 'limited'; description?: string; restrictedConfigurations?: string[] } };
   contributes: {
+    walkthroughs?: { id: string; title: string; description: string; steps: WalkthroughStep[] }[];
     commands: { command: string; enablement?: string }[];
     views: Record<string, { id: string }[]>;
     viewsContainers: { activitybar: { id: string }[] };
-    configuration: { properties: Record<string, unknown> };
+    configuration: { id?: string; title?: string; properties: Record<string, unknown> };
     colors: { id: string; defaults: Record<string, string> }[];
     languages: { id: string; extensions: string[] }[];
     menus: Record<string, { command: string; when?: string; group?: string }[]>;
@@ -57,6 +68,54 @@ describe('package.json manifest', () => {
   it('contributes the palette colours exactly as palette.ts defines them', () => {
     const byId = new Map(pkg.contributes.colors.map((c) => [c.id, c.defaults]));
     for (const c of colourContributions()) assert.deepEqual(byId.get(c.id), c.defaults, c.id);
+  });
+
+  it('has a Get Started walkthrough: open a model, annotate, the explorer, profile, prune; every step completes on our commands', () => {
+    const walkthroughs = pkg.contributes.walkthroughs ?? [];
+    assert.deepEqual(walkthroughs.map((w) => w.id), [Walkthroughs.getStarted]);
+    const steps = walkthroughs[0]!.steps;
+    assert.deepEqual(steps.map((s) => s.id), ['openModel', 'annotate', 'explorer', 'profile', 'prune']);
+    const declared = new Set(pkg.contributes.commands.map((c) => c.command));
+    const views = new Set(Object.values(pkg.contributes.views).flat().map((v) => v.id));
+    for (const step of steps) {
+      const media = step.media.markdown ?? '';
+      assert.ok(media.startsWith('media/walkthrough/') && media.endsWith('.md'), `${step.id}: media is a markdown file in media/walkthrough/`);
+      assert.ok(fs.readFileSync(path.join(repoRoot, media), 'utf8').startsWith('# '), `${media} exists and has a heading`);
+      const events = step.completionEvents ?? [];
+      assert.ok(events.some((e) => e.startsWith('onCommand:')), `${step.id} completes on a command`);
+      for (const e of events) {
+        const [kind, id] = e.split(':') as [string, string];
+        if (kind === 'onCommand') assert.ok(declared.has(id), `${step.id}: ${e} names a declared command`);
+        else if (kind === 'onView') assert.ok(views.has(id), `${step.id}: ${e} names a declared view`);
+        else assert.fail(`${step.id}: unexpected completion event ${e}`);
+      }
+      const links = [...step.description.matchAll(/\(command:([\w.]+)\)/g)].map((m) => m[1]!);
+      assert.ok(links.length > 0, `${step.id} has a button`);
+      for (const id of links) assert.ok(declared.has(id), `${step.id}: its button runs ${id}, a declared command`);
+    }
+  });
+
+  it('supports Restricted Mode in part: the workspace may not choose the model folder', () => {
+    const untrusted = pkg.capabilities?.untrustedWorkspaces;
+    assert.equal(untrusted?.supported, 'limited');
+    assert.match(untrusted?.description ?? '', /trust/);
+    const modelPath = `${Settings.section}.${Settings.modelPath}`;
+    assert.deepEqual(untrusted?.restrictedConfigurations, [modelPath]);
+    assert.ok(modelPath in pkg.contributes.configuration.properties);
+  });
+
+  it('titles the settings "MoE Workbench" (an id the Settings UI trims from the keys, not "Moe Workbench" made from them)', () => {
+    // The Settings UI shows each key's prefix, wordified ("moeWorkbench" → "Moe Workbench"), unless it
+    // matches the configuration's id; without an id, the id is the extension's (moe-workbench.moe-workbench).
+    const configuration = pkg.contributes.configuration;
+    assert.equal(configuration.title, 'MoE Workbench');
+    assert.equal(configuration.id, Settings.section);
+    for (const key of Object.keys(configuration.properties)) assert.ok(key.startsWith(`${configuration.id}.`), key);
+  });
+
+  it('ships an MIT LICENSE, as package.json says', () => {
+    assert.equal(pkg.license, 'MIT');
+    assert.match(fs.readFileSync(path.join(repoRoot, 'LICENSE'), 'utf8'), /^MIT License\n/);
   });
 
   it('points main and bin at the bundles', () => {
