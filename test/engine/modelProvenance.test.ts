@@ -12,6 +12,7 @@ import { modelIdentity } from '../../src/engine/experts/modelIdentity';
 import { operationRecord } from '../../src/engine/experts/operationRecord';
 import { planMerge } from '../../src/engine/experts/planMerge';
 import { planPrune } from '../../src/engine/experts/planPrune';
+import { writeProfile } from '../../src/engine/experts/profileFile';
 import { profileExperts } from '../../src/engine/experts/profileExperts';
 import { openCheckpoint } from '../../src/engine/model/checkpoint';
 import { describeCheckpoint } from '../../src/engine/modelInfo';
@@ -20,6 +21,9 @@ import { MoeEngine } from '../../src/engine/moeEngine';
 import { writeExpertPlan } from '../../src/engine/surgery/writeExpertPlan';
 import type { ExpertPlan, ExpertProfile } from '../../src/protocol/expertOps';
 import type { ModelInfo } from '../../src/protocol/modelInfo';
+import type { DocumentRouting } from '../../src/features/annotation/documentRouting';
+import { hoverMarkdown } from '../../src/features/hover/hoverMarkdown';
+import { FakeEmitter, withFakeVscode } from '../support/fakeVscode';
 import { fixture } from '../support/paths';
 import { copyFixture, editJson, removeTempModels } from '../support/tempModel';
 
@@ -37,18 +41,22 @@ before(async () => {
   const engine = await MoeEngine.load(src);
   try {
     profile = await profileExperts(engine, readCalibrationSet([path.join(tmp, 'calib.txt')]), { chunkTokens: 24 });
+    fs.writeFileSync(path.join(tmp, 'p.json'), JSON.stringify(profile)); // the written checkpoint carries a copy of it
   } finally {
     await engine.dispose();
   }
+  await writeProfile(profileFile(), profile);
 });
 after(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
   removeTempModels();
 });
 
+const profileFile = (): string => path.join(tmp, 'profile.json');
+
 async function write(plan: ExpertPlan, name: string): Promise<string> {
   const out = path.join(tmp, name);
-  await writeExpertPlan(src, plan, out, operationRecord(plan, modelIdentity(src), { file: path.join(tmp, 'p.json'), profile }));
+  await writeExpertPlan(src, plan, out, operationRecord(plan, modelIdentity(src), { file: profileFile(), profile }));
   return out;
 }
 
@@ -163,4 +171,54 @@ describe('ModelInfo: source ids of pruned and merged experts', () => {
       assert.match(info.warnings![0]!, /shown without their source ids/);
     });
   }
+});
+
+describe('views of a pruned checkpoint loaded in the engine', () => {
+  const { ModelTreeProvider } = withFakeVscode(() => require('../../src/features/modelTree/modelTreeProvider') as typeof import('../../src/features/modelTree/modelTreeProvider'));
+  const { ProfileStore } = withFakeVscode(() => require('../../src/features/profile/profileStore') as typeof import('../../src/features/profile/profileStore'));
+
+  it('the Model tree and the hover show each expert\'s source id', async () => {
+    const plan = planPrune(profile, { method: 'gate', target: { kind: 'keep', keep: 4 }, protect: [] });
+    const out = await write(plan, 'pruned-for-views');
+    const engine = await MoeEngine.load(out);
+    let doc: DocumentRouting;
+    try {
+      const ids = [5, 17, 42, 7, 99, 3];
+      const { routing } = await engine.forward(ids, { routing: true, hidden: false, logits: false });
+      const k = engine.info.topK;
+      doc = {
+        uri: 'file:///x.prompt',
+        version: 1,
+        tokens: ids.map((id, t) => ({ id, text: `t${t}`, start: 2 * t, end: 2 * t + 2 })),
+        numExperts: engine.info.numExperts,
+        topK: k,
+        complete: true,
+        known: new Uint8Array(ids.length).fill(1),
+        layers: routing.map((r) => ({ layer: r.layer, experts: Int32Array.from(r.experts.data), weights: Float32Array.from(r.weights.data), entropy: Float32Array.from(r.entropy) })),
+      };
+    } finally {
+      await engine.dispose();
+    }
+    const info = engine.info;
+    const kept = (layer: number): number[] => plan.layers.find((l) => l.layer === layer)!.experts.map((x) => x.routerRow);
+
+    type Ctor = ConstructorParameters<typeof ModelTreeProvider>;
+    const models = { info, state: { kind: 'ready', dir: out, info }, onDidChange: new FakeEmitter<unknown>().event };
+    const stats = { tokens: 0, counts: (_l: number, E: number) => new Array<number>(E).fill(0), onDidChange: new FakeEmitter<void>().event };
+    const tree = new ModelTreeProvider(models as unknown as Ctor[0], stats as unknown as Ctor[1], new ProfileStore());
+    for (const layer of info.moeLayers) {
+      const labels = tree.getChildren({ kind: 'layer', layer }).map((n) => tree.getTreeItem(n).label);
+      assert.deepEqual(labels, kept(layer).map((orig, e) => `Expert ${e} (orig. ${orig})`));
+    }
+
+    const md = hoverMarkdown(doc, 2, undefined, undefined, info.expertOrigins);
+    for (const l of doc.layers) {
+      const row = md.split('\n').find((x) => x.startsWith(`| L${l.layer} `))!;
+      for (let j = 0; j < doc.topK; j++) {
+        const e = l.experts[2 * doc.topK + j]!;
+        assert.ok(row.includes(`[**${e}**]`) && row.includes(`(orig. ${kept(l.layer)[e]})`), `layer ${l.layer} expert ${e}: ${row}`);
+      }
+    }
+    assert.doesNotMatch(hoverMarkdown(doc, 2, undefined), /orig\./, 'without origins, plain ids');
+  });
 });

@@ -1,8 +1,10 @@
 // The hover of one token: its text and id, then per MoE layer its experts with gate weights (a bar each)
 // and router entropy; layers where the routing is unusual (unusualRouting.ts) are marked, and what each
 // mark compared against is listed under the table. Pure (markdown); untrusted text only via markdownText.
+import type { ExpertOrigins } from '../../protocol/modelInfo';
 import type { DocumentRouting } from '../annotation/documentRouting';
 import { Commands } from '../ids';
+import { originSuffix } from '../model/modelLabels';
 import { codeSpan, commandUri } from './markdownText';
 import { routingMarks, type RoutingBaseline } from './unusualRouting';
 
@@ -16,7 +18,8 @@ export function weightBar(w: number): string {
 /** The command ids the hover links to: the only ones its MarkdownString may trust. */
 export const HOVER_COMMANDS: readonly string[] = [Commands.selectExpert, Commands.showTokenInExplorer];
 
-export function hoverMarkdown(doc: DocumentRouting, index: number, selectedLayer: number | undefined, baseline?: RoutingBaseline): string {
+/** `origins`: a pruned or merged model's source ids, shown after each expert id ("3 (orig. 5)"). */
+export function hoverMarkdown(doc: DocumentRouting, index: number, selectedLayer: number | undefined, baseline?: RoutingBaseline, origins?: ExpertOrigins): string {
   const tok = doc.tokens[index]!;
   const k = doc.topK;
   const lines: string[] = [];
@@ -32,7 +35,7 @@ export function hoverMarkdown(doc: DocumentRouting, index: number, selectedLayer
     const h = l.entropy[index]!;
     const marks = routingMarks(doc, l, index, baseline);
     const name = `L${l.layer}${l.layer === selectedLayer ? ' ◂' : ''}`;
-    const cells = experts.map(([e, w]) => `[**${e}**](${commandUri(Commands.selectExpert, [l.layer, e])} "Select expert ${e} of layer ${l.layer}") \`${weightBar(w)}\` ${w.toFixed(3)}`).join(' · ');
+    const cells = experts.map(([e, w]) => `[**${e}**](${commandUri(Commands.selectExpert, [l.layer, e])} "Select expert ${e} of layer ${l.layer}")${originSuffix(origins, l.layer, e)} \`${weightBar(w)}\` ${w.toFixed(3)}`).join(' · ');
     lines.push(`| ${marks.length ? `⚠ **${name}**` : name} | ${cells} | ${h.toFixed(2)}${marks.length ? ` _${marks.map((m) => m.short).join('; ')}_` : ''} |`);
     for (const m of marks) notes.push(`- ⚠ L${l.layer}: ${m.detail}`);
   }

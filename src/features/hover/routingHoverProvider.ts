@@ -22,7 +22,7 @@ export class RoutingHoverProvider implements vscode.HoverProvider {
     if (i < 0) return undefined;
     const t = doc.tokens[i]!;
     const info = this.models.info;
-    const md = new vscode.MarkdownString(hoverMarkdown(doc, i, info ? this.view.layerFor(info.moeLayers) : undefined, this.profiles.current));
+    const md = new vscode.MarkdownString(hoverMarkdown(doc, i, info ? this.view.layerFor(info.moeLayers) : undefined, this.profiles.current, info?.expertOrigins));
     // Only the hover's own commands run from its links; no HTML (supportHtml stays false).
     md.isTrusted = { enabledCommands: [...HOVER_COMMANDS] };
     return new vscode.Hover(md, new vscode.Range(document.positionAt(t.start), document.positionAt(t.end)));
