@@ -2,6 +2,7 @@
 // host; the webview persists nothing but UI state.
 import type { ExplorerToHost } from '../src/protocol/explorerProtocol';
 import { ExplorerApp } from './components/explorerApp';
+import { EMPTY_PERCENT } from './explorer/cellColours';
 import { sheet } from './explorer/dom';
 import { assertNever } from './explorer/assertNever';
 import { parseHostMessage } from './explorer/hostMessages';
@@ -22,7 +23,7 @@ document.adoptedStyleSheets = [
     :root {
       --moe-bg: var(--vscode-sideBar-background, var(--vscode-editor-background));
       --moe-border: var(--vscode-sideBarSectionHeader-border, var(--vscode-widget-border, var(--vscode-panel-border, transparent)));
-      --moe-empty: color-mix(in srgb, var(--vscode-foreground) 7%, transparent);
+      --moe-empty: color-mix(in srgb, var(--vscode-foreground) ${EMPTY_PERCENT}%, transparent);
       --moe-selected: color-mix(in srgb, var(--vscode-charts-orange) 14%, transparent);
     }
   `),

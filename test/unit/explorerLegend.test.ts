@@ -17,7 +17,7 @@ describe('colour legend', () => {
     assert.equal(d.title, 'Editor colours: router entropy in nats · layer 2');
     assert.deepEqual(d.swatches.map((s) => s.label), ['0.00–0.42', '0.42–0.83', '0.83–1.25', '1.25–1.66', '1.66–2.08']);
     assert.deepEqual(d.swatches.map((s) => s.colour), [0, 1, 2, 3, 4].map((b) => `var(--vscode-moeWorkbench-entropy${b})`));
-    assert.match(d.note, /Stronger tint = the router hesitates \(higher entropy\)\. 2\.08 = ln 8: uniform/);
+    assert.match(d.note, /Stronger tint = the router hesitates \(higher entropy\); uniform routing is ln 8 = 2\.08\./);
   });
 
   it('the ranges are the bins the decorations use', () => {

@@ -3,8 +3,11 @@
 import type { LayerBalance } from '../../src/protocol/explorerProtocol';
 import { define, el, ShadowElement, sheet } from '../explorer/dom';
 import { emitExplorer } from '../explorer/events';
+import { alertTextColour } from '../explorer/cellColours';
+import { cssColour } from '../explorer/colourMath';
 import { expertList, fixed } from '../explorer/labels';
 import { ScrollKeeper } from '../explorer/scrollKeeper';
+import { watchHeatTheme } from '../explorer/themeColours';
 import type { ScrollPos } from '../explorer/uiState';
 
 const styles = sheet(`
@@ -49,6 +52,10 @@ export class BalanceTable extends ShadowElement {
   private readonly body = el('tbody');
   private readonly scroller: HTMLElement;
   private readonly keeper: ScrollKeeper;
+  private data: BalanceTableData | undefined;
+  /** charts.red adjusted to meet AA on this theme's background ('' = the stylesheet's colour). */
+  private alert = '';
+  private stopThemeWatch: (() => void) | undefined;
 
   constructor() {
     super([styles]);
@@ -62,6 +69,18 @@ export class BalanceTable extends ShadowElement {
     });
   }
 
+  connectedCallback(): void {
+    this.stopThemeWatch ??= watchHeatTheme((theme) => {
+      this.alert = theme ? cssColour(alertTextColour(theme)) : '';
+      if (this.data) this.update(this.data);
+    });
+  }
+
+  disconnectedCallback(): void {
+    this.stopThemeWatch?.();
+    this.stopThemeWatch = undefined;
+  }
+
   get scrollPosition(): ScrollPos {
     return this.keeper.position;
   }
@@ -71,10 +90,12 @@ export class BalanceTable extends ShadowElement {
   }
 
   update(data: BalanceTableData): void {
+    this.data = data;
     const rows = data.balance.map((b) => {
       const current = b.layer === data.selectedLayer;
       const dead = b.neverSelected.length;
       const unused = dead === 0 ? el('span', { className: 'none', text: '—' }) : el('span', { className: 'unused dead', text: expertList(b.neverSelected), attrs: { title: `${dead} expert${dead === 1 ? '' : 's'} never selected: ${b.neverSelected.join(', ')}` } });
+      if (dead > 0) unused.style.color = this.alert;
       return el('tr', { className: current ? 'current' : '', attrs: { 'data-layer': String(b.layer) } }, [
         el('td', {}, [el('button', { text: `L${b.layer}`, attrs: { type: 'button', 'aria-label': `Select layer ${b.layer}`, ...(current ? { 'aria-current': 'true' } : {}) } })]),
         el('td', { text: fixed(b.cv, 2) }),

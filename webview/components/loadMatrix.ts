@@ -4,9 +4,12 @@
 import type { LayerBalance } from '../../src/protocol/explorerProtocol';
 import { define, el, ShadowElement, sheet } from '../explorer/dom';
 import { emitExplorer } from '../explorer/events';
+import { heatCellColours, type CellColours, type HeatTheme } from '../explorer/cellColours';
+import { cssColour } from '../explorer/colourMath';
 import { count, fixed } from '../explorer/labels';
 import { ScrollKeeper } from '../explorer/scrollKeeper';
 import { shadePercent } from '../explorer/shade';
+import { watchHeatTheme } from '../explorer/themeColours';
 import type { ScrollPos } from '../explorer/uiState';
 import { MoeTooltip } from './moeTooltip';
 
@@ -54,6 +57,10 @@ export class LoadMatrix extends ShadowElement {
   private readonly keeper: ScrollKeeper;
   private shapeKey = '';
   private digits = 1;
+  /** The theme's colours and the cell colours computed from them (by shade and zero), reset on theme change. */
+  private theme: HeatTheme | undefined;
+  private readonly cellColours = new Map<string, { background: string; color: string }>();
+  private stopThemeWatch: (() => void) | undefined;
 
   constructor() {
     super([styles]);
@@ -66,6 +73,31 @@ export class LoadMatrix extends ShadowElement {
     this.table.addEventListener('pointerover', (ev) => this.onPointerOver(ev));
     this.scroller.addEventListener('pointerleave', () => this.tooltip.hide());
     this.scroller.addEventListener('scroll', () => this.tooltip.hide(), { passive: true });
+  }
+
+  connectedCallback(): void {
+    this.stopThemeWatch ??= watchHeatTheme((theme) => {
+      this.theme = theme;
+      this.cellColours.clear();
+      if (this.shapeKey !== '') this.update(this.data);
+    });
+  }
+
+  disconnectedCallback(): void {
+    this.stopThemeWatch?.();
+    this.stopThemeWatch = undefined;
+  }
+
+  /** Inline colours of a cell: text chosen per background so it meets WCAG AA; CSS decides without a theme. */
+  private colours(percent: number, zero: boolean): { background: string; color: string } {
+    const key = `${percent}:${zero}`;
+    let c = this.cellColours.get(key);
+    if (!c) {
+      const computed: CellColours | undefined = this.theme ? heatCellColours(this.theme, percent, zero) : undefined;
+      c = computed ? { background: cssColour(computed.background), color: cssColour(computed.text) } : { background: '', color: '' };
+      this.cellColours.set(key, c);
+    }
+    return c;
   }
 
   get scrollPosition(): ScrollPos {
@@ -102,8 +134,12 @@ export class LoadMatrix extends ShadowElement {
         const text = String(n);
         if (td.textContent !== text) td.textContent = text;
         td.classList.toggle('zero', n === 0);
-        const shade = `${shadePercent(n, maxLoad)}%`;
+        const percent = shadePercent(n, maxLoad);
+        const shade = `${percent}%`;
         if (td.style.getPropertyValue('--w') !== shade) td.style.setProperty('--w', shade);
+        const { background, color } = this.colours(percent, n === 0);
+        if (td.style.backgroundColor !== background) td.style.backgroundColor = background;
+        if (td.style.color !== color) td.style.color = color;
       }
     });
     this.keeper.contentRendered();

@@ -47,7 +47,7 @@ export function legendData(input: LegendInput): LegendData {
       return {
         title: `Editor colours: router entropy in nats${inLayer}`,
         swatches: entropyBinRanges(E).map(({ lo, hi }, b) => ({ colour: `var(--vscode-moeWorkbench-entropy${b})`, label: `${lo.toFixed(2)}–${hi.toFixed(2)}` })),
-        note: `Stronger tint = the router hesitates (higher entropy). ${Math.log(Math.max(2, E)).toFixed(2)} = ln ${E}: uniform over all experts.`,
+        note: `Stronger tint = the router hesitates (higher entropy); uniform routing is ln ${E} = ${Math.log(Math.max(2, E)).toFixed(2)}.`,
       };
     case 'selectedExpert':
       return {
