@@ -26,6 +26,8 @@ export class ModelManager implements vscode.Disposable {
   readonly onDidChange = this.emitter.event;
   private _state: ModelState = { kind: 'none' };
   private loading: { readonly dir: string; readonly promise: Promise<ModelInfo> } | undefined;
+  /** The model kept while another loads, for when that load fails. */
+  private fallback: Ready | undefined;
   /** Set by "Close Model": stay closed until a model is opened again. */
   private closed = false;
   /** The current model was picked by the user (Open Model…), not taken from the configuration. */
@@ -99,7 +101,7 @@ export class ModelManager implements vscode.Disposable {
 
   private load(dir: string, explicit: boolean): Promise<ModelInfo> {
     if (this.loading?.dir === dir) return this.loading.promise;
-    if (!explicit && !this.loading && this._state.kind === 'ready' && this._state.dir === dir && !this.explicit) return Promise.resolve(this._state.info);
+    if (!explicit && !this.loading && this._state.kind === 'ready' && this._state.dir === dir) return Promise.resolve(this._state.info);
     // What to fall back to: the model that works now, or the one the interrupted load was keeping.
     const previous = this._state.kind === 'ready' ? this._state : this.loading ? this.fallback : undefined;
     this.fallback = previous;
@@ -137,9 +139,6 @@ export class ModelManager implements vscode.Disposable {
     this.loading = { dir, promise };
     return promise;
   }
-
-  /** The model kept while another loads, for when that load fails. */
-  private fallback: Ready | undefined;
 
   /** After a failed load: the previous model, still in the engine or loaded again; undefined if that fails too. */
   private async restore(previous: Ready): Promise<Ready | undefined> {
