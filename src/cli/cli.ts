@@ -10,6 +10,7 @@ import { formatAnnotateTable } from './annotateTable';
 import { UsageError, evalCommand, planCommand, profileCommand, recordedSource } from './expertCommands';
 import { formatInspect } from './inspectText';
 import { expandMultiValueFlags } from './multiValueArgs';
+import { trapStopSignals } from './stopSignals';
 
 const USAGE = `usage: moe-workbench <command> [options]
 
@@ -85,9 +86,9 @@ async function main(argv: string[]): Promise<number> {
     if (!base) throw new UsageError(`--baseline DIR is required: ${loadDir} has no moe_workbench.json naming its source model`);
     loadDir = path.resolve(base);
   }
+  const stop = trapStopSignals(() => (values.out !== undefined ? [values.out] : []));
+  const abort = { signal: stop.signal };
   const client = new EngineClient({ workerPath: path.join(__dirname, 'engineWorker.js') });
-  const abort = new AbortController();
-  process.once('SIGINT', () => abort.abort());
   try {
     const onProgress = progressPrinter();
     const info = await client.request('load', { modelDir: loadDir }, { signal: abort.signal, ...(onProgress ? { onProgress } : {}) });
@@ -122,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
     }
   } finally {
     await client.dispose();
+    stop.exitIfStopped(); // 130 / 143 / 129 whatever the request ended with, once the partial outputs are gone
   }
 }
 

@@ -1,13 +1,15 @@
 // Writing user-visible files so that nobody ever sees a half-written one: write a temp file in the
-// destination folder, fsync, rename over the destination; on failure, remove the temp file.
+// destination folder, fsync, rename over the destination; on failure or a stop signal, remove the temp file.
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { MoeError } from '../protocol/moeError';
+import { trackPartial } from './surgery/stagingCleanup';
 
 export async function writeFileAtomic(dest: string, write: (fd: number) => Promise<void> | void): Promise<void> {
   const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
   let fd: number | undefined;
+  const untrack = trackPartial(tmp);
   try {
     fd = fs.openSync(tmp, 'wx');
     await write(fd);
@@ -20,6 +22,8 @@ export async function writeFileAtomic(dest: string, write: (fd: number) => Promi
     fs.rmSync(tmp, { force: true });
     if (e instanceof MoeError) throw e;
     throw new MoeError('E_IO', `could not write ${dest}: ${(e as Error).message}`, dest);
+  } finally {
+    untrack();
   }
 }
 
