@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MoeError } from '../../protocol/moeError';
+import { isModelOrToolOutput } from './skipModelOutputs';
 import { type JsonlRecordRange, scanCalibrationFile } from './calibrationScan';
 import { jsonlRecordText } from './jsonlRecord';
 
@@ -45,7 +46,8 @@ export function readCalibrationSet(paths: readonly string[]): CalibrationSet {
     const scan = scanCalibrationFile(f, hash);
     hash.update('\0');
     characters += scan.characters;
-    if (f.endsWith('.jsonl')) documents.push(...scan.records.map((r) => jsonlDocument(f, r)));
+    // One push per record: spreading a million records into push() would overflow the call stack.
+    if (f.endsWith('.jsonl')) for (const r of scan.records) documents.push(jsonlDocument(f, r));
     else if (scan.hasText) documents.push(textDocument(f, scan.size));
   }
   if (documents.length === 0) throw new MoeError('E_INPUT', `the calibration set is empty: no text in ${paths.join(', ')} (supported: .txt, .md, source code, .jsonl with "text" or "messages")`);
@@ -106,7 +108,7 @@ function collect(p: string, out: string[], explicit: boolean): void {
   if (st.isDirectory()) {
     if (!explicit && SKIP_DIRS.has(path.basename(p))) return;
     for (const name of fs.readdirSync(p).sort()) {
-      if (!name.startsWith('.')) collect(path.join(p, name), out, false);
+      if (!name.startsWith('.') && !isModelOrToolOutput(p, name)) collect(path.join(p, name), out, false);
     }
     return;
   }
