@@ -28,7 +28,7 @@ commands:
       similarity) in DIR/moe-workbench-profiles/ (or FILE)
   prune    --model DIR --data PATH... --method reap|frequency|gate|ean|importance (--keep N | --ratio R)
            [--global [--min-per-layer N]] [--protect L:E,...] --out DIR
-      removes the lowest-scoring experts per layer and writes a new checkpoint, report.html beside it
+      removes the lowest-scoring experts per layer and writes a new checkpoint, with report.html inside it
   merge    --model DIR --data PATH... --keep N --out DIR
       MC-SMoE: groups experts by router similarity, averages each group weighted by usage
   eval     --model DIR [--baseline DIR] --data PATH... [--document FILE]

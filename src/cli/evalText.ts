@@ -1,7 +1,7 @@
-// `moe-workbench eval` as text: the two models' figures side by side, agreement and KL.
+// `moe-workbench eval` as text: the two models' figures side by side, agreement and KL. Numbers are
+// formatted by report/formatNumbers, the same as in the operation report.
 import type { EvalReport } from '../protocol/expertOps';
-
-const pct = (a: number, b: number): string => (a !== 0 && Number.isFinite(a) && Number.isFinite(b) ? `${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(1)}%` : '');
+import { formatBytes, formatChange, formatInteger, formatKl, formatPercent, formatPerplexity, formatSeconds } from '../report/formatNumbers';
 
 export function evalText(r: EvalReport): string {
   const b = r.baseline;
@@ -10,21 +10,21 @@ export function evalText(r: EvalReport): string {
   const lines = [
     `baseline   ${b.dir}`,
     `candidate  ${c.dir}`,
-    `evaluated  ${r.tokens} tokens in ${r.chunks} chunks (${(r.runMs / 1000).toFixed(1)} s)`,
+    `evaluated  ${formatInteger(r.tokens)} tokens in ${formatInteger(r.chunks)} chunk${r.chunks === 1 ? '' : 's'} (${formatSeconds(r.runMs)})`,
     '',
     row('', 'baseline', 'candidate', 'change'),
-    row('perplexity', b.perplexity.toFixed(3), c.perplexity.toFixed(3), pct(b.perplexity, c.perplexity)),
-    row('size on disk (MB)', (b.bytesOnDisk / 1e6).toFixed(2), (c.bytesOnDisk / 1e6).toFixed(2), pct(b.bytesOnDisk, c.bytesOnDisk)),
-    row('total parameters', b.totalParams.toLocaleString('en-US'), c.totalParams.toLocaleString('en-US'), pct(b.totalParams, c.totalParams)),
-    row('active parameters', b.activeParams.toLocaleString('en-US'), c.activeParams.toLocaleString('en-US'), pct(b.activeParams, c.activeParams)),
-    row('experts per layer', String(b.numExperts), String(c.numExperts), ''),
+    row('perplexity', formatPerplexity(b.perplexity), formatPerplexity(c.perplexity), formatChange(b.perplexity, c.perplexity)),
+    row('size on disk', formatBytes(b.bytesOnDisk), formatBytes(c.bytesOnDisk), formatChange(b.bytesOnDisk, c.bytesOnDisk)),
+    row('total parameters', formatInteger(b.totalParams), formatInteger(c.totalParams), formatChange(b.totalParams, c.totalParams)),
+    row('active parameters', formatInteger(b.activeParams), formatInteger(c.activeParams), formatChange(b.activeParams, c.activeParams)),
+    row('experts per layer', formatInteger(b.numExperts), formatInteger(c.numExperts), formatChange(b.numExperts, c.numExperts)),
     '',
-    `top-1 agreement        ${(r.top1Agreement * 100).toFixed(2)}%`,
-    `mean KL(base‖cand)     ${r.meanKl.toExponential(3)} nats`,
+    `top-1 agreement        ${formatPercent(r.top1Agreement)}`,
+    `mean KL(base‖cand)     ${formatKl(r.meanKl)} nats`,
   ];
   if (r.document) {
-    lines.push('', `document: ${r.document.tokens} tokens, next-token prediction changed at ${r.document.changedPredictions}`);
-    for (const l of r.document.routingChanged) lines.push(`  layer ${l.layer}: routing changed for ${(l.share * 100).toFixed(1)}% of tokens`);
+    lines.push('', `document: ${formatInteger(r.document.tokens)} tokens, next-token prediction changed at ${formatInteger(r.document.changedPredictions)}`);
+    for (const l of r.document.routingChanged) lines.push(`  layer ${l.layer}: routing changed for ${formatPercent(l.share)} of tokens`);
   }
   return lines.join('\n');
 }

@@ -1,19 +1,6 @@
-// The human-readable form of `inspect`.
+// The human-readable form of `inspect`. Numbers are formatted by report/formatNumbers, as everywhere.
 import type { ModelInfo } from '../protocol/modelInfo';
-
-export function formatCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
-}
+import { formatBytes, formatInteger, formatParams } from '../report/formatNumbers';
 
 export function formatInspect(i: ModelInfo): string {
   const moe = i.moeLayers.length > 0;
@@ -24,9 +11,9 @@ export function formatInspect(i: ModelInfo): string {
     ['experts', moe ? `${i.numExperts} per MoE layer, top-${i.topK}, expert intermediate ${i.expertIntermediateSize}` + (i.sharedExpertIntermediateSize ? `, shared expert ${i.sharedExpertIntermediateSize}` : '') : 'none (dense: an upcycling source)'],
     ['routing', i.routing],
     ['attention', `${i.numHeads} heads, ${i.numKvHeads} KV heads, head_dim ${i.headDim}, hidden ${i.hiddenSize}`],
-    ['vocabulary', `${i.vocabSize}`],
-    ['context', `${i.contextLength} tokens`],
-    ['parameters', `${formatCount(i.totalParams)} total, ${formatCount(i.activeParams)} active per token (${((100 * i.activeParams) / i.totalParams).toFixed(1)}%)`],
+    ['vocabulary', formatInteger(i.vocabSize)],
+    ['context', `${formatInteger(i.contextLength)} tokens`],
+    ['parameters', `${formatParams(i.totalParams)} total, ${formatParams(i.activeParams)} active per token (${((100 * i.activeParams) / i.totalParams).toFixed(1)}%)`],
     ['dtype', i.dtypes.join(', ')],
     ['size', `${formatBytes(i.bytesOnDisk)} in ${i.files.length} file(s)`],
   ];

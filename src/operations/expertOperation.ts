@@ -1,6 +1,6 @@
 // The steps every expert operation shares, on the host side (CLI and extension): get a profile (reuse or
 // compute), apply a plan through the engine worker, measure the impact on the profile's sample, evaluate
-// the result against the source model, and save the report next to the written checkpoint.
+// the result against the source model, and save the report inside the written checkpoint folder.
 import * as path from 'node:path';
 import { writeAll, writeFileAtomic } from '../engine/atomicFile';
 import { METHOD_STATISTIC } from '../engine/experts/expertStatistics';
@@ -42,6 +42,7 @@ export function sampleImpact(plan: ExpertPlan, profile: ExpertProfile): PlanImpa
   return planImpact(plan, {
     tokens: profile.sample.tokens,
     doc: profile.sample.doc,
+    starts: profile.sample.offset,
     docNames: profile.data.documents.map((d) => (d.line === undefined ? d.source : `${d.source} (record on line ${d.line})`)),
     layers: profile.layers.map((l, i) => ({ layer: l.layer, topK: l.topK, ...decodeSampleLayer(profile.sample, i, l.topK) })),
   });
@@ -59,7 +60,7 @@ export interface ApplyOptions extends StepOptions {
   readonly document?: string;
 }
 
-/** Writes the plan's checkpoint, evaluates it against the loaded model, and saves report.html beside it. */
+/** Writes the plan's checkpoint, evaluates it against the loaded model, and saves report.html and report.json inside it. */
 export async function applyAndReport(client: EngineRequester, plan: ExpertPlan, profile: ExpertProfile | undefined, opts: ApplyOptions): Promise<OperationReport> {
   const o = { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), timeoutMs: 0 };
   const notes: string[] = [];
@@ -98,7 +99,7 @@ export async function applyAndReport(client: EngineRequester, plan: ExpertPlan, 
   return report;
 }
 
-/** report.html (shareable, self-contained) and report.json beside the checkpoint, written atomically. */
+/** report.html (shareable, self-contained) and report.json inside the checkpoint folder, written atomically. */
 export async function saveReport(dir: string, report: OperationReport): Promise<void> {
   const html = Buffer.from(reportHtml(report));
   await writeFileAtomic(path.join(dir, 'report.html'), (fd) => writeAll(fd, html));

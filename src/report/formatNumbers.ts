@@ -10,9 +10,8 @@ const isNum = (v: unknown): v is number => typeof v === 'number';
 /** A count: an integer with thousands separators, e.g. 12365 -> "12,365"; "—" for anything else. */
 export function formatInteger(n: number): string {
   if (!isNum(n) || !Number.isFinite(n)) return DASH;
-  const r = Math.round(n);
-  const digits = String(Math.abs(r)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return r < 0 ? `-${digits}` : digits;
+  const r = Math.round(n) || 0; // no "-0"
+  return r.toLocaleString('en-US', { maximumFractionDigits: 0 });
 }
 
 /** An id (layer, expert, token position): plain digits, "?" when it is not a non-negative integer. */

@@ -1,5 +1,5 @@
 // The report of an expert operation (prune / merge) as one self-contained HTML document: saved as
-// report.html beside the written checkpoint (shareable: no network, no external files) and shown in a
+// report.html inside the written checkpoint folder (shareable: no network, no external files) and shown in a
 // VS Code webview. No scripts at all: the CSP allows only the one nonce'd <style> block (plus the webview's
 // cspSource when given), so bar widths are classes defined in that block, not style attributes. Colours
 // come from VS Code's theme variables, with light and dark (prefers-color-scheme) fallbacks for the

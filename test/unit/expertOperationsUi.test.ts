@@ -141,6 +141,8 @@ describe('dialog input', () => {
   it('words progress with the stage and the engine message (tokens, ETA)', () => {
     assert.equal(progressMessage({ stage: 'profile', done: 10, total: 100, message: '10 / 100 tokens · 5 tok/s, ~18 s left' }), 'Profiling: 10 / 100 tokens · 5 tok/s, ~18 s left');
     assert.equal(progressMessage({ stage: 'evaluate', done: 3, total: 9 }), 'Evaluating: 3 / 9');
+    // The title already says "Profiling": the message does not repeat it.
+    assert.equal(progressMessage({ stage: 'profile', done: 10, total: 100, message: '10 / 100 tokens' }, 'MoE: Profiling demo-model'), '10 / 100 tokens');
     assert.equal(progressMessage({ stage: 'other', done: 0, total: 0 }), 'other');
   });
 });

@@ -14,6 +14,11 @@ export interface RoutedTokens {
   readonly doc?: ArrayLike<number>;
   /** Per document index: its name for the reader, e.g. a file path. */
   readonly docNames?: readonly string[];
+  /**
+   * Per token: its UTF-16 offset in its document. Tokens that share a span (the bytes of one character)
+   * all carry its text; with offsets the context shows it once.
+   */
+  readonly starts?: ArrayLike<number>;
   /** Per MoE layer: decoder layer index, top-k, and [n, k] expert ids and applied weights (old ids). */
   readonly layers: readonly { readonly layer: number; readonly topK: number; readonly experts: ArrayLike<number>; readonly weights: ArrayLike<number> }[];
 }
@@ -70,17 +75,22 @@ export function planImpact(plan: ExpertPlan, routed: RoutedTokens, worstCount = 
 }
 
 /** The token's document, 1-based line (newlines in the tokens before it) and the text around it. */
-export function tokenContext(routed: Pick<RoutedTokens, 'tokens' | 'doc' | 'docNames'>, t: number): Pick<AffectedToken, 'document' | 'line' | 'before' | 'after'> {
-  const { tokens, doc } = routed;
+export function tokenContext(routed: Pick<RoutedTokens, 'tokens' | 'doc' | 'docNames' | 'starts'>, t: number): Pick<AffectedToken, 'document' | 'line' | 'before' | 'after'> {
+  const { tokens, doc, starts } = routed;
   const same = (i: number): boolean => !doc || doc[i] === doc[t];
+  // The text token i adds to its document: none when it repeats the previous token's span.
+  const adds = (i: number): string => (starts && i > 0 && same(i - 1) && starts[i]! < starts[i - 1]! + tokens[i - 1]!.length ? '' : tokens[i]!);
   let first = t;
   while (first > 0 && same(first - 1)) first--;
   let line = 1;
-  for (let i = first; i < t; i++) for (const ch of tokens[i]!) if (ch === '\n') line++;
+  for (let i = first; i < t; i++) for (const ch of adds(i)) if (ch === '\n') line++;
   let before = '';
-  for (let i = t - 1; i >= first && before.length < CONTEXT_CHARS; i--) before = tokens[i]! + before;
+  for (let i = t - 1; i >= first && before.length < CONTEXT_CHARS; i--) {
+    if (starts && starts[i]! + tokens[i]!.length > starts[t]!) continue; // the same character as token t
+    before = adds(i) + before;
+  }
   let after = '';
-  for (let i = t + 1; i < tokens.length && same(i) && after.length < CONTEXT_CHARS; i++) after += tokens[i]!;
+  for (let i = t + 1; i < tokens.length && same(i) && after.length < CONTEXT_CHARS; i++) after += adds(i);
   const name = doc ? routed.docNames?.[doc[t]!] : undefined;
   return { ...(name !== undefined ? { document: name } : {}), line, before: before.slice(-CONTEXT_CHARS), after: after.slice(0, CONTEXT_CHARS) };
 }

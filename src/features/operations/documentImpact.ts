@@ -25,6 +25,7 @@ export function documentImpact(plan: ExpertPlan, doc: DocumentRouting, worstCoun
   const k = doc.topK;
   const routed: RoutedTokens = {
     tokens: known.map((t) => doc.tokens[t]!.text),
+    starts: known.map((t) => doc.tokens[t]!.start),
     layers: doc.layers.map((l) => {
       const experts = new Int32Array(known.length * k);
       const weights = new Float32Array(known.length * k);

@@ -27,7 +27,7 @@ export function withEngineProgress<T>(title: string, work: (step: EngineStep) =>
         const last = p.total > 0 && p.done >= p.total;
         if (now - lastReport < 100 && !last) return; // the engine may report per chunk; the UI needs less
         lastReport = now;
-        const report: { message: string; increment?: number } = { message: progressMessage(p) };
+        const report: { message: string; increment?: number } = { message: progressMessage(p, title) };
         if (determinate && p.total > 0) {
           const pct = Math.min(100, (100 * p.done) / p.total);
           if (pct > shown) {

@@ -180,7 +180,7 @@ export class ExpertOperationFlow {
       const kind = plan.operation === 'prune' ? 'Pruned' : 'Merged';
       const load = `Load ${kind} Model`;
       const reveal = 'Reveal in Explorer (OS)';
-      const pick = await vscode.window.showInformationMessage(`MoE Workbench: wrote ${report.written.dir} (${describeAfter(plan)}). The report is saved beside it.`, load, reveal);
+      const pick = await vscode.window.showInformationMessage(`MoE Workbench: wrote ${report.written.dir} (${describeAfter(plan)}). Its report (report.html) is inside that folder.`, load, reveal);
       if (pick === load) await this.deps.models.open(report.written.dir).catch(() => undefined);
       else if (pick === reveal) await revealFile(path.join(report.written.dir, 'config.json')).catch(() => undefined);
     } finally {

@@ -154,9 +154,13 @@ export function validateOutputDir(text: string, modelDir: string, state: (p: str
 
 const STAGES: Record<string, string> = { profile: 'Profiling', write: 'Writing the checkpoint', evaluate: 'Evaluating', load: 'Loading' };
 
-/** A progress notification line: the stage and the engine's own message (tokens, rate, ETA). */
-export function progressMessage(p: Progress): string {
+/**
+ * A progress notification line: the stage and the engine's own message (tokens, rate, ETA). The stage is
+ * left out when the notification's title already names it ("MoE: Profiling x" + "Profiling: …" read twice).
+ */
+export function progressMessage(p: Progress, title = ''): string {
   const stage = STAGES[p.stage] ?? p.stage;
   const detail = p.message ?? (p.total > 0 ? `${p.done} / ${p.total}` : '');
+  if (detail && title.includes(stage)) return detail;
   return detail ? `${stage}: ${detail}` : stage;
 }
