@@ -78,6 +78,16 @@ export const fakeVscode = {
   StatusBarAlignment: { Left: 1, Right: 2 },
   window: {
     activeTextEditor: undefined,
+    /** Messages shown, newest last: [kind, text]. */
+    shown: [] as [string, string][],
+    showInformationMessage(text: string): Promise<undefined> {
+      this.shown.push(['info', text]);
+      return Promise.resolve(undefined);
+    },
+    showErrorMessage(text: string): Promise<undefined> {
+      this.shown.push(['error', text]);
+      return Promise.resolve(undefined);
+    },
     onDidChangeActiveTextEditor: () => ({ dispose: () => undefined }),
     createTreeView: (id: string, opts: { treeDataProvider: unknown }): FakeTreeView => {
       const view: FakeTreeView = { id, provider: opts.treeDataProvider, description: undefined, message: undefined, dispose: () => undefined };

@@ -189,6 +189,7 @@ export class AnnotationController implements vscode.Disposable {
     } catch (err) {
       const me = MoeError.from(err);
       if (me.code === 'E_CANCELLED' || stale()) return;
+      this.log(`annotating ${vscode.workspace.asRelativePath(doc.uri)} v${version} failed (${me.code}): ${me.message}`);
       void vscode.window.showErrorMessage(`MoE Workbench could not annotate ${vscode.workspace.asRelativePath(doc.uri)}: ${me.message}`);
     } finally {
       loop.disable();

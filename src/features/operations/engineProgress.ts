@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import type { Progress } from '../../protocol/engineProtocol';
 import { MoeError } from '../../protocol/moeError';
+import type { OutputLog } from '../log/outputLog';
 import { progressMessage } from './operationInputs';
 
 export interface EngineStep {
@@ -48,12 +49,14 @@ export function withEngineProgress<T>(title: string, work: (step: EngineStep) =>
   );
 }
 
-/** Shows an operation's error: a cancellation as information, anything else as an error with its message. */
-export function showOperationError(what: string, e: unknown): void {
+/** Shows an operation's error (and logs it): a cancellation as information, anything else as an error with its message. */
+export function showOperationError(what: string, e: unknown, log?: OutputLog): void {
   const err = MoeError.from(e);
   if (err.code === 'E_CANCELLED') {
+    log?.cancelled(what);
     void vscode.window.showInformationMessage(`MoE Workbench: ${what} was cancelled; nothing was written.`);
     return;
   }
+  log?.failed(what, err.code, err.message);
   void vscode.window.showErrorMessage(`MoE Workbench: ${what} failed: ${err.message}`);
 }

@@ -17,6 +17,8 @@ import { PlanPreviewPanel, type TokenLocator } from '../../webviews/planPreview/
 import type { PlanPreview, PreviewSource } from '../../webviews/planPreview/planPreviewHtml';
 import { showReportPanel } from '../../webviews/report/reportPanel';
 import type { AnnotationController } from '../annotation/annotationController';
+import { operationParams } from '../log/operationParams';
+import type { OutputLog } from '../log/outputLog';
 import { PROMPT_LANGUAGE } from '../ids';
 import type { ModelManager } from '../model/modelManager';
 import type { ActiveProfile, ProfileStore } from '../profile/profileStore';
@@ -59,6 +61,8 @@ export interface FlowDeps {
   readonly annotations: AnnotationController;
   readonly profileActions: ProfileActions;
   readonly extensionPath: string;
+  /** The output channel: each operation with its parameters, the write, the evaluation, cancellations. */
+  readonly log?: OutputLog;
 }
 
 interface EvalChoice {
@@ -86,7 +90,7 @@ export class ExpertOperationFlow {
     try {
       plan = planPrune(profile.profile, { method, target, protect });
     } catch (e) {
-      showOperationError('planning the pruning', e);
+      showOperationError('planning the pruning', e, this.deps.log);
       return;
     }
     await this.previewAndWrite(info, plan, profile, { operation: 'prune', method, target }, focus, document);
@@ -112,7 +116,7 @@ export class ExpertOperationFlow {
     try {
       plan = planMerge(profile.profile, { keep });
     } catch (e) {
-      showOperationError('planning the merge', e);
+      showOperationError('planning the merge', e, this.deps.log);
       return;
     }
     await this.previewAndWrite(info, plan, profile, { operation: 'merge', keep }, focus, document);
@@ -148,7 +152,10 @@ export class ExpertOperationFlow {
     try {
       let choice: { out: string; evaluation: EvalChoice } | undefined;
       while (!choice) {
-        if ((await panel.decision()) === 'cancel') return;
+        if ((await panel.decision()) === 'cancel') {
+          this.deps.log?.line(`${plan.operation} of ${info.path}: the preview was closed without writing (${plan.description})`);
+          return;
+        }
         const out = await askOutputDir(info, naming, this.deps.extensionPath);
         const evaluation = out ? await askEvaluation(profile) : undefined;
         if (out && evaluation) choice = { out, evaluation };
@@ -156,6 +163,9 @@ export class ExpertOperationFlow {
       }
       const { out, evaluation } = choice;
       const d = profile.profile.data;
+      const log = this.deps.log;
+      log?.started(plan.operation, operationParams({ model: info.path, plan, profile: profile.file, out, evalData: evaluation.data, ...(document ? { document: document.uri } : {}) }));
+      const t0 = Date.now();
       let report: OperationReport;
       try {
         report = await withEngineProgress(`MoE: Writing ${path.basename(out)}`, (step) =>
@@ -172,9 +182,12 @@ export class ExpertOperationFlow {
           }),
         );
       } catch (e) {
-        showOperationError(`writing ${out}`, e);
+        showOperationError(`writing ${out}`, e, log);
         return;
       }
+      log?.wrote(report.written);
+      if (report.evaluation) log?.evaluated(report.evaluation);
+      log?.done(plan.operation, `${describeAfter(plan)}; ${report.notes.join(' ')} Report: ${path.join(report.written.dir, 'report.html')}`, Date.now() - t0);
       panel.dispose();
       showReportPanel(report);
       const kind = plan.operation === 'prune' ? 'Pruned' : 'Merged';
