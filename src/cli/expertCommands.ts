@@ -146,7 +146,11 @@ export async function planCommand(ctx: Ctx, a: ExpertArgs, operation: 'prune' | 
     ...(maxEval !== undefined ? { maxEvalTokens: maxEval } : {}),
     ...(document !== undefined ? { document } : {}),
   });
-  ctx.write(a.json ? JSON.stringify(report) : `${reportText(report)}\nreport: ${path.join(report.written.dir, 'report.html')}`);
+  const notes = [
+    ...(report.written.skipped ?? []).map((f) => `not copied from the source folder: ${f.name} (${f.reason})`),
+    ...(report.written.removedStale ?? []).map((d) => `removed ${d}, left behind by an earlier write that was killed`),
+  ];
+  ctx.write(a.json ? JSON.stringify(report) : [reportText(report), ...notes, `report: ${path.join(report.written.dir, 'report.html')}`].join('\n'));
   return 0;
 }
 

@@ -5,7 +5,8 @@ import type { EngineService, EngineWorkerData, RequestContext } from './engineSe
 import { throwIfCancelled } from './engineService';
 import { readCalibrationSet } from './calibration/calibrationSet';
 import { operationRecord } from './experts/operationRecord';
-import { checkProfileModel, defaultProfilePaths, readProfile, reusableProfile, writeProfileSomewhere } from './experts/profileFile';
+import { checkProfileModel, readProfile, reusableProfile, writeProfileSomewhere } from './experts/profileFile';
+import { profilePaths } from './experts/profilePaths';
 import { modelIdentity } from './experts/modelIdentity';
 import { profileExperts } from './experts/profileExperts';
 import { evaluateModels } from './evaluation/evaluateModels';
@@ -42,11 +43,12 @@ export class MoeEngineService implements EngineService {
       return { tokens, result };
     },
     exportOnnx: async ({ outDir }, ctx) => exportOnnx(this.loaded(), outDir, (p) => ctx.progress(p)),
-    profile: async ({ data, chunkTokens, maxTokens, out, reuse }, ctx) => {
+    profile: async ({ data, chunkTokens, maxTokens, out, outDir, reuse }, ctx) => {
       const engine = this.loaded();
       const set = readCalibrationSet(data);
       const modelSha = modelIdentity(engine.info.path).sha256;
-      const candidates = out !== undefined ? [out] : defaultProfilePaths(engine.info.path, modelSha, set.sha256, Math.min(chunkTokens, engine.config.contextLength));
+      const id = { modelDir: engine.info.path, modelSha256: modelSha, dataSha256: set.sha256, chunkTokens: Math.min(chunkTokens, engine.config.contextLength), maxTokens };
+      const candidates = profilePaths(id, { out, outDir });
       if (reuse) {
         for (const file of candidates) {
           const cached = reusableProfile(file, modelSha, set.sha256, maxTokens);
@@ -70,8 +72,8 @@ export class MoeEngineService implements EngineService {
       const source = modelIdentity(engine.info.path);
       if (profile && profileFile) checkProfileModel(profile, source, profileFile);
       const record = operationRecord(plan, source, profile && profileFile ? { file: profileFile, profile } : undefined);
-      const written = await writeExpertPlan(engine.info.path, plan, out, record, { signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
-      return { written, record };
+      // The record as written: it points at the profile's copy inside the checkpoint and lists skipped files.
+      return writeExpertPlan(engine.info.path, plan, out, record, { signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
     },
     evaluate: async ({ candidateDir, data, chunkTokens, maxTokens, document, expertMap }, ctx) => {
       const baseline = this.loaded();

@@ -92,8 +92,10 @@ export interface ProfileParams {
   readonly data: readonly string[];
   readonly chunkTokens: number;
   readonly maxTokens?: number;
-  /** Profile file to write; default `<model>/moe-workbench-profiles/profile-<data hash>-c<chunk>.json`, or the user cache when the model folder is read-only. */
+  /** Profile file to write; default `<model>/moe-workbench-profiles/profile-<data hash>-c<chunk>[-max<N>].json`, or the user cache when the model folder is read-only. */
   readonly out?: string;
+  /** Instead of `out`: a folder shared by models, where the file is named by the model's and the data's identity (experts/profilePaths.ts). */
+  readonly outDir?: string;
   /** Return the profile already at the output path when it matches this model, data and chunk length. */
   readonly reuse?: boolean;
 }

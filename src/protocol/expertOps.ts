@@ -132,16 +132,41 @@ export interface OperationRecord {
   readonly createdAt: string;
   readonly tool: string;
   readonly source: { readonly dir: string; readonly sha256: string };
-  readonly profile?: { readonly file: string; readonly dataSha256: string; readonly tokens: number };
+  readonly profile?: RecordedProfile;
   readonly plan: ExpertPlan;
   /** Per MoE layer: old ids kept (new id = position) and removed. */
   readonly experts: { readonly layer: number; readonly kept: number[]; readonly removed: number[]; readonly merged?: number[][] }[];
+  /** Files of the source folder that were not copied because copying them would not be safe (links out of the folder, FIFOs, ...). */
+  readonly skippedFiles?: readonly SkippedFile[];
+}
+
+/**
+ * The profile a plan came from. `file` is the copy inside the checkpoint folder (relative to it), so what is
+ * recorded cannot change when the original is rewritten; `sha256` is of its bytes, the same as the
+ * original's when it was used.
+ */
+export interface RecordedProfile {
+  readonly file: string;
+  readonly sha256?: string;
+  /** Where the profile was read from (absolute). */
+  readonly originalFile?: string;
+  readonly dataSha256: string;
+  readonly tokens: number;
+}
+
+export interface SkippedFile {
+  readonly name: string;
+  readonly reason: string;
 }
 
 export interface WrittenCheckpoint {
   readonly dir: string;
   readonly files: string[];
   readonly bytes: number;
+  /** Source files left out (also in moe_workbench.json). */
+  readonly skipped?: readonly SkippedFile[];
+  /** Staging folders of killed earlier writes that were found beside the output and removed. */
+  readonly removedStale?: readonly string[];
 }
 
 /** Impact of a plan on routed tokens, before anything is written. */

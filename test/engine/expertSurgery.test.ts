@@ -233,7 +233,7 @@ describe('writeExpertPlan: pruning', () => {
       const parent = freshDir();
       const out = path.join(parent, 'pruned');
       const events: Progress[] = [];
-      const written = await writeExpertPlan(src, plan, out, record, { onProgress: (p) => events.push(p) });
+      const { written } = await writeExpertPlan(src, plan, out, record, { onProgress: (p) => events.push(p) });
 
       const E = numExpertsOf(config);
       assert.equal(written.dir, out);
@@ -314,7 +314,7 @@ describe('writeExpertPlan: output layout', () => {
     const src = fixture('mixtral');
     const plan = prunePlan(withCheckpoint(src, (c) => c.config));
     const out = path.join(freshDir(), 'sharded');
-    const written = await writeExpertPlan(src, plan, out, recordOf(src, plan), { maxShardBytes: 300_000 });
+    const { written } = await writeExpertPlan(src, plan, out, recordOf(src, plan), { maxShardBytes: 300_000 });
     const shards = written.files.filter((f) => f.endsWith('.safetensors'));
     assert.ok(shards.length >= 3, `${shards.length} shards`);
     shards.forEach((f, i) => assert.equal(f, `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`));
@@ -359,7 +359,7 @@ describe('writeExpertPlan: output layout', () => {
     const record = recordOf(src, plan);
     const out = path.join(freshDir(), 'out');
     fs.mkdirSync(out);
-    const written = await writeExpertPlan(src, plan, out, record);
+    const { written } = await writeExpertPlan(src, plan, out, record);
     assert.deepEqual(written.files, ['README.md', 'config.json', 'generation_config.json', 'model.safetensors', 'moe_workbench.json', 'tokenizer.json', 'tokenizer_config.json']);
     assert.equal(fs.readFileSync(path.join(out, 'README.md'), 'utf8'), '# model card\n');
     checkCommon(src, out, plan, record, 6);
@@ -464,7 +464,7 @@ describe('writeExpertPlan: refusals leave nothing behind', () => {
     const plan = prunePlan(mixtralConfig());
     await expectRefused(writeExpertPlan(mixtral, plan, out, recordOf(mixtral, plan), { signal: ac.signal, onProgress: () => ac.abort() }), 'E_CANCELLED', out);
     assert.deepEqual(fs.readdirSync(parent), []);
-    const written = await writeExpertPlan(mixtral, plan, out, recordOf(mixtral, plan));
+    const { written } = await writeExpertPlan(mixtral, plan, out, recordOf(mixtral, plan));
     assert.equal(written.dir, out);
   });
 

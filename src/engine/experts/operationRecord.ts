@@ -1,5 +1,6 @@
 // The `moe_workbench.json` a written checkpoint carries: the operation, its parameters, the source
-// model's identity, the profile it was planned from, and per layer the old ids kept, removed and merged.
+// model's identity, the profile it was planned from (a copy of it travels in the checkpoint), and per layer
+// the old ids kept, removed and merged.
 import type { ExpertPlan, ExpertProfile, ModelIdentity, OperationRecord } from '../../protocol/expertOps';
 
 export const TOOL = 'moe-workbench 0.1.0';
@@ -11,7 +12,8 @@ export function operationRecord(plan: ExpertPlan, source: ModelIdentity, profile
     createdAt: new Date().toISOString(),
     tool: TOOL,
     source: { dir: source.dir, sha256: source.sha256 },
-    ...(profile ? { profile: { file: profile.file, dataSha256: profile.profile.data.sha256, tokens: profile.profile.data.tokens } } : {}),
+    // The original path until writeExpertPlan copies the profile into the checkpoint and points `file` at the copy.
+    ...(profile ? { profile: { file: profile.file, originalFile: profile.file, dataSha256: profile.profile.data.sha256, tokens: profile.profile.data.tokens } } : {}),
     plan,
     experts: plan.layers.map((l) => {
       const merged = l.experts.filter((x) => (x.members ?? x.sources).length > 1).map((x) => [...(x.members ?? x.sources.map((s) => s.expert))]);

@@ -1,7 +1,6 @@
 // Profiles on disk: versioned JSON written atomically, read back defensively (the whole schema, see
 // profileSchema.ts), and matched against the model they are applied to.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ExpertProfile, LayerProfile, ModelIdentity } from '../../protocol/expertOps';
 import { MoeError } from '../../protocol/moeError';
@@ -9,16 +8,6 @@ import { writeAll, writeFileAtomic } from '../atomicFile';
 import { ShapeError } from '../../protocol/jsonShape';
 import { readJsonFile } from '../model/jsonFile';
 import { parseProfile } from './profileSchema';
-
-/**
- * Where a profile goes by default: next to the model (one file per calibration set and chunk length), or,
- * when the model folder is read-only, in the user's cache under the model's identity.
- */
-export function defaultProfilePaths(modelDir: string, modelSha256: string, dataSha256: string, chunkTokens: number): [string, string] {
-  const name = `profile-${dataSha256.slice(0, 12)}-c${chunkTokens}.json`;
-  const cache = process.env['XDG_CACHE_HOME'] ?? path.join(os.homedir(), '.cache');
-  return [path.join(modelDir, 'moe-workbench-profiles', name), path.join(cache, 'moe-workbench', 'profiles', `${path.basename(modelDir)}-${modelSha256.slice(0, 12)}`, name)];
-}
 
 /** Writes to the first of `candidates` that can be written (the model folder may be read-only). */
 export async function writeProfileSomewhere(candidates: readonly string[], profile: ExpertProfile): Promise<string> {

@@ -1,7 +1,6 @@
 // Getting a profile of the loaded model into the ProfileStore: profiling it on calibration files (with a
 // progress notification) or opening a saved profile file. Used by the Profile / Open Profile commands and
 // by Prune / Merge when they need a profile first.
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -101,10 +100,10 @@ export class ProfileActions {
     const t0 = Date.now();
     let result: ActiveProfile;
     try {
-      const out = this.profilePath(info, data, chunkTokens, maxTokens);
+      const outDir = this.profileDir(info);
       result = await withEngineProgress(
         `MoE: Profiling ${info.name}`,
-        (step) => this.engine.request('profile', { data, chunkTokens, ...(maxTokens !== undefined ? { maxTokens } : {}), ...(out ? { out } : {}) }, { ...step, timeoutMs: 0 }),
+        (step) => this.engine.request('profile', { data, chunkTokens, ...(maxTokens !== undefined ? { maxTokens } : {}), ...(outDir ? { outDir } : {}) }, { ...step, timeoutMs: 0 }),
         true,
       );
     } catch (e) {
@@ -119,11 +118,13 @@ export class ProfileActions {
     return result;
   }
 
-  /** Profiles of models inside the extension (the demo model) go to the extension's storage, not beside the model. */
-  private profilePath(info: ModelInfo, data: readonly string[], chunkTokens: number, maxTokens?: number): string | undefined {
-    if (!isInside(path.resolve(info.path), path.resolve(this.opts.extensionPath))) return undefined;
-    const key = createHash('sha256').update(JSON.stringify([info.path, data, chunkTokens, maxTokens ?? null])).digest('hex').slice(0, 12);
-    return path.join(this.opts.storageDir, 'profiles', `${info.name}-profile-${key}-c${chunkTokens}.json`);
+  /**
+   * Profiles of models inside the extension (the demo model) go to the extension's storage, not beside the
+   * model; the engine names the file by the model's and the data's identity, so a run on changed data never
+   * overwrites a profile an existing checkpoint was planned from.
+   */
+  private profileDir(info: ModelInfo): string | undefined {
+    return isInside(path.resolve(info.path), path.resolve(this.opts.extensionPath)) ? path.join(this.opts.storageDir, 'profiles') : undefined;
   }
 
   /** "MoE: Open Profile…": reads a profile file (refused when it was computed on another model). */
