@@ -203,12 +203,13 @@ function impactSection(impact: PlanImpact, operation: ExpertPlan['operation'], b
     impact.worst.length === 0
       ? ''
       : `<h3>Most affected tokens</h3>
-<table class="tokens">
-<thead><tr><th scope="col">#</th><th scope="col">Where</th><th scope="col">Token in context</th><th scope="col">${esc(capitalised(measure))}</th><th scope="col">Layers</th></tr></thead>
+<p class="muted">Weight: the ${esc(measure)}, summed over the layers listed. Each token is shown with the text around it.</p>
+<div class="scroll"><table class="tokens">
+<thead><tr><th scope="col">#</th><th scope="col">Where</th><th scope="col">Token in context</th><th scope="col">Weight</th><th scope="col">Layers</th></tr></thead>
 <tbody>
-${impact.worst.map((w) => `<tr><td class="num">${esc(formatId(w.index))}</td><td>${esc(tokenWhere(w))}</td><td>${tokenInContextHtml(w)}</td><td class="num">${esc(formatFixed(w.massLost, 4))}</td><td>${esc(formatIds(w.layers))}</td></tr>`).join('\n')}
+${impact.worst.map((w) => `<tr><td class="num">${esc(formatId(w.index))}</td><td>${esc(tokenWhere(w))}</td><td>${tokenInContextHtml(w)}</td><td class="num">${esc(formatFixed(w.massLost, 4))}</td><td class="num">${esc(formatIds(w.layers))}</td></tr>`).join('\n')}
 </tbody>
-</table>`;
+</table></div>`;
   return `<section id="impact">
 <h2>Impact on the calibration sample</h2>
 <p><strong>${esc(formatShare(impact.affectedTokens, n))}</strong> of the calibration tokens (${esc(formatInteger(impact.affectedTokens))} of ${esc(formatInteger(n))}) had a ${operation === 'merge' ? 'merged' : 'removed'} expert among their top-k in at least one layer.</p>
@@ -363,7 +364,8 @@ tr.removed .eid, tr.removed td.num { color: var(--muted); }
 .key.merged { background: repeating-linear-gradient(45deg, var(--merged) 0 3px, transparent 3px 6px); }
 .key.removed { background: repeating-linear-gradient(-45deg, var(--removed) 0 3px, transparent 3px 6px); }
 code.tok { white-space: pre; background: var(--code-bg); padding: 0 0.25em; border-radius: 3px; }
-code.ctx { white-space: pre; color: var(--muted); }
+code.ctx { white-space: pre-wrap; overflow-wrap: anywhere; color: var(--muted); }
+.scroll { overflow-x: auto; max-width: 100%; }
 code.ctx mark.tok { color: var(--fg); background: var(--mark); border-bottom: 2px solid var(--mark-line); padding: 0 0.15em; }
 .doc { white-space: pre-wrap; overflow-wrap: anywhere; font-family: var(--mono); background: var(--code-bg); border: 1px solid var(--border); padding: 0.8em; max-height: 32em; overflow: auto; }
 mark.changed { background: var(--mark); color: inherit; border-bottom: 2px dotted var(--mark-line); }

@@ -170,8 +170,8 @@ function summarySection(p: PlanPreview): string {
 }
 
 function impactSection(p: PlanPreview, bar: (f: number, cls?: string) => string): string {
-  const measure = impactMeasure(p.plan.operation);
-  const head = p.sources.map((s) => `<th scope="col">${esc(s.label)}<br><span class="muted">tokens affected · ${esc(measure)}</span></th>`).join('');
+  // The column heads stay short (a narrow panel); the paragraph above the table says what the weight is.
+  const head = p.sources.map((s) => `<th scope="col" class="src">${esc(s.label)}<br><span class="muted">affected · gate weight</span></th>`).join('');
   const rows = p.plan.layers.map((l) => {
     const cells = p.sources.map((s) => {
       const row = s.impact.perLayer.find((x) => x.layer === l.layer);
@@ -181,7 +181,7 @@ function impactSection(p: PlanPreview, bar: (f: number, cls?: string) => string)
     return `<tr><th scope="row">Layer ${id(l.layer)}</th><td class="num">${int(l.experts.length)} / ${int(l.numExperts)}</td>${cells.join('')}</tr>`;
   });
   const what = p.plan.operation === 'prune' ? 'a removed expert' : 'an expert merged into another';
-  return `<section><h2>Impact per layer</h2><p class="muted">Share of tokens with ${what} among their top-k, and the mean applied gate weight those experts carried per token.</p>
+  return `<section><h2>Impact per layer</h2><p class="muted">Share of tokens with ${what} among their top-k, and the mean ${esc(impactMeasure(p.plan.operation))} per token (the applied gate weight those experts carried).</p>
 <div class="scroll"><table class="impact-table"><thead><tr><th scope="col">Layer</th><th scope="col">Experts after</th>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`;
 }
 
@@ -256,6 +256,8 @@ button.link { background: none; border: none; padding: 0; color: var(--vscode-te
 button.link:hover code { text-decoration: underline; }
 table { border-collapse: collapse; margin: 4px 0 8px; }
 .scroll { overflow-x: auto; max-width: 100%; }
+.impact-table thead th.src { white-space: normal; overflow-wrap: anywhere; min-width: 7em; }
+.impact-table .track { width: 56px; }
 th, td { text-align: left; padding: 2px 10px 2px 0; vertical-align: middle; font-weight: normal; white-space: nowrap; }
 thead th { font-weight: 600; border-bottom: 1px solid var(--vscode-panel-border, #8884); }
 tbody th { font-weight: 600; }
