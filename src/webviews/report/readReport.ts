@@ -7,6 +7,9 @@ import { ShapeError } from '../../protocol/jsonShape';
 import { MoeError } from '../../protocol/moeError';
 import { parseReport } from './reportSchema';
 
+/** Far above a real report (its per-token lists are capped), far below what would stall the host. */
+export const MAX_REPORT_BYTES = 64 * 1024 * 1024;
+
 export function reportTitle(report: OperationReport): string {
   const dir = report.written?.dir;
   return `MoE report: ${dir ? path.basename(dir) : report.title}`;
@@ -20,6 +23,9 @@ export function readReport(fileOrDir: string): OperationReport {
   } catch {
     throw new MoeError('E_INPUT', `${file} does not exist`, file);
   }
+  // Reports are a few hundred KiB; a huge file is not one, and reading it would stall the editor.
+  const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  if (size > MAX_REPORT_BYTES) throw new MoeError('E_INPUT', `${file} is ${size} bytes, larger than any MoE Workbench report (at most ${MAX_REPORT_BYTES} bytes)`, file);
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
