@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { writeRandomCheckpoint } from '../../src/devtools/randomCheckpoint';
 import { isStagingName, STAGING_MARKER } from '../../src/engine/surgery/staleStaging';
-import type { WriterIdentity } from '../../src/engine/surgery/writerIdentity';
+import { type WriterIdentity, writerState } from '../../src/engine/surgery/writerIdentity';
 import { cliBundle } from '../support/paths';
 
 const run = promisify(execFile);
@@ -95,6 +95,17 @@ describe('interrupted prune', () => {
     const r = await s.exited;
     assert.equal(r.code, 143, r.stderr);
     assert.deepEqual(fs.readdirSync(parent), []);
+  });
+
+  it('SIGKILL of the CLI alone: its engine process notices, removes its staging folder and exits', { timeout: 120_000 }, async () => {
+    const parent = parentDir();
+    const s = start(path.join(parent, 'pruned'));
+    const staging = await writing(parent, s);
+    const { writer } = JSON.parse(fs.readFileSync(path.join(staging, STAGING_MARKER), 'utf8')) as { writer: WriterIdentity };
+    s.child.kill('SIGKILL');
+    await s.exited;
+    while (writerState(writer) === 'alive') await new Promise((r) => setTimeout(r, 10)); // the orphaned engine exits on its own
+    assert.deepEqual(fs.readdirSync(parent), [], 'the engine removed its staging folder before exiting');
   });
 
   it('SIGKILL of everything (as a power loss): the folder stays, and the next prune beside it removes it and says so', async () => {
