@@ -25,13 +25,15 @@ interface Manifest {
     commands: { command: string; enablement?: string }[];
     views: Record<string, { id: string }[]>;
     viewsContainers: { activitybar: { id: string }[] };
-    configuration: { id?: string; title?: string; properties: Record<string, unknown> };
+    configuration: { id?: string; title?: string; properties: Record<string, unknown> }[];
     colors: { id: string; defaults: Record<string, string> }[];
     languages: { id: string; extensions: string[] }[];
     menus: Record<string, { command: string; when?: string; group?: string }[]>;
   };
 }
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as Manifest;
+/** Every setting of every configuration section. */
+const settings: Record<string, unknown> = Object.assign({}, ...pkg.contributes.configuration.map((c) => c.properties));
 
 describe('package.json manifest', () => {
   it('declares exactly the commands the code registers', () => {
@@ -61,7 +63,7 @@ describe('package.json manifest', () => {
   it('declares the views, settings and prompt language the code uses', () => {
     assert.deepEqual(pkg.contributes.viewsContainers.activitybar.map((c) => c.id), [Views.container]);
     assert.deepEqual(pkg.contributes.views[Views.container]!.map((v) => v.id).sort(), [Views.explorer, Views.modelTree].sort());
-    for (const key of [Settings.modelPath, Settings.debounceMs, Settings.tokensPerPass]) assert.ok(`${Settings.section}.${key}` in pkg.contributes.configuration.properties, key);
+    for (const key of [Settings.modelPath, Settings.debounceMs, Settings.tokensPerPass]) assert.ok(`${Settings.section}.${key}` in settings, key);
     assert.deepEqual(pkg.contributes.languages.find((l) => l.id === PROMPT_LANGUAGE)?.extensions, ['.prompt', '.prompt.md']);
   });
 
@@ -101,16 +103,20 @@ describe('package.json manifest', () => {
     assert.match(untrusted?.description ?? '', /trust/);
     const modelPath = `${Settings.section}.${Settings.modelPath}`;
     assert.deepEqual(untrusted?.restrictedConfigurations, [modelPath]);
-    assert.ok(modelPath in pkg.contributes.configuration.properties);
+    assert.ok(modelPath in settings);
   });
 
-  it('titles the settings "MoE Workbench" (an id the Settings UI trims from the keys, not "Moe Workbench" made from them)', () => {
-    // The Settings UI shows each key's prefix, wordified ("moeWorkbench" → "Moe Workbench"), unless it
-    // matches the configuration's id; without an id, the id is the extension's (moe-workbench.moe-workbench).
-    const configuration = pkg.contributes.configuration;
-    assert.equal(configuration.title, 'MoE Workbench');
-    assert.equal(configuration.id, Settings.section);
-    for (const key of Object.keys(configuration.properties)) assert.ok(key.startsWith(`${configuration.id}.`), key);
+  it('names the settings in the Settings UI without a "Moe Workbench" made from their keys', () => {
+    // The Settings UI labels a setting "<prefix>: <name>" with the key's prefix wordified ("moeWorkbench" →
+    // "Moe Workbench") unless the prefix is the id of the configuration section it is shown under; the
+    // extension's own entry is titled by its displayName. So: one section per key prefix, id = prefix.
+    assert.equal((pkg as unknown as { displayName: string }).displayName, 'MoE Workbench');
+    for (const section of pkg.contributes.configuration) {
+      assert.ok(section.id && section.title, `a configuration section has an id and a title: ${JSON.stringify(section)}`);
+      assert.doesNotMatch(section.title, /Moe /);
+      for (const key of Object.keys(section.properties)) assert.equal(key.slice(0, key.lastIndexOf('.')), section.id, `${key} is in the section its prefix names`);
+    }
+    assert.deepEqual(pkg.contributes.configuration.map((c) => c.title), ['Model', 'Annotation']);
   });
 
   it('ships an MIT LICENSE, as package.json says', () => {
