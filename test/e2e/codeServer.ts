@@ -20,6 +20,11 @@ export interface CodeServerOptions {
   settings?: Record<string, unknown>;
   /** Until the server answers HTTP (default 60 s). */
   startTimeoutMs?: number;
+  /**
+   * Workspace trust on (default off): the workspace opens in Restricted Mode, without the startup prompt,
+   * as a folder the user has not trusted yet.
+   */
+  workspaceTrust?: boolean;
 }
 
 export interface CodeServer {
@@ -75,7 +80,8 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     if (!/successfully installed/i.test(installed)) throw new Error(`installing ${options.vsix} printed no success:\n${installed}`);
 
     await fs.mkdir(path.join(userDataDir, 'User'), { recursive: true });
-    await fs.writeFile(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...baseSettings, ...options.settings }, null, 2));
+    const trust = options.workspaceTrust ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' } : {};
+    await fs.writeFile(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...baseSettings, ...trust, ...options.settings }, null, 2));
   } catch (e) {
     await fs.rm(tmp, { recursive: true, force: true });
     throw e;
@@ -88,7 +94,7 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     '--auth', 'none',
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    ...(options.workspaceTrust ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override',
     '--disable-proxy',
     '--ignore-last-opened',
