@@ -12,10 +12,13 @@ import { ColourByCommand, ComingSoonCommand, SelectExpertCommand, SelectLayerCom
 import { RoutingDecorations } from './features/decorations/routingDecorations';
 import { ExplorerModel } from './features/explorer/explorerModel';
 import { RoutingHoverProvider } from './features/hover/routingHoverProvider';
+import { logModelStates } from './features/log/modelLoadLog';
+import { OutputLog } from './features/log/outputLog';
 import { Commands, Views } from './features/ids';
 import { ModelManager } from './features/model/modelManager';
 import { ModelStatusBar } from './features/model/modelStatusBar';
 import { ModelTreeProvider } from './features/modelTree/modelTreeProvider';
+import { createModelTreeView } from './features/modelTree/modelTreeView';
 import { ExpertOperationFlow } from './features/operations/expertOperationFlow';
 import { ProfileActions } from './features/operations/profileActions';
 import { ProfileStore } from './features/profile/profileStore';
@@ -37,9 +40,11 @@ export function activate(context: vscode.ExtensionContext): void {
   own({ dispose: () => void engine.dispose() });
   const demoModelDir = path.join(context.extensionPath, 'media', 'demo-model');
   const output = own(vscode.window.createOutputChannel('MoE Workbench'));
+  const log = new OutputLog((line) => output.appendLine(line));
   const models = own(new ModelManager(engine, context.globalState, demoModelDir));
+  own(logModelStates(models.onDidChange, log));
   const view = own(new ViewState(context.workspaceState));
-  const annotations = own(new AnnotationController(engine, models, (line) => output.appendLine(line)));
+  const annotations = own(new AnnotationController(engine, models, (line) => log.line(line)));
   const stats = own(new SessionStats(annotations));
   own(models.onDidChange((s) => s.kind === 'ready' && stats.reset()));
   const profiles = own(new ProfileStore());
@@ -49,11 +54,11 @@ export function activate(context: vscode.ExtensionContext): void {
   own(new RoutingDecorations(annotations, models, view));
   const explorer = own(new ExplorerModel(annotations, models, view, profiles));
   own(vscode.window.registerWebviewViewProvider(Views.explorer, own(new ExpertExplorerView(context.extensionUri, explorer))));
-  own(vscode.window.registerTreeDataProvider(Views.modelTree, own(new ModelTreeProvider(models, stats, profiles))));
+  own(createModelTreeView(Views.modelTree, own(new ModelTreeProvider(models, stats, profiles)), models));
   own(vscode.languages.registerHoverProvider({ scheme: '*' }, new RoutingHoverProvider(annotations, models, view, profiles)));
 
-  const profileActions = new ProfileActions(engine, models, profiles, { extensionPath: context.extensionPath, storageDir: context.globalStorageUri.fsPath });
-  const flow = new ExpertOperationFlow({ engine, models, profiles, annotations, profileActions, extensionPath: context.extensionPath });
+  const profileActions = new ProfileActions(engine, models, profiles, { extensionPath: context.extensionPath, storageDir: context.globalStorageUri.fsPath, log });
+  const flow = new ExpertOperationFlow({ engine, models, profiles, annotations, profileActions, extensionPath: context.extensionPath, log });
 
   const commands: Command[] = [
     new OpenModelCommand(models, demoModelDir),

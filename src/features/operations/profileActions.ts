@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ModelInfo } from '../../protocol/modelInfo';
 import type { EngineRequester } from '../../operations/expertOperation';
+import type { OutputLog } from '../log/outputLog';
 import type { ModelManager } from '../model/modelManager';
 import type { ActiveProfile, ProfileStore } from '../profile/profileStore';
 import { showOperationError, withEngineProgress } from './engineProgress';
@@ -17,6 +18,8 @@ export interface ProfileActionsOptions {
   /** The extension's folder: profiles of models inside it (the demo model) go to `storageDir` instead. */
   readonly extensionPath: string;
   readonly storageDir: string;
+  /** The output channel: every profile run and opened profile, with its parameters and outcome. */
+  readonly log?: OutputLog;
 }
 
 export class ProfileActions {
@@ -98,20 +101,23 @@ export class ProfileActions {
   /** Profiles the loaded model; the result goes into the store. Errors are shown; undefined then. */
   async run(info: ModelInfo, data: readonly string[], chunkTokens: number, maxTokens?: number): Promise<ActiveProfile | undefined> {
     const t0 = Date.now();
+    const log = this.opts.log;
     let result: ActiveProfile;
     try {
       const outDir = this.profileDir(info);
+      log?.started('profile', { model: info.path, data: [...data], chunk: chunkTokens, maxTokens, out: outDir ?? 'beside the model' });
       result = await withEngineProgress(
         `MoE: Profiling ${info.name}`,
         (step) => this.engine.request('profile', { data, chunkTokens, ...(maxTokens !== undefined ? { maxTokens } : {}), ...(outDir ? { outDir } : {}) }, { ...step, timeoutMs: 0 }),
         true,
       );
     } catch (e) {
-      showOperationError(`profiling ${info.name}`, e);
+      showOperationError(`profiling ${info.name}`, e, log);
       return undefined;
     }
     this.profiles.set(result);
     const d = result.profile.data;
+    log?.done('profile', `${d.tokens} tokens of ${d.documents.length} document(s), ${d.chunks} chunks${d.truncated ? ', stopped at the token limit' : ''}; saved ${result.file}`, Date.now() - t0);
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
     const msg = `MoE Workbench: profiled ${info.name} on ${d.tokens.toLocaleString('en-US')} tokens (${d.chunks} chunks of ≤${d.chunkTokens}${d.truncated ? ', stopped at the token limit' : ''}) in ${secs} s. Saved ${result.file}`;
     void vscode.window.showInformationMessage(msg, 'Show in Explorer').then((b) => b && revealFile(result.file));
@@ -149,14 +155,16 @@ export class ProfileActions {
     }
     if (!target) return undefined;
     const abs = path.resolve(target);
+    this.opts.log?.started('open profile', { model: info.path, file: abs });
     try {
       const profile = await withEngineProgress(`MoE: Reading ${path.basename(abs)}`, (step) => this.engine.request('readProfile', { file: abs }, { ...step, timeoutMs: 0 }));
       const active = { file: abs, profile };
       this.profiles.set(active);
+      this.opts.log?.done('open profile', `${profile.data.tokens} tokens of ${profile.data.files.length} file(s), chunk ${profile.data.chunkTokens}`);
       void vscode.window.showInformationMessage(`MoE Workbench: loaded the profile ${path.basename(abs)} (${profile.data.tokens.toLocaleString('en-US')} tokens of ${profile.data.files.length} file(s), chunk ${profile.data.chunkTokens}).`);
       return active;
     } catch (e) {
-      showOperationError(`opening the profile ${abs}`, e);
+      showOperationError(`opening the profile ${abs}`, e, this.opts.log);
       return undefined;
     }
   }
