@@ -110,7 +110,7 @@ describe('hover marks need evidence', () => {
     const l1 = md.split('\n').find((line) => line.startsWith('| ⚠ **L1'));
     assert.ok(l1 !== undefined && l1.includes('_rare expert 7'), md);
     const loads = Array.from(doc.layers[1]!.experts).filter((e) => e === 7).length;
-    const share = ((100 * loads) / 2130).toFixed(1);
+    const share = ((100 * loads) / 2130).toFixed(1).replace(/\.0$/, '');
     assert.match(md, new RegExp(`- ⚠ L1: rare: expert 7 was chosen for ${share.replace('.', '\\.')}% of this document's 2,130 tokens vs 25% if balanced \\(top-2 of 8\\)`));
   });
 
@@ -121,7 +121,7 @@ describe('hover marks need evidence', () => {
     l.entropy[17] = 0.98 * Math.log(8); // one token where the router hesitates
     const md = hoverMarkdown(doc, 17, 2);
     assert.match(md, /\| ⚠ \*\*L2 ◂\*\* \|.*_high entropy_ \|/);
-    assert.match(md, /- ⚠ L2: high entropy: 2\.04 nats is above 95% of this document's 400 tokens \(\d\.\d\d\) and above 0\.85·ln 8 = 1\.77/);
+    assert.match(md, /- ⚠ L2: high entropy: 2\.04 nats, above the 95th percentile of this document's 400 tokens \(\d\.\d\d\) and above 0\.85·ln 8 = 1\.77/);
     assert.equal(allMarks(doc).length, 1);
   });
 

@@ -33,7 +33,8 @@ export interface RoutingMark {
   readonly detail: string;
 }
 
-const percent = (x: number): string => `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%`;
+/** 0.004 → "0.4%", 0.125 → "12.5%", 0.25 → "25%". */
+const percent = (x: number): string => `${(100 * x).toFixed(1).replace(/\.0$/, '')}%`;
 const count = (n: number): string => String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
 /** Kullback–Leibler divergence of Bernoulli(q) from Bernoulli(p), in nats. */
@@ -98,7 +99,7 @@ export function routingMarks(doc: DocumentRouting, l: DocLayerRouting, index: nu
     if (h > threshold) {
       marks.push({
         short: 'high entropy',
-        detail: `high entropy: ${h.toFixed(2)} nats is above ${percent(ENTROPY_PERCENTILE)} of this document's ${count(fromDoc.n)} tokens (${threshold.toFixed(2)}) and above ${HIGH_ENTROPY}·ln ${E} = ${(HIGH_ENTROPY * logE).toFixed(2)}`,
+        detail: `high entropy: ${h.toFixed(2)} nats, above the ${Math.round(100 * ENTROPY_PERCENTILE)}th percentile of this document's ${count(fromDoc.n)} tokens (${threshold.toFixed(2)}) and above ${HIGH_ENTROPY}·ln ${E} = ${(HIGH_ENTROPY * logE).toFixed(2)}`,
       });
     }
   }
