@@ -2,6 +2,8 @@
 // high-contrast themes (and random ones): the colours the load matrix sets inline, re-parsed and measured
 // here with an independent contrast computation.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { alertTextColour, EMPTY_PERCENT, heatCellColours, heatTheme, type HeatTheme } from '../../webview/explorer/cellColours';
 import { cssColour, mixSrgb, over, parseCssColour, readableText, TRANSPARENT } from '../../webview/explorer/colourMath';
@@ -121,6 +123,36 @@ describe('balance table alert text meets WCAG AA', () => {
       const theme = themeOf(name);
       assert.ok(wcagContrast(cssColour(theme.alert), cssColour(theme.background)) < 4.5, name);
     }
+  });
+});
+
+describe('token heatmap row headers meet WCAG AA in the current default and high-contrast themes', () => {
+  // descriptionForeground and the find-match highlight (#ea5c0055) behind a revealed row, as VS Code defines them.
+  const ROWS: Record<string, { bg: string; fg: string; description: string; revealed?: string }> = {
+    'Dark Modern': { bg: '#181818', fg: '#cccccc', description: '#9d9d9d', revealed: '#ea5c0055' },
+    'Light Modern': { bg: '#f8f8f8', fg: '#3b3b3b', description: '#3b3b3b', revealed: '#ea5c0055' },
+    'Dark High Contrast': { bg: '#000000', fg: '#ffffff', description: 'rgba(255, 255, 255, 0.7)' },
+    'Light High Contrast': { bg: '#ffffff', fg: '#292929', description: 'rgba(41, 41, 41, 0.7)' },
+  };
+  const on = (text: string, bg: string, under?: string): number => {
+    const ground = under === undefined ? parseCssColour(bg)! : over(parseCssColour(bg)!, parseCssColour(under)!);
+    return wcagContrast(cssColour(over(parseCssColour(text)!, ground)), cssColour(ground));
+  };
+  for (const [name, t] of Object.entries(ROWS)) {
+    it(`${name}: not-yet-analysed rows (description colour, no fading) and the revealed row`, () => {
+      assert.ok(on(t.description, t.bg) >= 4.5, `description ${on(t.description, t.bg).toFixed(2)}`);
+      const faded = over(mixSrgb(parseCssColour(t.fg)!, TRANSPARENT, 45), parseCssColour(t.bg)!);
+      if (name.includes('Modern')) assert.ok(wcagContrast(cssColour(faded), cssColour(parseCssColour(t.bg)!)) < 4.5, 'opacity 0.45 was below AA');
+      if (t.revealed) {
+        assert.ok(on(t.fg, t.revealed, t.bg) >= 4.5, `token text on the revealed row ${on(t.fg, t.revealed, t.bg).toFixed(2)}`);
+      }
+    });
+  }
+  it('the stylesheet fades no text and gives the revealed row\'s index the foreground', () => {
+    const css = fs.readFileSync(path.join(__dirname, '..', '..', 'webview', 'components', 'tokenHeatmap.styles.ts'), 'utf8');
+    assert.doesNotMatch(css, /opacity:\s*0\.[0-7]/, 'no faded text (the clear button\'s × at 0.8 stays above AA)');
+    assert.match(css, /\.row\.revealed \.ix \{ color: var\(--vscode-foreground\); \}/);
+    assert.ok(on('#9d9d9d', '#ea5c0055', '#181818') < 4.5, 'the description colour there was below AA in Dark Modern');
   });
 });
 

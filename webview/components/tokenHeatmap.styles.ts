@@ -45,6 +45,8 @@ export const heatmapStyles = sheet(`
     box-shadow: inset 2px 0 0 var(--vscode-focusBorder), 1px 0 0 var(--moe-border);
   }
   .ix { flex: 0 0 auto; min-width: 3.2ch; text-align: right; color: var(--vscode-descriptionForeground); font-size: 10px; font-variant-numeric: tabular-nums; }
+  /* On the find-match orange the description colour falls below AA in Dark Modern; the foreground does not. */
+  .body .row.revealed .ix { color: var(--vscode-foreground); }
   .tx { flex: 1 1 auto; min-width: 0; font-family: var(--vscode-editor-font-family, monospace); font-size: 12px; white-space: pre; overflow: hidden; text-overflow: ellipsis; }
 
   .c {
@@ -54,7 +56,8 @@ export const heatmapStyles = sheet(`
   .c.sel { box-shadow: inset 1px 0 0 var(--vscode-charts-orange), inset -2px 0 0 var(--vscode-charts-orange); }
   .c.sel:not(.on) { background-color: var(--moe-selected); }
   .row.unknown .c { background-color: color-mix(in srgb, var(--moe-empty) 50%, transparent); }
-  .row.unknown .tx, .row.unknown .ix { opacity: 0.45; font-style: italic; }
+  /* Not yet analysed: italic in the description colour, not faded (opacity 0.45 was ~3:1, below WCAG AA). */
+  .row.unknown .tx, .row.unknown .ix { color: var(--vscode-descriptionForeground); font-style: italic; }
 
   .c:focus, .rh:focus, .ch:focus { outline: 1px solid var(--vscode-focusBorder); outline-offset: -1px; }
   .c:focus { outline-offset: -2px; }
