@@ -12,8 +12,12 @@ import { profileExperts } from './experts/profileExperts';
 import { evaluateModels } from './evaluation/evaluateModels';
 import { evaluationChunks } from './evaluation/evaluationChunks';
 import { exportOnnx } from './exportOnnx';
+import { openCheckpoint } from './model/checkpoint';
 import { MoeEngine } from './moeEngine';
 import { writeExpertPlan } from './surgery/writeExpertPlan';
+
+/** Longest text a `tokenize` request takes (the extension annotates at most 2,000,000 characters). */
+export const MAX_TOKENIZE_CHARS = 4_000_000;
 
 type Handlers = { [M in EngineMethod]: (params: EngineMethods[M]['params'], ctx: RequestContext) => Promise<EngineMethods[M]['result']> };
 
@@ -24,12 +28,25 @@ export class MoeEngineService implements EngineService {
 
   private readonly handlers: Handlers = {
     load: async ({ modelDir }, ctx) => {
+      // A model that is refused must not cost the one that works: check the folder, config and weight
+      // headers while the current model stays loaded; only then make room for the new weights.
+      openCheckpoint(modelDir).close();
+      const previous = this.engine?.info.path;
       await this.unloadEngine();
-      this.engine = await MoeEngine.load(modelDir, { signal: ctx.signal, onProgress: (p) => ctx.progress(p), ...(this.data.threads ? { threads: this.data.threads } : {}) });
+      try {
+        this.engine = await MoeEngine.load(modelDir, this.loadOptions(ctx));
+      } catch (e) {
+        throw await this.restore(previous, MoeError.from(e));
+      }
       return this.engine.info;
     },
     inspect: async () => this.loaded().info,
-    tokenize: async ({ text }) => this.loaded().tokenizer.encode(text),
+    tokenize: async ({ text }) => {
+      const engine = this.loaded();
+      // Tokenising is linear in the text but its memory is ~150 bytes a character: bound it before starting.
+      if (text.length > MAX_TOKENIZE_CHARS) throw new MoeError('E_INPUT', `the text has ${text.length.toLocaleString('en-US')} characters; the engine tokenises at most ${MAX_TOKENIZE_CHARS.toLocaleString('en-US')} at once: split it or select a part`);
+      return engine.tokenizer.encode(text);
+    },
     forward: async ({ input, capture }, ctx) => {
       const engine = this.loaded();
       const tokens = this.tokens(engine, input);
@@ -55,7 +72,7 @@ export class MoeEngineService implements EngineService {
           if (cached) return { file, profile: cached };
         }
       }
-      const profile = await profileExperts(engine, set, { chunkTokens, ...(maxTokens !== undefined ? { maxTokens } : {}), signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
+      const profile = await profileExperts(engine, set, { chunkTokens, ...(maxTokens !== undefined ? { maxTokens } : {}), signal: ctx.signal, onProgress: (p) => ctx.progress(p), pause: () => ctx.pause() });
       throwIfCancelled(ctx.signal);
       const file = await writeProfileSomewhere(candidates, profile);
       return { file, profile };
@@ -73,15 +90,16 @@ export class MoeEngineService implements EngineService {
       if (profile && profileFile) checkProfileModel(profile, source, profileFile);
       const record = operationRecord(plan, source, profile && profileFile ? { file: profileFile, profile } : undefined);
       // The record as written: it points at the profile's copy inside the checkpoint and lists skipped files.
-      return writeExpertPlan(engine.info.path, plan, out, record, { signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
+      return writeExpertPlan(engine.info.path, plan, out, record, { signal: ctx.signal, onProgress: (p) => ctx.progress(p), pause: () => ctx.pause() });
     },
     evaluate: async ({ candidateDir, data, chunkTokens, maxTokens, document, expertMap }, ctx) => {
       const baseline = this.loaded();
       const chunks = evaluationChunks(baseline, readCalibrationSet(data), chunkTokens, maxTokens);
-      const candidate = await MoeEngine.load(candidateDir, { signal: ctx.signal, ...(this.data.threads ? { threads: this.data.threads } : {}) });
+      const candidate = await MoeEngine.load(candidateDir, { ...this.loadOptions(), signal: ctx.signal });
       try {
         return await evaluateModels(baseline, candidate, chunks, {
           signal: ctx.signal,
+          pause: () => ctx.pause(),
           onProgress: (p) => ctx.progress(p),
           ...(document !== undefined ? { document } : {}),
           ...(expertMap ? { expertMap: new Map(expertMap) } : {}),
@@ -107,6 +125,21 @@ export class MoeEngineService implements EngineService {
     await this.unloadEngine();
   }
 
+  private loadOptions(ctx?: RequestContext): Parameters<typeof MoeEngine.load>[1] {
+    return { ...(ctx ? { signal: ctx.signal, onProgress: (p) => ctx.progress(p) } : {}), ...(this.data.threads ? { threads: this.data.threads } : {}) };
+  }
+
+  /** After a failed load, loads the model that was loaded before, and says so in the error. */
+  private async restore(previous: string | undefined, error: MoeError): Promise<MoeError> {
+    if (previous === undefined) return error;
+    try {
+      this.engine = await MoeEngine.load(previous, this.loadOptions());
+      return new MoeError(error.code, `${error.message} (${previous} is loaded again)`, error.file);
+    } catch {
+      return error;
+    }
+  }
+
   private loaded(): MoeEngine {
     if (!this.engine) throw new MoeError('E_NO_MODEL', 'no model is loaded: load a model folder first');
     return this.engine;
@@ -128,5 +161,8 @@ export class MoeEngineService implements EngineService {
     const e = this.engine;
     this.engine = undefined;
     await e?.dispose();
+    // The weights' buffers are only returned to the system when collected; the memory check of the next
+    // load reads what the system has available, so collect now (the engine process runs with --expose-gc).
+    if (e) (globalThis as { gc?: () => void }).gc?.();
   }
 }

@@ -49,7 +49,8 @@ export class EngineProcess {
   constructor(opts: EngineSpawnOptions, events: EngineProcessEvents) {
     try {
       this.child = fork(opts.workerPath, [], {
-        execArgv: opts.execArgv ?? [],
+        // --expose-gc: the engine collects a dropped model's buffers before it sizes the next one.
+        execArgv: [...(opts.execArgv ?? []), '--expose-gc'],
         serialization: 'advanced',
         // stdout too goes to stderr: the CLI's stdout is its output (e.g. --json), never engine chatter.
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

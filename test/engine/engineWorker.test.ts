@@ -100,7 +100,10 @@ describe('engine worker', () => {
   });
 
   it('errors come back as data and the worker keeps serving', async () => {
+    const before = await client.request('inspect', {});
     await assert.rejects(client.request('load', { modelDir: '/nonexistent/model' }), (e: unknown) => e instanceof MoeError && e.code === 'E_MODEL_DIR' && e.file === '/nonexistent/model');
+    assert.equal((await client.request('inspect', {})).path, before.path, 'a refused load keeps the model that was loaded');
+    await client.request('unload', {});
     await assert.rejects(client.request('forward', { input: { text: 'x' }, capture: { routing: false, hidden: false, logits: false } }), (e: unknown) => e instanceof MoeError && e.code === 'E_NO_MODEL');
     const info = await client.request('load', { modelDir: fixture('olmoe') });
     assert.equal(info.modelType, 'olmoe');

@@ -19,6 +19,8 @@ export interface ProfileOptions {
   readonly sampleTokens?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: Progress) => void;
+  /** Awaited between chunks: the engine runs waiting queries (annotation) there. */
+  readonly pause?: () => Promise<void>;
 }
 
 export async function profileExperts(engine: MoeEngine, data: CalibrationSet, opts: ProfileOptions): Promise<ExpertProfile> {
@@ -39,6 +41,7 @@ export async function profileExperts(engine: MoeEngine, data: CalibrationSet, op
   let runMs = 0;
   let done = 0;
   for (const chunk of chunks) {
+    await opts.pause?.();
     throwIfCancelled(signal);
     const res = await engine.forward(
       chunk.spans.map((s) => s.id),

@@ -22,6 +22,8 @@ import { expertCountKey, validatePlan } from './validatePlan';
 export interface WritePlanOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: Progress) => void;
+  /** Awaited between tensors: the engine runs waiting queries (annotation) there. */
+  readonly pause?: () => Promise<void>;
   /** Largest shard in bytes of tensor data (default 5e9, as transformers' save_pretrained). For tests. */
   readonly maxShardBytes?: number;
 }
@@ -159,7 +161,7 @@ export async function writeExpertPlan(srcDir: string, plan: ExpertPlan, outDir: 
           },
         };
       });
-      await writeSafetensors(path.join(tmp, file), list, { format: 'pt' });
+      await writeSafetensors(path.join(tmp, file), list, { format: 'pt' }, opts.pause);
     }
     checkCancelled();
     if (shards.length > 1) {

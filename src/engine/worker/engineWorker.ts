@@ -4,9 +4,13 @@ import type { EngineWorkerData } from '../engineService';
 import { MoeEngineService } from '../moeEngineService';
 import { ENGINE_DATA_ENV } from '../../protocol/engineLaunch';
 import { processPort } from './enginePort';
+import { installStagingCleanup } from '../surgery/stagingCleanup';
 import { serveEngine } from './serveEngine';
 import { withTestFaults } from './testHooks';
 
+// Ctrl-C in a terminal reaches this process too, and the host's stop is a SIGTERM: either way what is being
+// written is removed before the process ends.
+installStagingCleanup();
 const data = JSON.parse(process.env[ENGINE_DATA_ENV] ?? '{}') as EngineWorkerData;
 const service = new MoeEngineService(data);
 serveEngine(processPort(), withTestFaults(service));
