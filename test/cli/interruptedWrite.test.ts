@@ -1,6 +1,7 @@
 // Interrupted writes (issue #8): Ctrl-C or SIGTERM during `prune` leaves no staging folder and exits 130 /
 // 143; what a SIGKILL (or power loss) leaves is removed by the next run that writes beside it. The real CLI
-// on a random model large enough (~200 MB) that its write is still under way when the signal arrives.
+// on a random model (~200 MB), signalled while its process group is held (SIGSTOP) right after the staging
+// folder appears, so the write is still ahead whatever the machine's load.
 import * as assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -58,18 +59,41 @@ function stagingIn(parent: string): string[] {
   return fs.readdirSync(parent).filter(isStagingName).map((f) => path.join(parent, f));
 }
 
-/** Resolves with the staging folder once its weights file is being written; rejects if the CLI exits first. */
-async function writing(parent: string, s: Started): Promise<string> {
+/** The writer named by a staging folder's marker, once the marker is complete. */
+function markerOf(dir: string): WriterIdentity | undefined {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(dir, STAGING_MARKER), 'utf8')) as { writer: WriterIdentity }).writer;
+  } catch {
+    return undefined; // not written yet
+  }
+}
+
+/**
+ * Resolves as soon as the staging folder exists with its marker (the whole write still ahead), with the
+ * CLI's process group stopped (SIGSTOP) so the write cannot finish before the test's signal is sent;
+ * `signal` sends it and resumes the group. Rejects if the CLI exits first.
+ */
+async function writing(parent: string, s: Started): Promise<{ staging: string; writer: WriterIdentity; signal: (send: () => void) => void }> {
   let exited = false;
   void s.exited.then(() => (exited = true));
   for (;;) {
-    const dir = stagingIn(parent).find((d) => fs.existsSync(path.join(d, 'model.safetensors')));
-    if (dir) return dir;
+    const staging = stagingIn(parent).find((d) => markerOf(d) !== undefined);
+    if (staging) {
+      process.kill(-s.child.pid!, 'SIGSTOP');
+      return {
+        staging,
+        writer: markerOf(staging)!,
+        signal: (send) => {
+          send();
+          process.kill(-s.child.pid!, 'SIGCONT');
+        },
+      };
+    }
     if (exited) {
       const r = await s.exited;
       throw new Error(`the CLI exited (${r.code ?? r.signal}) before its staging folder appeared: ${r.stderr}`);
     }
-    await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, 1));
   }
 }
 
@@ -78,10 +102,9 @@ describe('interrupted prune', () => {
     const parent = parentDir();
     const out = path.join(parent, 'pruned');
     const s = start(out);
-    const staging = await writing(parent, s);
-    const marker = JSON.parse(fs.readFileSync(path.join(staging, STAGING_MARKER), 'utf8')) as { writer: WriterIdentity };
-    assert.ok(marker.writer.pid === s.child.pid || marker.writer.ppid === s.child.pid, 'the marker names the CLI or its engine process');
-    process.kill(-s.child.pid!, 'SIGINT');
+    const w = await writing(parent, s);
+    assert.ok(w.writer.pid === s.child.pid || w.writer.ppid === s.child.pid, 'the marker names the CLI or its engine process');
+    w.signal(() => process.kill(-s.child.pid!, 'SIGINT'));
     const r = await s.exited;
     assert.equal(r.code, 130, r.stderr);
     assert.deepEqual(fs.readdirSync(parent), [], 'no staging folder, no output');
@@ -90,8 +113,8 @@ describe('interrupted prune', () => {
   it('SIGTERM to the CLI alone (as `kill PID` or a supervisor sends it): exits 143 and leaves nothing', async () => {
     const parent = parentDir();
     const s = start(path.join(parent, 'pruned'));
-    await writing(parent, s);
-    s.child.kill('SIGTERM');
+    const w = await writing(parent, s);
+    w.signal(() => s.child.kill('SIGTERM'));
     const r = await s.exited;
     assert.equal(r.code, 143, r.stderr);
     assert.deepEqual(fs.readdirSync(parent), []);
@@ -100,19 +123,18 @@ describe('interrupted prune', () => {
   it('SIGKILL of the CLI alone: its engine process notices, removes its staging folder and exits', { timeout: 120_000 }, async () => {
     const parent = parentDir();
     const s = start(path.join(parent, 'pruned'));
-    const staging = await writing(parent, s);
-    const { writer } = JSON.parse(fs.readFileSync(path.join(staging, STAGING_MARKER), 'utf8')) as { writer: WriterIdentity };
-    s.child.kill('SIGKILL');
+    const w = await writing(parent, s);
+    w.signal(() => s.child.kill('SIGKILL'));
     await s.exited;
-    while (writerState(writer) === 'alive') await new Promise((r) => setTimeout(r, 10)); // the orphaned engine exits on its own
+    while (writerState(w.writer) === 'alive') await new Promise((r) => setTimeout(r, 10)); // the orphaned engine exits on its own
     assert.deepEqual(fs.readdirSync(parent), [], 'the engine removed its staging folder before exiting');
   });
 
   it('SIGKILL of everything (as a power loss): the folder stays, and the next prune beside it removes it and says so', async () => {
     const parent = parentDir();
     const s = start(path.join(parent, 'first'));
-    const staging = await writing(parent, s);
-    process.kill(-s.child.pid!, 'SIGKILL');
+    const { staging, signal } = await writing(parent, s);
+    signal(() => process.kill(-s.child.pid!, 'SIGKILL'));
     const r = await s.exited;
     assert.equal(r.signal, 'SIGKILL');
     assert.deepEqual(stagingIn(parent), [staging], 'a SIGKILL cannot be cleaned up after by the killed process');
