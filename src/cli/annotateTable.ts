@@ -1,6 +1,7 @@
 // The human-readable form of a routing trace: one row per token, per MoE layer the chosen experts with
 // their weights and the router entropy, plus the token's log-probability given what precedes it.
 import type { RoutingTrace } from '../protocol/trace';
+import { formatInteger } from '../report/formatNumbers';
 
 const show = (s: string): string => JSON.stringify(s).slice(1, -1);
 
@@ -12,7 +13,7 @@ export function formatAnnotateTable(trace: RoutingTrace): string {
   const m = trace.model;
   const lines: string[] = [];
   const loss = trace.loss === undefined ? '' : ` · loss ${trace.loss.toFixed(4)} (perplexity ${Math.exp(trace.loss).toFixed(2)})`;
-  lines.push(`${m.name} (${m.architecture}) · ${m.moeLayers.length} MoE layers × ${m.numExperts} experts, top-${m.topK} · ${trace.tokens.length} tokens${loss}`);
+  lines.push(`${m.name} (${m.architecture}) · ${m.moeLayers.length} MoE layers × ${m.numExperts} experts, top-${m.topK} · ${formatInteger(trace.tokens.length)} tokens${loss}`);
   if (trace.layers.length === 0) lines.push(m.moeLayers.length === 0 ? 'dense model: no routing' : 'no routing captured');
   const tokenCol = Math.min(16, Math.max(5, ...trace.tokens.map((t) => show(t.text).length + 2)));
   const layerCol = Math.max(...trace.layers.map((l) => `L${l.layer}`.length), m.topK * 8 + 7);

@@ -1,6 +1,8 @@
 // What a plan does to tokens, before anything is written: a token is affected in a layer when one of its
-// top-k experts is removed (pruning) or folded into another expert (merging); the gate mass it loses there
-// is the applied weight of those experts. Works on a profile's sample and on an open document's routing.
+// top-k experts is removed (pruning) or folded into another expert (merging); the figure per token is the
+// applied gate weight on those experts (`gateMassLost`/`massLost`: lost to a prune, moved to the merged
+// expert by a merge; the reports word it by operation). Works on a profile's sample and on an open
+// document's routing.
 // Each of the most affected tokens carries its line and a little text around it, so it can be found.
 import type { AffectedToken, ExpertPlan, PlanImpact } from '../../protocol/expertOps';
 
