@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { calibrationChunks } from '../../src/engine/calibration/calibrationChunks';
+import { calibrationChunks, tokeniseCalibration } from '../../src/engine/calibration/calibrationChunks';
+import { MoeError } from '../../src/protocol/moeError';
 import { readCalibrationSet } from '../../src/engine/calibration/calibrationSet';
 import { profileExperts } from '../../src/engine/experts/profileExperts';
 import { MoeEngine } from '../../src/engine/moeEngine';
@@ -98,6 +99,30 @@ describe('calibration budget: stop reading and tokenising at --max-tokens', () =
       assert.ok(engine.tokenizer.charactersTokenized - before < 100_000);
     } finally {
       await engine.dispose();
+    }
+  });
+});
+
+describe('tokenising a large calibration set for a job', () => {
+  it('reports progress and lets a cancel through before the first forward', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-tokenise-progress-'));
+    try {
+      const line = 'Experts are chosen per token by the router; this sentence is calibration data. ';
+      for (let i = 0; i < 120; i++) fs.writeFileSync(path.join(root, `doc${i}.txt`), line.repeat(100));
+      const tok = loadTokenizer(demoModel);
+      const set = readCalibrationSet([root]);
+      const seen: string[] = [];
+      const all = await tokeniseCalibration(tok, set, 256, Infinity, { onProgress: (p) => seen.push(`${p.stage}:${p.total}:${p.message ?? ''}`) });
+      assert.deepEqual(all, calibrationChunks(tok, set, 256), 'the same chunks as the synchronous version');
+      assert.ok(seen.length > 0, 'progress while tokenising');
+      assert.match(seen[0]!, /^tokenise:0:\d+ \/ 120 documents, [\d,]+ tokens so far$/);
+      const ac = new AbortController();
+      await assert.rejects(
+        tokeniseCalibration(tok, set, 256, Infinity, { signal: ac.signal, onProgress: () => ac.abort() }),
+        (e: unknown) => e instanceof MoeError && e.code === 'E_CANCELLED',
+      );
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 });

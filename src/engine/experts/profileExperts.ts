@@ -3,7 +3,7 @@
 import type { ExpertProfile } from '../../protocol/expertOps';
 import type { Progress } from '../../protocol/engineProtocol';
 import { MoeError } from '../../protocol/moeError';
-import { calibrationChunks } from '../calibration/calibrationChunks';
+import { tokeniseCalibration } from '../calibration/calibrationChunks';
 import type { CalibrationSet } from '../calibration/calibrationSet';
 import { throwIfCancelled } from '../engineService';
 import type { MoeEngine } from '../moeEngine';
@@ -32,7 +32,7 @@ export async function profileExperts(engine: MoeEngine, data: CalibrationSet, op
   const chunkLen = Math.min(opts.chunkTokens, c.contextLength);
 
   // Tokenise first (within the budget): the total makes progress and ETA honest.
-  const { chunks, tokens: total, truncated } = calibrationChunks(engine.tokenizer, data, chunkLen, opts.maxTokens, signal);
+  const { chunks, tokens: total, truncated } = await tokeniseCalibration(engine.tokenizer, data, chunkLen, opts.maxTokens, opts);
   if (total === 0) throw new MoeError('E_INPUT', `the calibration set has no chunk of 2 or more tokens (${data.documents.length} documents)`);
 
   const identity = modelIdentity(engine.info.path);

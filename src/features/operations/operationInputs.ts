@@ -152,7 +152,7 @@ export function validateOutputDir(text: string, modelDir: string, state: (p: str
   return undefined;
 }
 
-const STAGES: Record<string, string> = { profile: 'Profiling', write: 'Writing the checkpoint', evaluate: 'Evaluating', load: 'Loading' };
+const STAGES: Record<string, string> = { tokenise: 'Tokenising the data', profile: 'Profiling', write: 'Writing the checkpoint', evaluate: 'Evaluating', load: 'Loading' };
 
 /**
  * A progress notification line: the stage and the engine's own message (tokens, rate, ETA). The stage is
