@@ -85,14 +85,25 @@ describe('removeStaleStaging', () => {
     assert.ok(fs.existsSync(fresh));
   });
 
+  it('an unmarked old folder that does not hold weights is not assumed to be ours', () => {
+    const parent = parentDir();
+    const dir = path.join(parent, '.notes.partial-Ab34Cd');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'draft.md'), 'the user’s own');
+    const past = (Date.now() - 2 * UNMARKED_STALE_MS) / 1000;
+    for (const p of [path.join(dir, 'draft.md'), dir]) fs.utimesSync(p, past, past);
+    assert.deepEqual(removeStaleStaging(parent), []);
+  });
+
   it('leaves other entries alone: a user folder, a file and a symlink with a staging-like name', () => {
     const parent = parentDir();
     const target = parentDir();
     fs.mkdirSync(path.join(parent, 'ckpt.partial-0a1b2c3d')); // not hidden: not ours
+    fs.mkdirSync(path.join(parent, '.ckpt.partial-downloads')); // not a suffix we make
     fs.writeFileSync(path.join(parent, '.x.partial-0a1b2c3d'), 'a file');
     fs.symlinkSync(target, path.join(parent, '.y.partial-0a1b2c3d'));
     assert.deepEqual(removeStaleStaging(parent), []);
-    assert.equal(fs.readdirSync(parent).length, 3);
+    assert.equal(fs.readdirSync(parent).length, 4);
     assert.ok(fs.existsSync(target));
   });
 
@@ -111,7 +122,7 @@ describe('createStagingDir', () => {
   it('marks its folder with this process, sweeps the dead writer’s folder beside it, keeps the live one’s', async () => {
     const parent = parentDir();
     const dead = staging(parent, { ...currentWriter(), pid: deadPid() }, '.out.partial-dead0001');
-    const live = staging(parent, currentWriter(), '.out.partial-live0001');
+    const live = staging(parent, currentWriter(), '.out.partial-11ee0001');
     const s = await createStagingDir(parentDir(), path.join(parent, 'out'));
     assert.deepEqual(s.removedStale, [dead]);
     assert.ok(fs.existsSync(live));

@@ -9,7 +9,7 @@ import { currentWriter, parseWriter, type WriterIdentity, writerState } from './
 /** The marker inside a staging folder; removed just before the folder is renamed into place. */
 export const STAGING_MARKER = '.moe-workbench-writer.json';
 /** `.<name>.partial-<random>`: mkdtemp's 6 characters (older versions) or our 8 hex digits. */
-const STAGING_NAME = /^\..+\.partial-[A-Za-z0-9_-]{6,}$/;
+const STAGING_NAME = /^\..+\.partial-([A-Za-z0-9]{6}|[0-9a-f]{8})$/;
 /**
  * Folders of older versions have no marker. They are removed when nothing in them has changed for this
  * long: a live writer keeps touching the file it writes, and no single tensor takes an hour to write.
@@ -56,9 +56,15 @@ export interface SweepOptions {
   readonly now?: number;
 }
 
+/** What an older version's staging folder holds: nothing yet, or weights being written. Anything else is not assumed to be ours. */
+function looksLikeOurs(dir: string): boolean {
+  const names = fs.readdirSync(dir);
+  return names.length === 0 || names.some((n) => n.endsWith('.safetensors'));
+}
+
 function isStale(dir: string, opts: SweepOptions): boolean {
   const w = readMarker(dir);
-  if (w === undefined) return (opts.now ?? Date.now()) - newestChange(dir) > UNMARKED_STALE_MS;
+  if (w === undefined) return looksLikeOurs(dir) && (opts.now ?? Date.now()) - newestChange(dir) > UNMARKED_STALE_MS;
   if (opts.ownedBy !== undefined && (w.pid === opts.ownedBy || w.ppid === opts.ownedBy)) {
     if (w.pid !== process.pid) waitUntilGone(w, 3000);
     return true;
