@@ -4,12 +4,14 @@
 
 /** A value that does not have the expected shape; `path` is where it is in the document. */
 export class ShapeError extends Error {
+  /** `gotText`, when given, describes what was found instead of the value itself (e.g. "6 bytes"). */
   constructor(
     readonly path: string,
     readonly expected: string,
     readonly got: unknown,
+    gotText?: string,
   ) {
-    super(`${path || '(top level)'}: expected ${expected}, got ${describeValue(got)}`);
+    super(`${path || '(top level)'}: expected ${expected}, got ${gotText ?? describeValue(got)}`);
     this.name = 'ShapeError';
   }
 }

@@ -86,8 +86,8 @@ describe('profile schema on read', () => {
       ['sample offsets of another length', (v) => v.sample.offset.pop(), 'sample.offset: expected an array of'],
       ['a sample token of another document', (v) => (v.sample.doc[0] = 5), 'sample.doc[0]: expected an integer from 0 to 0, got 5'],
       ['sample experts of one layer missing', (v) => v.sample.experts.pop(), 'sample.experts: expected an array of 2 base64 strings (one per MoE layer), got an array of 1'],
-      ['sample experts cut short', (v) => (v.sample.experts[0] = v.sample.experts[0].slice(0, 8)), 'sample.experts[0]: expected'],
-      ['sample expert ids out of range', (v) => (v.sample.experts[1] = Buffer.from(new Uint16Array(v.sample.tokens.length * 2).fill(9).buffer).toString('base64')), 'sample.experts[1]: expected expert ids below 8'],
+      ['sample experts cut short', (v) => (v.sample.experts[0] = v.sample.experts[0].slice(0, 8)), 'tokens × top-2), got 6 bytes'],
+      ['sample expert ids out of range', (v) => (v.sample.experts[1] = Buffer.from(new Uint16Array(v.sample.tokens.length * 2).fill(9).buffer).toString('base64')), 'sample.experts[1]: expected expert ids below 8 (layer 1\'s expert count), got id 9 for sampled token 0'],
       ['sample weights not base64', (v) => (v.sample.weights[0] = '!!!!'), 'sample.weights[0]: expected base64 data, got "!!!!"'],
       ['another version', (v) => (v.version = 2), 'version: expected 1'],
     ];

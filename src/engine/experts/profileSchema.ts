@@ -109,13 +109,13 @@ function parseSample(v: unknown, layers: readonly LayerProfile[], documentCount:
   const weights = expectArrayOf(s['weights'], 'sample.weights', base64, layers.length, 'base64 strings (one per MoE layer)');
   layers.forEach((l, i) => {
     const ids = Buffer.from(experts[i]!, 'base64');
-    if (ids.length !== n * l.topK * 2) throw new ShapeError(`sample.experts[${i}]`, `${n * l.topK} Uint16 expert ids (${n} tokens × top-${l.topK})`, `${ids.length} bytes`);
+    if (ids.length !== n * l.topK * 2) throw new ShapeError(`sample.experts[${i}]`, `${n * l.topK} Uint16 expert ids (${n} tokens × top-${l.topK})`, ids.length, `${ids.length} bytes`);
     for (let j = 0; j < n * l.topK; j++) {
       const e = ids.readUInt16LE(j * 2);
-      if (e >= l.numExperts) throw new ShapeError(`sample.experts[${i}]`, `expert ids below ${l.numExperts} (layer ${l.layer}'s expert count)`, `id ${e} for sampled token ${Math.floor(j / l.topK)}`);
+      if (e >= l.numExperts) throw new ShapeError(`sample.experts[${i}]`, `expert ids below ${l.numExperts} (layer ${l.layer}'s expert count)`, e, `id ${e} for sampled token ${Math.floor(j / l.topK)}`);
     }
     const w = Buffer.from(weights[i]!, 'base64');
-    if (w.length !== n * l.topK * 4) throw new ShapeError(`sample.weights[${i}]`, `${n * l.topK} Float32 weights (${n} tokens × top-${l.topK})`, `${w.length} bytes`);
+    if (w.length !== n * l.topK * 4) throw new ShapeError(`sample.weights[${i}]`, `${n * l.topK} Float32 weights (${n} tokens × top-${l.topK})`, w.length, `${w.length} bytes`);
   });
   return { tokens, doc, offset, experts, weights };
 }
