@@ -101,7 +101,12 @@ function headerSection(r: OperationReport): string {
     ['Output', `<code>${esc(written.dir)}</code>`],
     ['Written', `${esc(formatInteger(written.files.length))} file${written.files.length === 1 ? '' : 's'}, ${esc(formatBytes(written.bytes))}: ${written.files.map((f) => `<code>${esc(f)}</code>`).join(', ')}`],
   ];
-  if (rec.profile) rows.push(['Profile', `<code>${esc(rec.profile.file)}</code> (${esc(formatInteger(rec.profile.tokens))} calibration tokens)`]);
+  if (rec.profile) {
+    const copyOf = typeof rec.profile.originalFile === 'string' && rec.profile.originalFile !== rec.profile.file ? `, a copy of <code>${esc(rec.profile.originalFile)}</code>` : '';
+    rows.push(['Profile', `<code>${esc(rec.profile.file)}</code> (${esc(formatInteger(rec.profile.tokens))} calibration tokens${copyOf})`]);
+  }
+  const skipped = Array.isArray(rec.skippedFiles) ? rec.skippedFiles : [];
+  if (skipped.length > 0) rows.push(['Not copied', skipped.map((f) => `<code>${esc(f.name)}</code> <span class="muted">(${esc(f.reason)})</span>`).join(', ')]);
   rows.push(['Tool', esc(rec.tool)]);
   return `<header>
 <h1>${esc(r.title)}</h1>

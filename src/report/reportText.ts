@@ -150,7 +150,8 @@ export function reportText(report: OperationReport): string {
       ['source', record.source.dir],
       ['output', written.dir],
       ['written', `${formatInteger(written.files.length)} file${written.files.length === 1 ? '' : 's'}, ${formatBytes(written.bytes)}`],
-      ...(record.profile ? [['profile', `${record.profile.file} (${formatInteger(record.profile.tokens)} tokens)`]] : []),
+      ...(record.profile ? [['profile', `${record.profile.file} (${formatInteger(record.profile.tokens)} tokens${record.profile.originalFile && record.profile.originalFile !== record.profile.file ? `, a copy of ${record.profile.originalFile}` : ''})`]] : []),
+      ...((record.skippedFiles ?? []).length > 0 ? [['not copied', (record.skippedFiles ?? []).map((f) => `${f.name} (${f.reason})`).join(', ')]] : []),
     ]),
   );
 

@@ -116,6 +116,11 @@ describe('report.json on read', () => {
     assert.deepEqual(r.record.skippedFiles, extra.skippedFiles);
     assert.deepEqual(r.written.skipped, extra.skippedFiles);
     assert.deepEqual(r.written.removedStale, ['/models/.out.partial-1']);
+    // Both reports say where the recorded profile came from and what was not copied.
+    for (const shown of [reportHtml(r).replace(/<\/?code>/g, ''), reportText(r)]) {
+      assert.ok(shown.includes('profile.json (100 calibration tokens, a copy of /models/base/p.json)') || shown.includes('profile.json (100 tokens, a copy of /models/base/p.json)'), shown);
+      assert.match(shown, /notes\.txt\s*(<span class="muted">)?\(a link out of the folder\)/);
+    }
   });
 
   it('refuses HTML in every numeric field the issue found, naming the JSON path', async () => {
