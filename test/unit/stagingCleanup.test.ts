@@ -21,7 +21,7 @@ let n = 0;
 function runWriter(sig: NodeJS.Signals | undefined, mode = 'wait'): Promise<{ code: number | null; signal: NodeJS.Signals | null; temp: string; parent: string }> {
   const parent = path.join(tmp, `p${n++}`);
   fs.mkdirSync(parent);
-  const child = spawn(process.execPath, ['--import', 'tsx', script, src, path.join(parent, 'out'), mode], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, src, path.join(parent, 'out'), mode], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   let temp = '';
   child.stdout.on('data', (b: Buffer) => {
@@ -30,6 +30,7 @@ function runWriter(sig: NodeJS.Signals | undefined, mode = 'wait'): Promise<{ co
       temp = out.trim();
       assert.ok(fs.existsSync(path.join(temp, 'model.safetensors')), 'the partial file is there before the signal');
       if (sig) child.kill(sig);
+      if (mode === 'exit') child.stdin.write('go\n');
     }
   });
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, temp, parent })));
