@@ -132,7 +132,7 @@ describe('model load log', () => {
     states.fire({ kind: 'ready', dir: '/m/a', info: a });
     states.fire({ kind: 'loading', dir: '/m/broken' });
     advance(200);
-    states.fire({ kind: 'ready', dir: '/m/a', info: a });
+    states.fire({ kind: 'ready', dir: '/m/a', info: a, failedLoad: { dir: '/m/broken', message: 'config.json: num_hidden_layers must be an integer' } });
     states.fire({ kind: 'loading', dir: '/m/gone' });
     advance(300);
     states.fire({ kind: 'error', dir: '/m/gone', message: 'model folder not found: /m/gone' });
@@ -142,7 +142,7 @@ describe('model load log', () => {
     assert.deepEqual(lines().filter((l) => !l.startsWith('model loaded')), [
       'loading model /m/a',
       'loading model /m/broken',
-      'model load failed: /m/broken after 0.2 s: not loaded (the error was shown); still using /m/a',
+      'model load failed: /m/broken after 0.2 s: config.json: num_hidden_layers must be an integer; still using /m/a',
       'loading model /m/gone',
       'model load failed: /m/gone after 0.3 s: model folder not found: /m/gone',
       'model closed',

@@ -1,7 +1,7 @@
 // Model loads in the output channel: which folder, how long it took, its size and shape, the warnings of
 // its markers; and failed loads with the error. Follows the ModelManager's state changes, so the manager
-// needs no logging of its own (a failed load that keeps the previous model shows only as that model's
-// ready state, so its error message is not known here).
+// needs no logging of its own (a failed load that keeps the previous model ends in that model's ready
+// state, which carries the failed load's error).
 import type { ModelInfo } from '../../protocol/modelInfo';
 import type { ModelState } from '../model/modelManager';
 import type { OutputLog } from './outputLog';
@@ -18,7 +18,7 @@ export function logModelStates(onDidChange: Subscribe, log: OutputLog, now: () =
       log.modelLoading(s.dir);
     } else if (s.kind === 'ready') {
       // A failed load that kept the previous model ends in that model's (unchanged) ready state.
-      if (loading && loading.dir !== s.dir) log.modelLoadFailed(loading.dir, `not loaded (the error was shown); still using ${s.dir}`, elapsed(loading.dir));
+      if (loading && loading.dir !== s.dir) log.modelLoadFailed(loading.dir, `${s.failedLoad?.message ?? 'not loaded'}; still using ${s.dir}`, elapsed(loading.dir));
       if (s.info === shown) {
         loading = undefined;
         return;

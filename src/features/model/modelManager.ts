@@ -13,7 +13,8 @@ import { heldBackWorkspaceModelPath, modelPathSetting } from './trustedModelPath
 export type ModelState =
   | { readonly kind: 'none' }
   | { readonly kind: 'loading'; readonly dir: string }
-  | { readonly kind: 'ready'; readonly dir: string; readonly info: ModelInfo }
+  /** `failedLoad`: this model was kept because loading another one failed (with that error). */
+  | { readonly kind: 'ready'; readonly dir: string; readonly info: ModelInfo; readonly failedLoad?: { readonly dir: string; readonly message: string } }
   | { readonly kind: 'error'; readonly dir: string; readonly message: string };
 
 type Ready = Extract<ModelState, { kind: 'ready' }>;
@@ -128,7 +129,7 @@ export class ModelManager implements vscode.Disposable {
         if (this.loading?.promise !== promise) throw err;
         this.loading = undefined;
         this.fallback = undefined;
-        this.setState(kept ?? { kind: 'error', dir, message: err.message });
+        this.setState(kept ? { kind: 'ready', dir: kept.dir, info: kept.info, failedLoad: { dir, message: err.message } } : { kind: 'error', dir, message: err.message });
         const still = kept ? ` Still using ${kept.info.name}.` : '';
         void vscode.window.showErrorMessage(`MoE Workbench could not load the model: ${err.message}${still}`, 'Open Another Model…').then((pick) => {
           if (pick) void vscode.commands.executeCommand(Commands.openModel);
