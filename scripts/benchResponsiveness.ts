@@ -1,5 +1,6 @@
 // Issue #8 §1 and §3: the engine runs in its own process, and annotation must not wait behind long jobs.
-// Measured through the real EngineClient and engine process, as the extension uses them.
+// Measured through the real EngineClient and engine process, with as many ONNX Runtime threads as the
+// in-process figures above (the extension itself leaves one core to the extension host).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,7 +17,7 @@ const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[M
 export async function responsivenessRows(modelDir: string, ids: number[], inProcessMs: number): Promise<[string, string][]> {
   const root = path.join(__dirname, '..');
   execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
-  const client = new EngineClient({ workerPath: path.join(root, 'dist', 'engineWorker.js'), workerData: { threads: Math.max(1, os.availableParallelism() - 1) } });
+  const client = new EngineClient({ workerPath: path.join(root, 'dist', 'engineWorker.js'), workerData: { threads: os.availableParallelism() } });
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-bench-resp-'));
   try {
     const tl = performance.now();

@@ -99,6 +99,24 @@ describe('engine worker', () => {
     }
   });
 
+  it('answers arrive as each request finishes, and a query sent then goes before the background ones still queued', async () => {
+    await client.request('load', { modelDir: demoModel });
+    const ids = Array.from({ length: 600 }, (_, i) => (i * 37 + 11) % 200);
+    const capture = { routing: true, hidden: false, logits: false };
+    const order: string[] = [];
+    let probe: Promise<unknown> | undefined;
+    const background = Array.from({ length: 8 }, (_, i) =>
+      client.request('forward', { input: { ids }, capture }, { priority: 'background' }).then(() => {
+        order.push(`bg${i}`);
+        // The person edits as soon as the first pass shows: that annotation must not wait for the other seven.
+        probe ??= client.request('forward', { input: { ids: ids.slice(0, 50) }, capture }).then(() => order.push('edit'));
+      }),
+    );
+    await Promise.all(background);
+    await probe;
+    assert.ok(order.indexOf('edit') >= 1 && order.indexOf('edit') <= 3, `the edit's annotation came after ${order.indexOf('edit')} background ones: ${order.join(' ')}`);
+  });
+
   it('errors come back as data and the worker keeps serving', async () => {
     const before = await client.request('inspect', {});
     await assert.rejects(client.request('load', { modelDir: '/nonexistent/model' }), (e: unknown) => e instanceof MoeError && e.code === 'E_MODEL_DIR' && e.file === '/nonexistent/model');

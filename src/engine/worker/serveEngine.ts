@@ -19,6 +19,9 @@ export interface EngineServer {
 }
 
 /** Answers HostToWorker messages on `port` with `service`. Posts `ready` once listening. */
+/** Resolves in the event loop's check phase, i.e. after the poll phase has read what is waiting on the IPC channel. */
+const readArrivedMessages = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export function serveEngine(port: EnginePort, service: EngineService): EngineServer {
   const queue = new RequestQueue<Job>();
   /** The request holding the engine, and (while it pauses) the query running inside its pause. */
@@ -40,6 +43,9 @@ export function serveEngine(port: EnginePort, service: EngineService): EngineSer
 
   /** A job's pause: waiting queries run. A cancelled job does not pause: it goes on to stop and clean up first. */
   const pauseFor = async (job: Job): Promise<void> => {
+    // ONNX Runtime runs synchronously on this thread, so messages that arrived during the last step are
+    // still unread: let the event loop read them (and a cancel land) before looking at the queue.
+    await readArrivedMessages();
     while (!job.controller.signal.aborted) {
       const q = queue.takeQuery();
       if (q === undefined) return;
@@ -74,7 +80,9 @@ export function serveEngine(port: EnginePort, service: EngineService): EngineSer
     if (running.length > 0) return;
     const job = queue.takeNext();
     if (job === undefined) return;
-    void run(job).finally(pump);
+    // The next request is chosen only after the messages that arrived during this one are read, or an
+    // interactive query sent meanwhile would wait behind every background request queued before it.
+    void run(job).finally(() => setImmediate(pump));
   };
 
   /** Tells the host why a request did not start at once (the status bar shows it). */
