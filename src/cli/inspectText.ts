@@ -1,5 +1,4 @@
-// The human-readable form of `inspect`: the architecture, and what the tool knows of the weights (untrained,
-// pruned or merged from which experts). Numbers are formatted by report/formatNumbers, as everywhere.
+// The human-readable form of `inspect`. Numbers are formatted by report/formatNumbers, as everywhere.
 import type { ModelInfo } from '../protocol/modelInfo';
 import { formatBytes, formatInteger, formatParams } from '../report/formatNumbers';
 
@@ -18,13 +17,6 @@ export function formatInspect(i: ModelInfo): string {
     ['dtype', i.dtypes.join(', ')],
     ['size', `${formatBytes(i.bytesOnDisk)} in ${i.files.length} file(s)`],
   ];
-  if (i.untrained) rows.push(['weights', `untrained: ${i.untrained.note}`]);
-  const o = i.expertOrigins;
-  if (o) {
-    rows.push(['derived', `${o.operation === 'prune' ? 'pruned' : 'merged'} from ${o.source}; source expert ids (a+b: merged, routed by a's row):`]);
-    for (const l of o.layers) rows.push([`  layer ${l.layer}`, l.experts.map((ids, e) => `${e}←${ids.join('+')}`).join(' ')]);
-  }
-  for (const warning of i.warnings ?? []) rows.push(['warning', warning]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }

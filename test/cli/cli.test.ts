@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { RoutingTrace } from '../../src/protocol/trace';
-import { cliBundle, fixture, repoRoot } from '../support/paths';
+import { cliBundle, fixture } from '../support/paths';
 
 const run = promisify(execFile);
 
@@ -39,9 +39,6 @@ describe('moe-workbench CLI', () => {
     // Active = total minus the (E - k) unused routed experts of each MoE layer: 3 layers * 6 * 3 * 32 * 64.
     assert.equal(info.totalParams - info.activeParams, 3 * 6 * 3 * 32 * 64);
     assert.equal(info.numExperts, 8);
-    assert.doesNotMatch(r.stdout, /untrained/);
-    const demo = await cli('inspect', '--model', path.join(repoRoot, 'media', 'demo-model'));
-    assert.match(demo.stdout, /weights\s+untrained: /);
   });
 
   it('annotate --ids --json gives the reference experts and loss, in the trace format', async () => {
