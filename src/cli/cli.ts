@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EngineClient } from '../host/engineClient';
 import type { PromptInput, Progress } from '../protocol/engineProtocol';
+import { parseMemoryBudget } from '../engine/memory/memoryBudget';
 import { MoeError } from '../protocol/moeError';
 import { buildTrace } from '../trace/buildTrace';
 import { formatAnnotateTable } from './annotateTable';
@@ -37,6 +38,8 @@ commands:
   options of prune/merge: [--profile FILE] (reuse a profile) [--eval-data PATH...] (held-out; default: the
       calibration data) [--no-eval] [--document FILE] [--dry-run] (show the plan and its impact only)
       [--chunk N] (tokens per pass, default 512) [--max-tokens N] [--max-eval-tokens N] [--json]
+
+every command: [--memory-budget SIZE] (e.g. 8GiB; GiB, MiB, GB, MB or bytes; default: from free memory)
 
 DIR is a Hugging Face checkpoint folder: config.json, *.safetensors, tokenizer.json.`;
 
@@ -76,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
       document: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       'no-eval': { type: 'boolean', default: false },
+      'memory-budget': { type: 'string' },
     },
   });
   if (!values.model) throw new UsageError('--model DIR is required');
@@ -91,7 +95,8 @@ async function main(argv: string[]): Promise<number> {
   const client = new EngineClient({ workerPath: path.join(__dirname, 'engineWorker.js') });
   try {
     const onProgress = progressPrinter();
-    const info = await client.request('load', { modelDir: loadDir }, { signal: abort.signal, ...(onProgress ? { onProgress } : {}) });
+    const memoryBudget = values['memory-budget'] === undefined ? undefined : parseMemoryBudget(values['memory-budget']);
+    const info = await client.request('load', { modelDir: loadDir, ...(memoryBudget === undefined ? {} : { memoryBudget }) }, { signal: abort.signal, ...(onProgress ? { onProgress } : {}) });
     const ctx = { client, signal: abort.signal, onProgress, write: (s: string) => process.stdout.write(s + '\n') };
     switch (command) {
       case 'profile':

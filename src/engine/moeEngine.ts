@@ -21,6 +21,8 @@ const MAX_ATTENTION_BYTES = 2 ** 31;
 
 export interface EngineOptions extends LoadOptions {
   readonly threads?: number;
+  /** Bytes the engine may hold; default: derived from the machine's free memory (issue #9). */
+  readonly memoryBudget?: number;
 }
 
 export interface ForwardOptions {

@@ -23,19 +23,24 @@ type Handlers = { [M in EngineMethod]: (params: EngineMethods[M]['params'], ctx:
 
 export class MoeEngineService implements EngineService {
   private engine: MoeEngine | undefined;
+  /** The budget of the last load, used again for its restore and for evaluation candidates. */
+  private memoryBudget: number | undefined;
 
   constructor(private readonly data: EngineWorkerData = {}) {}
 
   private readonly handlers: Handlers = {
-    load: async ({ modelDir }, ctx) => {
+    load: async ({ modelDir, memoryBudget }, ctx) => {
       // A model that is refused must not cost the one that works: check the folder, config and weight
       // headers while the current model stays loaded; only then make room for the new weights.
       openCheckpoint(modelDir).close();
       const previous = this.engine?.info.path;
+      const previousBudget = this.memoryBudget;
       await this.unloadEngine();
+      this.memoryBudget = memoryBudget;
       try {
         this.engine = await MoeEngine.load(modelDir, this.loadOptions(ctx));
       } catch (e) {
+        this.memoryBudget = previousBudget;
         throw await this.restore(previous, MoeError.from(e));
       }
       return this.engine.info;
@@ -126,7 +131,7 @@ export class MoeEngineService implements EngineService {
   }
 
   private loadOptions(ctx?: RequestContext): Parameters<typeof MoeEngine.load>[1] {
-    return { ...(ctx ? { signal: ctx.signal, onProgress: (p) => ctx.progress(p) } : {}), ...(this.data.threads ? { threads: this.data.threads } : {}) };
+    return { ...(ctx ? { signal: ctx.signal, onProgress: (p) => ctx.progress(p) } : {}), ...(this.data.threads ? { threads: this.data.threads } : {}), ...(this.memoryBudget !== undefined ? { memoryBudget: this.memoryBudget } : {}) };
   }
 
   /** After a failed load, loads the model that was loaded before, and says so in the error. */

@@ -72,7 +72,8 @@ export interface Progress {
 
 /** Requests, keyed by method, with their parameters and results. */
 export interface EngineMethods {
-  load: { params: { readonly modelDir: string }; result: ModelInfo };
+  /** memoryBudget: bytes the engine may hold (weights, layer copies, activations); default: derived from free memory. */
+  load: { params: { readonly modelDir: string; readonly memoryBudget?: number }; result: ModelInfo };
   inspect: { params: Record<string, never>; result: ModelInfo };
   tokenize: { params: { readonly text: string }; result: TokenSpan[] };
   forward: { params: { readonly input: PromptInput; readonly capture: Capture }; result: { tokens: TokenSpan[]; result: ForwardResult } };
