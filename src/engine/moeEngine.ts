@@ -10,6 +10,7 @@ import { openCheckpoint } from './model/checkpoint';
 import { checkMemoryFor } from './model/memoryCheck';
 import type { ModelConfig } from './model/modelConfig';
 import { loadWeights, type LoadOptions, type WeightStore } from './model/weightStore';
+import { LayerwiseModel } from './layerwise/layerwiseModel';
 import { describeCheckpoint } from './modelInfo';
 import { encodeModel } from './onnx/onnxProto';
 import { softmaxEntropy } from './routingStats';
@@ -21,6 +22,11 @@ const MAX_ATTENTION_BYTES = 2 ** 31;
 
 export interface EngineOptions extends LoadOptions {
   readonly threads?: number;
+  /**
+   * Run the whole model as one ONNX graph (the engine before layer-wise execution). For benchmarks and
+   * equivalence tests only: the standalone export keeps building that graph.
+   */
+  readonly wholeGraph?: boolean;
   /** Bytes the engine may hold; default: derived from the machine's free memory (issue #9). */
   readonly memoryBudget?: number;
 }
@@ -32,6 +38,7 @@ export interface ForwardOptions {
 
 export class MoeEngine {
   private readonly sessions = new Map<string, Promise<OrtSession>>();
+  private readonly layerwise: LayerwiseModel | undefined;
 
   private constructor(
     readonly info: ModelInfo,
@@ -39,7 +46,10 @@ export class MoeEngine {
     readonly weights: WeightStore,
     readonly tokenizer: ModelTokenizer,
     private readonly threads: number | undefined,
-  ) {}
+    wholeGraph: boolean,
+  ) {
+    this.layerwise = wholeGraph ? undefined : new LayerwiseModel(config, threads);
+  }
 
   /** Opens, validates and loads a checkpoint folder. */
   static async load(modelDir: string, opts: EngineOptions = {}): Promise<MoeEngine> {
@@ -49,7 +59,7 @@ export class MoeEngine {
       const tokenizer = loadTokenizer(ckpt.dir);
       const info = describeCheckpoint(ckpt);
       const weights = await loadWeights(ckpt, opts);
-      return new MoeEngine(info, ckpt.config, weights, tokenizer, opts.threads);
+      return new MoeEngine(info, ckpt.config, weights, tokenizer, opts.threads, opts.wholeGraph ?? false);
     } finally {
       ckpt.close();
     }
@@ -60,6 +70,11 @@ export class MoeEngine {
     this.checkIds(ids);
     const mask = opts.maskedExperts && opts.maskedExperts.size > 0 ? this.routerMasks(opts.maskedExperts) : undefined;
     const outputs: GraphOutputs = { routing: capture.routing || !!capture.expertNorms, hidden: capture.hidden, logits: capture.logits, expertNorms: !!capture.expertNorms, routerMask: !!mask };
+    if (this.layerwise) {
+      const t0 = performance.now();
+      const out = await this.layerwise.forward(Int32Array.from(ids), this.weights, outputs, mask);
+      return this.decode(Int32Array.from(ids), out, capture, performance.now() - t0);
+    }
     const session = await this.session(outputs);
     const feeds: Record<string, FeedTensor> = { input_ids: { type: 'int64', data: BigInt64Array.from(ids, (i) => BigInt(i)), dims: [ids.length] } };
     for (const name of session.inputNames) {
@@ -195,5 +210,6 @@ export class MoeEngine {
     const all = [...this.sessions.values()];
     this.sessions.clear();
     for (const s of all) await (await s.catch(() => undefined))?.release();
+    await this.layerwise?.dispose();
   }
 }

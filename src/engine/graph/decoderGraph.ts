@@ -1,7 +1,9 @@
 // The whole forward pass of a decoder-only model as one ONNX graph, built from a ModelConfig. Input:
 // `input_ids` [T] (one unpadded sequence, positions 0..T-1). Outputs: `logprobs` [T-1] (log-probability
 // of each next token) always; `logits` [T, V], routing per MoE layer and hidden states on request.
-import type { ModelConfig } from '../model/modelConfig';
+// The pieces (position tables, embedding, one decoder layer, head) are exported so the layer-wise
+// engine builds its per-layer graphs from the very same ops (src/engine/layerwise/layerGraphs.ts).
+import type { LayerSpec, ModelConfig } from '../model/modelConfig';
 import { lmHeadName } from '../model/tensorSpec';
 import { GraphBuilder, int } from '../onnx/graphBuilder';
 import { DataType } from '../onnx/onnxProto';
@@ -25,14 +27,17 @@ export interface GraphOutputs {
 
 const INT64_MAX = Number.MAX_SAFE_INTEGER;
 
-export function buildDecoderGraph(c: ModelConfig, outputs: GraphOutputs): GraphBuilder {
-  const g = new GraphBuilder();
-  const H = c.hiddenSize;
-  const ids = g.input('input_ids', DataType.INT64, ['T']);
+export interface PositionTables {
+  readonly rope: RopeTables;
+  /** [T, T] additive causal (and sliding-window) mask. */
+  readonly mask: string;
+}
 
-  // Positions, RoPE tables and the causal mask are computed in the graph so an exported model needs
-  // nothing but input_ids.
-  const T = g.op('Squeeze', [g.op('Shape', [ids]), g.i64([0])]);
+/**
+ * RoPE tables and the causal mask for positions 0..T-1, from `T` (an int64 scalar). Computed in the graph so
+ * an exported model needs nothing but input_ids.
+ */
+export function positionTables(g: GraphBuilder, c: ModelConfig, T: string): PositionTables {
   const pos = g.op('Range', [g.constant([0], DataType.INT64, []), T, g.constant([1], DataType.INT64, [])]);
   const posF = g.op('Cast', [pos], { to: int(DataType.FLOAT) });
   const freqs = g.op('Mul', [g.op('Unsqueeze', [posF, g.i64([1])]), g.constant(Array.from(ropeInvFreq(c)))]);
@@ -44,38 +49,44 @@ export function buildDecoderGraph(c: ModelConfig, outputs: GraphOutputs): GraphB
   if (c.attention.slidingWindow !== null) {
     allowed = g.op('And', [allowed, g.op('Less', [g.op('Sub', [qi, kj]), g.constant([c.attention.slidingWindow], DataType.INT64, [])])]);
   }
-  const mask = g.op('Where', [allowed, g.scalar(0), g.scalar(-Infinity)]);
+  return { rope, mask: g.op('Where', [allowed, g.scalar(0), g.scalar(-Infinity)]) };
+}
 
-  let h = g.op('Gather', [g.weight('model.embed_tokens.weight', [c.vocabSize, H]), ids], { axis: int(0) });
-  if (c.embeddingMultiplier !== 1) h = g.op('Mul', [h, g.scalar(c.embeddingMultiplier)]);
-  if (outputs.hidden) g.output(h, 'embeddings', DataType.FLOAT, ['T', H]);
+/** Token embeddings [T, H] (times GraniteMoE's embedding multiplier). */
+export function embedTokens(g: GraphBuilder, c: ModelConfig, ids: string): string {
+  const h = g.op('Gather', [g.weight('model.embed_tokens.weight', [c.vocabSize, c.hiddenSize]), ids], { axis: int(0) });
+  return c.embeddingMultiplier !== 1 ? g.op('Mul', [h, g.scalar(c.embeddingMultiplier)]) : h;
+}
+
+/** Decoder layer L on hidden states h [T, H]: attention and MLP/MoE blocks with their residuals. */
+export function decoderLayer(g: GraphBuilder, c: ModelConfig, L: number, spec: LayerSpec, h: string, pt: PositionTables, outputs: GraphOutputs): string {
+  const H = c.hiddenSize;
+  const p = `model.layers.${L}.`;
   const residual = (branch: string): string => (c.residualMultiplier !== 1 ? g.op('Mul', [branch, g.scalar(c.residualMultiplier)]) : branch);
+  const xa = rmsNorm(g, h, g.weight(`${p}input_layernorm.weight`, [H]), c.rmsNormEps);
+  h = g.op('Add', [h, residual(attention(g, c, L, xa, pt.rope, pt.mask))]);
+  const xm = rmsNorm(g, h, g.weight(`${p}post_attention_layernorm.weight`, [H]), c.rmsNormEps);
+  let mlp: string;
+  if (spec.kind === 'moe') {
+    mlp = moeBlock(g, c, L, spec, xm, { routing: outputs.routing, expertNorms: outputs.expertNorms ?? false, routerMask: outputs.routerMask ?? false });
+  } else {
+    const I = spec.intermediateSize;
+    const w = (n: string, dims: number[]): string => g.weight(`${p}mlp.${n}`, dims);
+    mlp = swiglu(g, xm, {
+      gate: w('gate_proj.weight', [I, H]),
+      up: w('up_proj.weight', [I, H]),
+      down: w('down_proj.weight', [H, I]),
+      ...(c.mlpBias ? { gateBias: w('gate_proj.bias', [I]), upBias: w('up_proj.bias', [I]), downBias: w('down_proj.bias', [H]) } : {}),
+    });
+  }
+  return g.op('Add', [h, residual(mlp)]);
+}
 
-  c.layers.forEach((spec, L) => {
-    const p = `model.layers.${L}.`;
-    const xa = rmsNorm(g, h, g.weight(`${p}input_layernorm.weight`, [H]), c.rmsNormEps);
-    h = g.op('Add', [h, residual(attention(g, c, L, xa, rope, mask))]);
-    const xm = rmsNorm(g, h, g.weight(`${p}post_attention_layernorm.weight`, [H]), c.rmsNormEps);
-    let mlp: string;
-    if (spec.kind === 'moe') {
-      mlp = moeBlock(g, c, L, spec, xm, { routing: outputs.routing, expertNorms: outputs.expertNorms ?? false, routerMask: outputs.routerMask ?? false });
-    } else {
-      const I = spec.intermediateSize;
-      const w = (n: string, dims: number[]): string => g.weight(`${p}mlp.${n}`, dims);
-      mlp = swiglu(g, xm, {
-        gate: w('gate_proj.weight', [I, H]),
-        up: w('up_proj.weight', [I, H]),
-        down: w('down_proj.weight', [H, I]),
-        ...(c.mlpBias ? { gateBias: w('gate_proj.bias', [I]), upBias: w('up_proj.bias', [I]), downBias: w('down_proj.bias', [H]) } : {}),
-      });
-    }
-    h = g.op('Add', [h, residual(mlp)]);
-    if (outputs.hidden) g.output(h, `hidden.${L}`, DataType.FLOAT, ['T', H]);
-  });
-
-  const final = rmsNorm(g, h, g.weight('model.norm.weight', [H]), c.rmsNormEps);
-  if (outputs.hidden) g.output(final, 'final_norm', DataType.FLOAT, ['T', H]);
-  let logits = linear(g, final, g.weight(lmHeadName(c), [c.vocabSize, H]));
+/** Final norm, lm_head and the next-token log-probabilities (`logprobs` [T-1]) of `ids`. */
+export function lmHead(g: GraphBuilder, c: ModelConfig, h: string, ids: string, outputs: GraphOutputs): void {
+  const final = rmsNorm(g, h, g.weight('model.norm.weight', [c.hiddenSize]), c.rmsNormEps);
+  if (outputs.hidden) g.output(final, 'final_norm', DataType.FLOAT, ['T', c.hiddenSize]);
+  let logits = linear(g, final, g.weight(lmHeadName(c), [c.vocabSize, c.hiddenSize]));
   if (c.logitsScaling !== 1) logits = g.op('Div', [logits, g.scalar(c.logitsScaling)]);
   if (outputs.logits) g.output(logits, 'logits', DataType.FLOAT, ['T', c.vocabSize]);
 
@@ -85,5 +96,19 @@ export function buildDecoderGraph(c: ModelConfig, outputs: GraphOutputs): GraphB
   const lsm = g.op('LogSoftmax', [head], { axis: int(-1) });
   const lp = g.op('GatherElements', [lsm, g.op('Unsqueeze', [next, g.i64([1])])], { axis: int(1) });
   g.output(g.op('Squeeze', [lp, g.i64([1])]), 'logprobs', DataType.FLOAT, ['T_minus_1']);
+}
+
+export function buildDecoderGraph(c: ModelConfig, outputs: GraphOutputs): GraphBuilder {
+  const g = new GraphBuilder();
+  const H = c.hiddenSize;
+  const ids = g.input('input_ids', DataType.INT64, ['T']);
+  const pt = positionTables(g, c, g.op('Squeeze', [g.op('Shape', [ids]), g.i64([0])]));
+  let h = embedTokens(g, c, ids);
+  if (outputs.hidden) g.output(h, 'embeddings', DataType.FLOAT, ['T', H]);
+  c.layers.forEach((spec, L) => {
+    h = decoderLayer(g, c, L, spec, h, pt, outputs);
+    if (outputs.hidden) g.output(h, `hidden.${L}`, DataType.FLOAT, ['T', H]);
+  });
+  lmHead(g, c, h, ids, outputs);
   return g;
 }

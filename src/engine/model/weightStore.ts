@@ -3,7 +3,9 @@
 // operations that change weights (pruning, upcycling, fine-tuning) change them here.
 import { MoeError } from '../../protocol/moeError';
 import type { Progress } from '../../protocol/engineProtocol';
+import type { LayerWeights, UnitWeights } from '../layerwise/layerwiseModel';
 import type { Checkpoint } from './checkpoint';
+import type { ModelConfig } from './modelConfig';
 import { expertFc1Name, expertFc2Name } from './engineTensorNames';
 import { expectedTensors, expertLayout } from './tensorSpec';
 
@@ -12,8 +14,25 @@ export interface WeightTensor {
   readonly data: Float32Array;
 }
 
-export class WeightStore {
+export class WeightStore implements LayerWeights {
   private readonly tensors = new Map<string, WeightTensor>();
+
+  constructor(private readonly config: ModelConfig) {}
+
+  // Every weight is resident as float32: a unit's weights are the store itself.
+  acquire(): Promise<UnitWeights> {
+    return Promise.resolve(this);
+  }
+
+  release(): void {}
+
+  embeddingRows(ids: Int32Array): Float32Array {
+    const H = this.config.hiddenSize;
+    const table = this.get('model.embed_tokens.weight').data;
+    const out = new Float32Array(ids.length * H);
+    ids.forEach((id, t) => out.set(table.subarray(id * H, (id + 1) * H), t * H));
+    return out;
+  }
 
   get(name: string): WeightTensor {
     const t = this.tensors.get(name);
@@ -46,7 +65,7 @@ const breathe = (): Promise<void> => new Promise((resolve) => setImmediate(resol
 /** Reads every tensor the engine needs from the checkpoint into a WeightStore (float32). */
 export async function loadWeights(ckpt: Checkpoint, opts: LoadOptions = {}): Promise<WeightStore> {
   const c = ckpt.config;
-  const store = new WeightStore();
+  const store = new WeightStore(c);
   const expertNames = new Set<string>();
   c.layers.forEach((l, L) => {
     if (l.kind !== 'moe') return;
