@@ -4,8 +4,11 @@
 // between the two on random configurations means something. Slow (loops over rows) but tiny models only.
 import type { LayerSpec, ModelConfig } from '../../src/engine/model/modelConfig';
 
-/** Reads a tensor by its Hugging Face Hub name as float32 (row-major, HF shape). Throws when missing. */
-export type WeightGetter = (name: string) => Float32Array;
+/** Row-major weight values: float32 as stored, or float64 (gradient checks perturb weights in float64). */
+export type Weights = Float32Array | Float64Array;
+
+/** Reads a tensor by its Hugging Face Hub name (row-major, HF shape). Throws when missing. */
+export type WeightGetter = (name: string) => Weights;
 
 /** Row-major float64 matrix. */
 export interface Mat {
@@ -52,7 +55,7 @@ function row(m: Mat, r: number): Float64Array {
 }
 
 /** torch.nn.Linear: y = x W^T + b with W stored [out, in]. */
-function linear(x: Mat, w: Float32Array, outDim: number, bias?: Float32Array): Mat {
+function linear(x: Mat, w: Weights, outDim: number, bias?: Weights): Mat {
   const inDim = x.cols;
   if (w.length !== outDim * inDim) throw new Error(`linear: weight has ${w.length} values, expected [${outDim}, ${inDim}]`);
   if (bias && bias.length !== outDim) throw new Error(`linear: bias has ${bias.length} values, expected ${outDim}`);
@@ -73,7 +76,7 @@ function linear(x: Mat, w: Float32Array, outDim: number, bias?: Float32Array): M
  * HF RMSNorm `w * x / sqrt(mean(x^2) + eps)` over consecutive groups of `group` values of each row: the whole
  * row (group = cols) for ordinary norms, one head (group = head_dim) for Qwen3's per-head q/k norm.
  */
-function rmsNorm(x: Mat, w: Float32Array, eps: number, group = x.cols): Mat {
+function rmsNorm(x: Mat, w: Weights, eps: number, group = x.cols): Mat {
   if (w.length !== group) throw new Error(`rmsNorm: weight has ${w.length} values, expected ${group}`);
   const y = zeros(x.rows, x.cols);
   for (let g = 0; g < x.data.length; g += group) {
@@ -155,7 +158,7 @@ interface Ctx {
   readonly c: ModelConfig;
   readonly w: WeightGetter;
   /** Optional weights (biases): undefined when the config says the tensor does not exist. */
-  readonly wIf: (name: string, present: boolean) => Float32Array | undefined;
+  readonly wIf: (name: string, present: boolean) => Weights | undefined;
   readonly invFreq: Float64Array;
   readonly clip: { clipped: number; total: number };
 }
@@ -220,7 +223,7 @@ function attention(ctx: Ctx, layer: number, x: Mat): Mat {
 }
 
 /** SwiGLU down(silu(gate(x)) * up(x)) with [I, H] gate/up and [H, I] down weights. */
-function swiglu(x: Mat, gate: Float32Array, up: Float32Array, down: Float32Array, inter: number, biases?: { gate?: Float32Array; up?: Float32Array; down?: Float32Array }): Mat {
+function swiglu(x: Mat, gate: Weights, up: Weights, down: Weights, inter: number, biases?: { gate?: Weights | undefined; up?: Weights | undefined; down?: Weights | undefined }): Mat {
   const g = linear(x, gate, inter, biases?.gate);
   const u = linear(x, up, inter, biases?.up);
   const a = zeros(x.rows, inter);
@@ -239,7 +242,7 @@ function denseMlp(ctx: Ctx, layer: number, x: Mat, inter: number): Mat {
 }
 
 /** One expert's [I,H] gate, [I,H] up and [H,I] down weights, in the family's Hub layout. */
-function expertWeights(ctx: Ctx, layer: number, e: number, inter: number): { gate: Float32Array; up: Float32Array; down: Float32Array } {
+function expertWeights(ctx: Ctx, layer: number, e: number, inter: number): { gate: Weights; up: Weights; down: Weights } {
   const { c, w } = ctx;
   const H = c.hiddenSize;
   if (c.modelType === 'mixtral') {
@@ -325,7 +328,7 @@ function moeBlock(ctx: Ctx, layer: number, x: Mat, spec: Extract<LayerSpec, { ki
 /** Runs the HF forward pass for one unpadded sequence. */
 export function referenceForward(c: ModelConfig, getWeight: WeightGetter, ids: readonly number[]): RefOutput {
   // Expert weights are looked up per token: read every tensor once.
-  const cache = new Map<string, Float32Array>();
+  const cache = new Map<string, Weights>();
   const w: WeightGetter = (name) => {
     let v = cache.get(name);
     if (!v) {

@@ -60,6 +60,21 @@ export class GraphBuilder {
     return [...this.weightRefs.values()];
   }
 
+  /** The nodes added so far, in order (read by the autodiff walk). */
+  get nodeList(): readonly NodeProto[] {
+    return this.nodes;
+  }
+
+  /** The run-time inputs declared so far (not the weights). */
+  get inputList(): readonly ValueInfoProto[] {
+    return this.inputs;
+  }
+
+  /** The constant named `name`, if it is one of this builder's constants. */
+  constantTensor(name: string): TensorProto | undefined {
+    return name.startsWith('const_') ? this.consts.find((t) => t.name === name) : undefined;
+  }
+
   /** A float32 or int64 constant (deduplicated). */
   constant(values: readonly number[], elemType: DataType.FLOAT | DataType.INT64 = DataType.FLOAT, dims: readonly number[] = [values.length]): string {
     const key = `${elemType}|${dims.join(',')}|${values.join(',')}`;
