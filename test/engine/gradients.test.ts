@@ -12,37 +12,17 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openCheckpoint } from '../../src/engine/model/checkpoint';
 import type { ModelConfig } from '../../src/engine/model/modelConfig';
-import { expectedTensors, expertLayout } from '../../src/engine/model/tensorSpec';
+import { expertLayout } from '../../src/engine/model/tensorSpec';
 import { MoeEngine } from '../../src/engine/moeEngine';
 import { computeGradients, type GradientResult } from '../../src/engine/training/computeGradients';
-import type { TrainableSet } from '../../src/engine/training/trainableSet';
 import { releaseTrainingSessions } from '../../src/engine/training/trainingSession';
 import { fixture, fixtureNames } from '../support/paths';
 import { referenceForward } from '../support/referenceForward';
-import { directionalDerivative, dot, float64Weights, PARAM_GROUPS, randomDirection, referenceLosses, type LossOptions, type RefLosses } from '../support/referenceGradients';
+import { directionalDerivative, dot, everyParameter, float64Weights, PARAM_GROUPS, randomDirection, referenceLosses, type LossOptions, type RefLosses } from '../support/referenceGradients';
 
 const REL = 1e-3;
 const ABS = 1e-5;
 const IDS = [3, 71, 104, 101, 32, 113, 117, 105, 99, 107, 32, 98, 114, 111, 119, 110, 32, 102, 111, 120];
-
-function routedTensorNames(c: ModelConfig): Set<string> {
-  const out = new Set<string>();
-  c.layers.forEach((l, L) => {
-    if (l.kind !== 'moe') return;
-    const lay = expertLayout(c, L);
-    if (lay.kind === 'fused') out.add(lay.gateUp).add(lay.down);
-    else for (let e = 0; e < l.routing.numExperts; e++) out.add(lay.gate(e)).add(lay.up(e)).add(lay.down(e));
-  });
-  return out;
-}
-
-/** Every parameter of the model. */
-export function everything(c: ModelConfig): TrainableSet {
-  const routed = routedTensorNames(c);
-  const experts = new Map<number, Set<number>>();
-  c.layers.forEach((l, L) => l.kind === 'moe' && experts.set(L, new Set(Array.from({ length: l.routing.numExperts }, (_, e) => e))));
-  return { tensors: new Set(expectedTensors(c).map((t) => t.name).filter((n) => !routed.has(n))), experts };
-}
 
 function assertNear(engine: number, ref: number, label: string): void {
   assert.ok(Math.abs(engine - ref) <= REL * Math.abs(ref) + ABS, `${label}: engine ${engine}, float64 reference ${ref} (rel ${(Math.abs(engine - ref) / Math.abs(ref)).toExponential(2)})`);
@@ -73,7 +53,7 @@ for (const name of fixtureNames) {
       const ckpt = openCheckpoint(fixture(name));
       base = float64Weights(c, (n) => ckpt.readF32(n));
       ckpt.close();
-      plain = await computeGradients(engine, IDS, { trainable: everything(c) });
+      plain = await computeGradients(engine, IDS, { trainable: everyParameter(c) });
     });
     after(async () => {
       await releaseTrainingSessions(engine);
@@ -115,19 +95,19 @@ for (const name of fixtureNames) {
 
     it('load-balancing loss (coef 1) and router z-loss (coef 1), each on its own', async (t) => {
       if (!c.layers.some((l) => l.kind === 'moe')) return t.skip('dense model: no router');
-      const aux = await computeGradients(engine, IDS, { trainable: everything(c), auxLossCoef: 1 });
-      const z = await computeGradients(engine, IDS, { trainable: everything(c), zLossCoef: 1 });
+      const aux = await computeGradients(engine, IDS, { trainable: everyParameter(c), auxLossCoef: 1 });
+      const z = await computeGradients(engine, IDS, { trainable: everyParameter(c), zLossCoef: 1 });
       assert.ok(Math.abs(aux.loss - plain.loss - aux.auxLoss) < 1e-5, 'loss = lm + 1 · aux');
       const touched = ['routers', 'attention', 'embeddings'];
       check({ grads: diff(aux, plain) }, {}, (l) => l.auxLoss, touched, 'aux loss');
       check({ grads: diff(z, plain) }, {}, (l) => l.zLoss, touched, 'z loss');
-      const both = await computeGradients(engine, IDS, { trainable: everything(c), auxLossCoef: 0.3, zLossCoef: 0.01 });
+      const both = await computeGradients(engine, IDS, { trainable: everyParameter(c), auxLossCoef: 0.3, zLossCoef: 0.01 });
       check(both, { auxCoef: 0.3, zCoef: 0.01 }, (l) => l.loss, groups().map(([g]) => g), 'lm + 0.3 aux + 0.01 z');
     });
 
     it('loss mask: only the kept positions count', async () => {
       const mask = Float32Array.from({ length: IDS.length - 1 }, (_, i) => (i % 3 === 1 || i > 14 ? 0 : 1));
-      const r = await computeGradients(engine, IDS, { trainable: everything(c), lossMask: mask });
+      const r = await computeGradients(engine, IDS, { trainable: everyParameter(c), lossMask: mask });
       const ref = referenceLosses(c, referenceForward(c, (n) => base.get(n)!, IDS), IDS, { lossMask: mask });
       assert.ok(Math.abs(r.lmLoss - ref.lmLoss) < 1e-4 && Math.abs(r.lmLoss - plain.lmLoss) > 1e-5, `masked lm loss ${r.lmLoss} (reference ${ref.lmLoss}, unmasked ${plain.lmLoss})`);
       check(r, { lossMask: mask }, (l) => l.loss, groups().map(([g]) => g), 'masked lm loss');

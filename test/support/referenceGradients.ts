@@ -8,7 +8,8 @@
 // changes any token's chosen experts (a top-k flip: the loss is not differentiable across it) is detected
 // and the step shrunk.
 import type { ModelConfig } from '../../src/engine/model/modelConfig';
-import { expectedTensors } from '../../src/engine/model/tensorSpec';
+import { expectedTensors, expertLayout } from '../../src/engine/model/tensorSpec';
+import type { TrainableSet } from '../../src/engine/training/trainableSet';
 import { referenceForward, type RefOutput } from './referenceForward';
 
 export interface LossOptions {
@@ -172,3 +173,24 @@ export function dot(grads: ReadonlyMap<string, { readonly data: Float32Array }>,
   }
   return s;
 }
+
+/** The HF tensors holding routed experts (per-expert or Granite's fused ones). */
+export function routedTensorNames(c: ModelConfig): Set<string> {
+  const out = new Set<string>();
+  c.layers.forEach((l, L) => {
+    if (l.kind !== 'moe') return;
+    const lay = expertLayout(c, L);
+    if (lay.kind === 'fused') out.add(lay.gateUp).add(lay.down);
+    else for (let e = 0; e < l.routing.numExperts; e++) out.add(lay.gate(e)).add(lay.up(e)).add(lay.down(e));
+  });
+  return out;
+}
+
+/** Every parameter of the model. */
+export function everyParameter(c: ModelConfig): TrainableSet {
+  const routed = routedTensorNames(c);
+  const experts = new Map<number, Set<number>>();
+  c.layers.forEach((l, L) => l.kind === 'moe' && experts.set(L, new Set(Array.from({ length: l.routing.numExperts }, (_, e) => e))));
+  return { tensors: new Set(expectedTensors(c).map((t) => t.name).filter((n) => !routed.has(n))), experts };
+}
+
