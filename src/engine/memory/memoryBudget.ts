@@ -17,9 +17,9 @@ export function parseMemoryBudget(text: string, what = '--memory-budget'): numbe
   return bytes;
 }
 
-/** A byte count for messages: "7.5 GiB", "300 MiB". */
+/** A byte count for messages: "12.8 GiB", "300 MiB" (one decimal in GiB: budgets differ by fractions of one). */
 export function formatBytes(bytes: number): string {
-  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(bytes >= 10 * 2 ** 30 ? 0 : 1)} GiB`;
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(bytes >= 100 * 2 ** 30 ? 0 : 1)} GiB`;
   if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
   if (bytes >= 2 ** 10) return `${(bytes / 2 ** 10).toFixed(0)} KiB`;
   return `${bytes} B`;

@@ -1,0 +1,172 @@
+// Before any weight is read: how the engine holds a model within its memory budget. The fastest mode that
+// fits wins (resident, then cached with as many float32 layers as fit, then streaming); a model that does
+// not fit even streaming is refused with the numbers, instead of being loaded until the out-of-memory
+// killer ends the process.
+//
+// Modes are chosen for sequences of MODE_TOKENS: ordinary prompts and profiling chunks should not run in a
+// slower mode for room that only a rare long prompt needs. Within the mode, float32 layers are kept only as
+// far as the engine's longest sequence still fits; when even none leaves room for it, what the budget
+// leaves sets `maxTokens`, the longest sequence a forward pass may take.
+import type { MemoryEstimate, MemoryMode } from '../../protocol/modelInfo';
+import { MoeError } from '../../protocol/moeError';
+import type { AvailableMemory } from '../model/availableMemory';
+import type { Checkpoint } from '../model/checkpoint';
+import type { ModelConfig } from '../model/modelConfig';
+import { formatBytes } from './memoryBudget';
+import { describePlan, refusalMessage } from './memoryPlanText';
+import { checkpointMemoryUnits, type MemoryUnit } from './memoryUnits';
+import { resolveBudget, type ResolvedBudget } from './resolveBudget';
+import { attentionTokenCap, estimateWorkingSet, type WorkingSet } from './workingSet';
+
+/** The sequence length modes are chosen for. */
+export const MODE_TOKENS = 2048;
+/** Below this a model is refused rather than run on ever shorter sequences. */
+export const MIN_TOKENS = 128;
+
+export interface MemoryPlan {
+  readonly mode: MemoryMode;
+  /** Decoder layers whose float32 copy is kept between runs (every layer when resident). */
+  readonly f32Layers: ReadonlySet<number>;
+  readonly budgetBytes: number;
+  /** The peak for sequences of `maxTokens` tokens. */
+  readonly estimate: MemoryEstimate;
+  /** The longest sequence a forward pass may take within the budget (at most the engine's own cap). */
+  readonly maxTokens: number;
+  /** The engine's cap before the budget: min(context, what attention scores allow). */
+  readonly capTokens: number;
+  readonly reason: string;
+  readonly budget: ResolvedBudget;
+}
+
+export interface PlanOptions {
+  /** The user's budget in bytes; default: derived from the free memory. */
+  readonly budgetBytes?: number;
+  /** Free memory (default: availableMemory(), which honours MOE_WORKBENCH_AVAILABLE_MEMORY). */
+  readonly available?: AvailableMemory;
+  /** The engine's cap on a sequence's length; default attentionTokenCap(config). */
+  readonly maxTokens?: number;
+  /** The working set for a sequence length; default estimateWorkingSet. */
+  readonly workingSet?: (tokens: number) => WorkingSet;
+  /** Plan this mode only (as many float32 layers as fit; none, and the shortest sequences, when nothing fits) and never refuse: tests, and the whole-model engine's check. */
+  readonly mode?: MemoryMode;
+  /** Named in a refusal (MoeError.file). */
+  readonly modelDir?: string;
+}
+
+/** What a mode holds for weights with a given set of float32 layers. */
+export interface WeightHolding {
+  readonly f32Layers: ReadonlySet<number>;
+  readonly storedBytes: number;
+  readonly f32CacheBytes: number;
+  readonly layerBufferBytes: number;
+}
+
+/** Plans an opened checkpoint (stored sizes from its headers). */
+export function planCheckpointMemory(ckpt: Pick<Checkpoint, 'config' | 'tensors' | 'dir'>, opts: PlanOptions = {}): MemoryPlan {
+  return planMemory(ckpt.config, checkpointMemoryUnits(ckpt), { modelDir: ckpt.dir, ...opts });
+}
+
+export function planMemory(c: ModelConfig, units: readonly MemoryUnit[], opts: PlanOptions = {}): MemoryPlan {
+  const budget = resolveBudget(opts.budgetBytes, opts.available);
+  const B = budget.bytes;
+  const capTokens = Math.max(1, Math.min(opts.maxTokens ?? attentionTokenCap(c), c.contextLength));
+  const working = opts.workingSet ?? ((t: number) => estimateWorkingSet(c, t));
+  const peakOf = (h: WeightHolding, t: number): MemoryEstimate => estimateOf(h, working(t));
+  const modes: readonly MemoryMode[] = opts.mode ? [opts.mode] : ['resident', 'cached', 'streaming'];
+  for (const t of tokenSteps(capTokens)) {
+    for (const mode of modes) {
+      const atMode = bestHolding(mode, units, c.numLayers, (x) => peakOf(x, t).peakBytes <= B);
+      if (!atMode) continue;
+      // Full-length sequences before float32 layers: when the mode runs the engine's longest sequence,
+      // keep as many float32 layers as leave room for it (fewer, but no prompt refused for the budget).
+      const h = bestHolding(mode, units, c.numLayers, (x) => peakOf(x, capTokens).peakBytes <= B) ?? atMode;
+      const maxTokens = longestFitting(t, capTokens, (x) => peakOf(h, x).peakBytes <= B);
+      const estimate = peakOf(h, maxTokens);
+      return { mode, f32Layers: h.f32Layers, budgetBytes: B, estimate, maxTokens, capTokens, budget, reason: describePlan({ mode, units, numLayers: c.numLayers, holding: h, estimate, budget, maxTokens, capTokens }) };
+    }
+  }
+  const leanest = holding('streaming', units, 0);
+  const t = Math.min(capTokens, MIN_TOKENS);
+  const estimate = peakOf(leanest, t);
+  if (opts.mode) {
+    // Forced and beyond the budget: only tests ask for this, to run a mode on a small model.
+    const h = holding(opts.mode, units, opts.mode === 'resident' ? c.numLayers : 0);
+    const est = peakOf(h, t);
+    return { mode: opts.mode, f32Layers: h.f32Layers, budgetBytes: B, estimate: est, maxTokens: t, capTokens, budget, reason: `${opts.mode}: forced, beyond the budget (about ${formatBytes(est.peakBytes)} for ${t}-token sequences, budget ${formatBytes(B)})` };
+  }
+  throw new MoeError('E_UNSUPPORTED', refusalMessage({ modelDir: opts.modelDir, units, budget, estimate, tokens: t }), opts.modelDir);
+}
+
+/** MODE_TOKENS (or the cap, when smaller), then halving down to MIN_TOKENS. */
+function tokenSteps(cap: number): number[] {
+  const top = Math.min(cap, MODE_TOKENS);
+  const bottom = Math.min(cap, MIN_TOKENS);
+  const out: number[] = [];
+  for (let t = top; t > bottom; t = Math.floor(t / 2)) out.push(t);
+  out.push(bottom);
+  return out;
+}
+
+/** The largest length in [from, to] that fits (peaks grow with length; `from` fits). */
+function longestFitting(from: number, to: number, fits: (t: number) => boolean): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** The mode's holding with the most float32 layers that fits, or undefined when none does. */
+function bestHolding(mode: MemoryMode, units: readonly MemoryUnit[], numLayers: number, fits: (h: WeightHolding) => boolean): WeightHolding | undefined {
+  if (mode === 'resident') {
+    const h = holding('resident', units, numLayers);
+    return fits(h) ? h : undefined;
+  }
+  for (let n = numLayers; n >= 0; n--) {
+    const h = holding(mode, units, n);
+    if (fits(h)) return h;
+  }
+  return undefined;
+}
+
+/**
+ * What `mode` holds with the `n` lowest layers kept as float32. A unit stored as F32 runs from its stored
+ * copy in cached mode (no conversion, no extra copy), so it counts as a float32 layer for free.
+ */
+export function holding(mode: MemoryMode, units: readonly MemoryUnit[], n: number): WeightHolding {
+  const layers = units.filter((u) => u.kind === 'layer');
+  const storedIsF32 = (u: MemoryUnit): boolean => u.storedBytes === u.f32Bytes && u.dtypes.every((d) => d === 'F32');
+  if (mode === 'resident') {
+    return { f32Layers: new Set(layers.map((u) => u.layer!)), storedBytes: 0, f32CacheBytes: sum(units, (u) => u.f32Bytes), layerBufferBytes: 0 };
+  }
+  const kept = new Set<number>();
+  const free = new Set<MemoryUnit>();
+  if (mode === 'cached') for (const u of units) if (storedIsF32(u)) free.add(u);
+  for (const u of layers) if (free.has(u)) kept.add(u.layer!);
+  let extra = 0;
+  let added = 0;
+  for (const u of layers) {
+    if (added >= n) break;
+    if (kept.has(u.layer!)) continue;
+    kept.add(u.layer!);
+    extra += u.f32Bytes;
+    added++;
+  }
+  // Converted when they run: every unit neither kept nor free, into one of two buffers (current, next).
+  const converted = units.filter((u) => !free.has(u) && !(u.kind === 'layer' && kept.has(u.layer!)));
+  const largest = converted.reduce((m, u) => Math.max(m, u.f32Bytes), 0);
+  const buffers = converted.length === 0 ? 0 : converted.length === 1 ? largest : 2 * largest;
+  return { f32Layers: kept, storedBytes: mode === 'cached' ? sum(units, (u) => u.storedBytes) : 0, f32CacheBytes: extra, layerBufferBytes: buffers };
+}
+
+function estimateOf(h: WeightHolding, w: WorkingSet): MemoryEstimate {
+  const peakBytes = h.storedBytes + h.f32CacheBytes + h.layerBufferBytes + w.activationBytes + w.attentionBytes + w.runtimeBytes;
+  return { storedBytes: h.storedBytes, f32CacheBytes: h.f32CacheBytes, layerBufferBytes: h.layerBufferBytes, activationBytes: w.activationBytes, attentionBytes: w.attentionBytes, runtimeBytes: w.runtimeBytes, peakBytes, tokens: w.tokens };
+}
+
+function sum(units: readonly MemoryUnit[], f: (u: MemoryUnit) => number): number {
+  return units.reduce((a, u) => a + f(u), 0);
+}

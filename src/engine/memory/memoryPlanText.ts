@@ -1,0 +1,76 @@
+// The sentences a user reads about a memory plan: which mode and why (inspect, the status tooltip), and a
+// refusal naming the numbers and what to change.
+import type { MemoryEstimate, MemoryMode } from '../../protocol/modelInfo';
+import { formatBytes } from './memoryBudget';
+import type { WeightHolding } from './memoryPlan';
+import type { MemoryUnit } from './memoryUnits';
+import type { ResolvedBudget } from './resolveBudget';
+
+export interface PlanFacts {
+  readonly mode: MemoryMode;
+  readonly units: readonly MemoryUnit[];
+  readonly numLayers: number;
+  readonly holding: WeightHolding;
+  readonly estimate: MemoryEstimate;
+  readonly budget: ResolvedBudget;
+  readonly maxTokens: number;
+  readonly capTokens: number;
+}
+
+export function describePlan(f: PlanFacts): string {
+  const stored = `${formatBytes(total(f.units, (u) => u.storedBytes))} of ${dtypeLabel(f.units)} weights`;
+  const budget = `the ${formatBytes(f.budget.bytes)} memory budget`;
+  const e = f.estimate;
+  const working = e.activationBytes + e.attentionBytes + e.runtimeBytes;
+  const n = f.holding.f32Layers.size;
+  let s: string;
+  if (f.mode === 'resident') {
+    s = `resident: the ${stored} fit in ${budget} as float32 (${formatBytes(total(f.units, (u) => u.f32Bytes))}) with ${formatBytes(working)} of working memory; every layer keeps its float32 copy`;
+  } else if (f.mode === 'cached') {
+    s = `cached: the ${stored} are held as stored, but as float32 (${formatBytes(total(f.units, (u) => u.f32Bytes))}) they exceed ${budget}; ${n} of ${f.numLayers} layers keep a float32 copy, the others are converted when they run`;
+  } else {
+    s =
+      `streaming: the ${stored} do not fit in ${budget} next to ${formatBytes(e.layerBufferBytes + working)} of layer buffers and working memory; each layer is read from disk when it runs` +
+      (n > 0 ? ` (${n} of ${f.numLayers} layers keep a float32 copy)` : '');
+  }
+  if (f.maxTokens < f.capTokens) s += `; sequences are limited to ${f.maxTokens} tokens (${f.capTokens} without the budget)`;
+  if (f.budget.lowered) s += ` (${f.budget.source})`;
+  else if (!f.budget.explicit) s += ` (budget: ${f.budget.source})`;
+  return s;
+}
+
+export interface RefusalFacts {
+  readonly modelDir: string | undefined;
+  readonly units: readonly MemoryUnit[];
+  readonly budget: ResolvedBudget;
+  /** The leanest plan: streaming, no float32 layer, the shortest sequences. */
+  readonly estimate: MemoryEstimate;
+  readonly tokens: number;
+}
+
+export function refusalMessage(f: RefusalFacts): string {
+  const e = f.estimate;
+  const largest = f.units.reduce((m, u) => Math.max(m, u.f32Bytes), 0);
+  const working = e.activationBytes + e.attentionBytes + e.runtimeBytes;
+  const lowered = f.budget.lowered;
+  const source = f.budget.explicit && !lowered ? '' : ` (${f.budget.source})`;
+  const atLeast = `${Math.ceil((e.peakBytes / 2 ** 30) * 2) / 2}GiB`;
+  const change = lowered || !f.budget.explicit
+    ? `Free memory (the budget cannot exceed what is free), or give a --memory-budget (setting moeWorkbench.memoryBudget) of at least ${atLeast} on a machine that has it.`
+    : `Give a larger --memory-budget (setting moeWorkbench.memoryBudget), at least ${atLeast}.`;
+  return (
+    `${f.modelDir ? `${f.modelDir}: ` : ''}this model cannot run within the ${formatBytes(f.budget.bytes)} memory budget${source}: ` +
+    `even streaming, which holds no weights in memory, needs about ${formatBytes(e.peakBytes)}: two float32 buffers for its largest layer ` +
+    `(${formatBytes(largest)} each) and ${formatBytes(working)} of working memory for ${f.tokens}-token sequences. ${change}`
+  );
+}
+
+function total(units: readonly MemoryUnit[], f: (u: MemoryUnit) => number): number {
+  return units.reduce((a, u) => a + f(u), 0);
+}
+
+/** "BF16", or "BF16 and F32" for a mixed checkpoint. */
+function dtypeLabel(units: readonly MemoryUnit[]): string {
+  const all = [...new Set(units.flatMap((u) => u.dtypes))].sort();
+  return all.length <= 1 ? (all[0] ?? 'F32') : `${all.slice(0, -1).join(', ')} and ${all.at(-1)}`;
+}

@@ -1,0 +1,135 @@
+// Memory plans for the published shapes (OLMoE-1B-7B, Qwen1.5-MoE-A2.7B, Mixtral-8x7B, stored BF16) at the
+// budgets of ordinary machines: which mode, how many float32 layers, and the refusals with their numbers.
+// Parameter counts are recomputed here from the published dimensions, independently of tensorSpec.
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PUBLISHED_CONFIGS, type PublishedModel } from '../../src/devtools/publishedShapes';
+import { planMemory, type MemoryPlan } from '../../src/engine/memory/memoryPlan';
+import { shapeMemoryUnits } from '../../src/engine/memory/memoryUnits';
+import type { ModelConfig } from '../../src/engine/model/modelConfig';
+import { parseModelConfig } from '../../src/engine/model/parseConfig';
+import { MoeError } from '../../src/protocol/moeError';
+
+const GiB = 2 ** 30;
+/** A machine with more free memory than any budget here: the budget alone decides. */
+const PLENTY = { bytes: 2 ** 50, source: 'test' };
+
+function shape(name: PublishedModel): { c: ModelConfig; units: ReturnType<typeof shapeMemoryUnits> } {
+  const c = parseModelConfig({ ...PUBLISHED_CONFIGS[name] }, `${name}/config.json`);
+  return { c, units: shapeMemoryUnits(c, 'BF16') };
+}
+
+function plan(name: PublishedModel, gib: number): MemoryPlan {
+  const { c, units } = shape(name);
+  return planMemory(c, units, { budgetBytes: gib * GiB, available: PLENTY, modelDir: name });
+}
+
+function refusal(name: PublishedModel, gib: number): MoeError {
+  try {
+    plan(name, gib);
+  } catch (e) {
+    assert.ok(e instanceof MoeError, String(e));
+    assert.equal(e.code, 'E_UNSUPPORTED');
+    return e;
+  }
+  assert.fail(`${name} at ${gib} GiB was not refused`);
+}
+
+const sumBytes = (units: ReturnType<typeof shapeMemoryUnits>, k: 'storedBytes' | 'f32Bytes'): number => units.reduce((a, u) => a + u[k], 0);
+
+describe('memory plans for published model shapes', () => {
+  it('counts the published sizes: OLMoE 6.92B parameters (13.8 GB BF16), Qwen1.5-MoE 14.3B (28.6 GB)', () => {
+    const H = 2048;
+    // OLMoE: attention 4·H², full q/k norms 2·H, two layer norms, router 64·H, 64 experts of 3·1024·H.
+    const olmoeLayer = 4 * H * H + 2 * H + 2 * H + 64 * H + 64 * 3 * 1024 * H;
+    const olmoe = 2 * 50304 * H + H + 16 * olmoeLayer;
+    // Qwen1.5-MoE: attention with q/k/v biases, norms, router 60·H, 60 experts of 3·1408·H, shared 3·5632·H and its gate.
+    const qwenLayer = 4 * H * H + 3 * H + 2 * H + 60 * H + 60 * 3 * 1408 * H + 3 * 5632 * H + H;
+    const qwen = 2 * 151936 * H + H + 24 * qwenLayer;
+    for (const [name, params] of [['olmoe-1b-7b', olmoe], ['qwen1.5-moe-a2.7b', qwen]] as const) {
+      const { units } = shape(name);
+      assert.equal(sumBytes(units, 'storedBytes'), 2 * params, name);
+      assert.equal(sumBytes(units, 'f32Bytes'), 4 * params, name);
+    }
+    assert.equal((2 * olmoe / 1e9).toFixed(1), '13.8');
+    assert.equal((2 * qwen / 1e9).toFixed(1), '28.6');
+    // One OLMoE layer as float32, the unit a streaming engine converts at a time.
+    assert.equal(shape('olmoe-1b-7b').units.find((u) => u.layer === 3)!.f32Bytes, 4 * olmoeLayer);
+  });
+
+  it('OLMoE-1B-7B: streams at 4, 8 and 16 GiB, caches at 24, is resident at 32', () => {
+    const p4 = plan('olmoe-1b-7b', 4);
+    assert.equal(p4.mode, 'streaming');
+    assert.equal(p4.f32Layers.size, 0);
+    assert.ok(p4.maxTokens < p4.capTokens, `4 GiB leaves room for ${p4.maxTokens} tokens only`);
+    assert.match(p4.reason, /^streaming: the 12\.9 GiB of BF16 weights do not fit in the 4\.0 GiB memory budget .*each layer is read from disk when it runs; sequences are limited to \d+ tokens \(4096 without the budget\)$/);
+    const p8 = plan('olmoe-1b-7b', 8);
+    assert.equal(p8.mode, 'streaming');
+    assert.ok(p8.maxTokens > p4.maxTokens);
+    const p16 = plan('olmoe-1b-7b', 16);
+    assert.equal(p16.mode, 'streaming');
+    assert.equal(p16.maxTokens, 4096, 'the whole context fits at 16 GiB');
+    assert.ok(p16.f32Layers.size >= 2 && p16.f32Layers.size < 16, `${p16.f32Layers.size} float32 layers`);
+    assert.match(p16.reason, new RegExp(`\\(${p16.f32Layers.size} of 16 layers keep a float32 copy\\)$`));
+    const p24 = plan('olmoe-1b-7b', 24);
+    assert.equal(p24.mode, 'cached');
+    assert.equal(p24.estimate.storedBytes, sumBytes(shape('olmoe-1b-7b').units, 'storedBytes'), 'cached holds every stored weight');
+    assert.match(p24.reason, /^cached: the 12\.9 GiB of BF16 weights are held as stored, but as float32 \(25\.8 GiB\) they exceed the 24\.0 GiB memory budget; \d+ of 16 layers keep a float32 copy/);
+    const p32 = plan('olmoe-1b-7b', 32);
+    assert.equal(p32.mode, 'resident');
+    assert.equal(p32.f32Layers.size, 16);
+    assert.equal(p32.estimate.layerBufferBytes, 0);
+    assert.match(p32.reason, /^resident: the 12\.9 GiB of BF16 weights fit in the 32\.0 GiB memory budget as float32 \(25\.8 GiB\)/);
+  });
+
+  it('Qwen1.5-MoE-A2.7B: refused at 4 GiB with the numbers, streams at 8, 16 and 32 GiB', () => {
+    const e = refusal('qwen1.5-moe-a2.7b', 4);
+    assert.equal(e.file, 'qwen1.5-moe-a2.7b');
+    assert.match(e.message, /cannot run within the 4\.0 GiB memory budget: even streaming, which holds no weights in memory, needs about 4\.\d GiB: two float32 buffers for its largest layer \(2\.1 GiB each\)/);
+    assert.match(e.message, /Give a larger --memory-budget \(setting moeWorkbench\.memoryBudget\), at least 5GiB\./);
+    for (const g of [8, 16, 32]) {
+      const p = plan('qwen1.5-moe-a2.7b', g);
+      assert.equal(p.mode, 'streaming', `${g} GiB`);
+      assert.match(p.reason, /^streaming: the 26\.7 GiB of BF16 weights do not fit/);
+    }
+    assert.equal(plan('qwen1.5-moe-a2.7b', 8).f32Layers.size, 0);
+    assert.ok(plan('qwen1.5-moe-a2.7b', 32).f32Layers.size > plan('qwen1.5-moe-a2.7b', 16).f32Layers.size);
+  });
+
+  it('Mixtral-8x7B: one 5.4 GiB layer needs two buffers, so 4 and 8 GiB are refused; 16 and 32 GiB stream', () => {
+    for (const g of [4, 8]) {
+      const e = refusal('mixtral-8x7b', g);
+      assert.match(e.message, new RegExp(`within the ${g}\\.0 GiB memory budget: .*largest layer \\(5\\.4 GiB each\\).*at least 11\\.5GiB`));
+    }
+    assert.equal(plan('mixtral-8x7b', 16).mode, 'streaming');
+    assert.equal(plan('mixtral-8x7b', 32).mode, 'streaming');
+  });
+
+  it('every plan stays within its budget, adds up, and keeps as many float32 layers as fit', () => {
+    for (const name of Object.keys(PUBLISHED_CONFIGS) as PublishedModel[]) {
+      let rank = -1;
+      for (const g of [4, 8, 12, 16, 20, 24, 32, 48, 64, 128, 256]) {
+        let p: MemoryPlan;
+        try {
+          p = plan(name, g);
+        } catch {
+          assert.equal(rank, -1, `${name}: refused at ${g} GiB after a plan at a smaller budget`);
+          continue;
+        }
+        const e = p.estimate;
+        assert.ok(e.peakBytes <= g * GiB, `${name} at ${g} GiB: peak ${e.peakBytes}`);
+        assert.equal(e.peakBytes, e.storedBytes + e.f32CacheBytes + e.layerBufferBytes + e.activationBytes + e.attentionBytes + e.runtimeBytes);
+        assert.equal(e.tokens, p.maxTokens);
+        // A larger budget never picks a slower mode.
+        const r = ['streaming', 'cached', 'resident'].indexOf(p.mode);
+        assert.ok(r >= rank, `${name}: ${p.mode} at ${g} GiB after a faster mode`);
+        rank = r;
+        if (p.mode === 'resident') continue;
+        // One more float32 layer would not fit: its bytes exceed what is left.
+        const { units } = shape(name);
+        const next = units.find((u) => u.kind === 'layer' && !p.f32Layers.has(u.layer!));
+        if (next) assert.ok(e.peakBytes + next.f32Bytes > g * GiB, `${name} at ${g} GiB: room for another float32 layer`);
+      }
+    }
+  });
+});
