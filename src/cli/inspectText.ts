@@ -17,6 +17,9 @@ export function formatInspect(i: ModelInfo): string {
     ['dtype', i.dtypes.join(', ')],
     ['size', `${formatBytes(i.bytesOnDisk)} in ${i.files.length} file(s)`],
   ];
+  // Last, so the rows above keep their place in narrow views (the e2e reads the first line).
+  const m = i.memory;
+  if (m) rows.push(['memory', m.reason], ['peak', `about ${formatBytes(m.estimate.peakBytes)} of the ${formatBytes(m.budgetBytes)} budget, for sequences up to ${formatInteger(m.maxTokens)} tokens`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }

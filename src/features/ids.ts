@@ -41,6 +41,7 @@ export const Settings = {
   modelPath: 'modelPath',
   debounceMs: 'annotation.debounceMs',
   tokensPerPass: 'annotation.tokensPerPass',
+  memoryBudget: 'memoryBudget',
 } as const;
 
 /** The Get Started walkthrough (package.json contributes.walkthroughs); VS Code knows it as `moe-workbench.moe-workbench#getStarted`. */

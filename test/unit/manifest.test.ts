@@ -63,7 +63,7 @@ describe('package.json manifest', () => {
   it('declares the views, settings and prompt language the code uses', () => {
     assert.deepEqual(pkg.contributes.viewsContainers.activitybar.map((c) => c.id), [Views.container]);
     assert.deepEqual(pkg.contributes.views[Views.container]!.map((v) => v.id).sort(), [Views.explorer, Views.modelTree].sort());
-    for (const key of [Settings.modelPath, Settings.debounceMs, Settings.tokensPerPass]) assert.ok(`${Settings.section}.${key}` in settings, key);
+    for (const key of [Settings.modelPath, Settings.debounceMs, Settings.tokensPerPass, Settings.memoryBudget]) assert.ok(`${Settings.section}.${key}` in settings, key);
     assert.deepEqual(pkg.contributes.languages.find((l) => l.id === PROMPT_LANGUAGE)?.extensions, ['.prompt', '.prompt.md']);
   });
 

@@ -25,6 +25,7 @@ const env = {
   errors: [] as string[],
   infos: [] as string[],
   commands: [] as string[],
+  memoryBudget: undefined as string | undefined,
 };
 const configChanged = new FakeEmitter<{ affectsConfiguration(s: string): boolean }>();
 const trustGranted = new FakeEmitter<void>();
@@ -44,7 +45,7 @@ Object.assign(fakeVscode, {
     onDidGrantWorkspaceTrust: trustGranted.event,
     getConfiguration: () => ({
       // As VS Code without restrictedConfigurations would answer: the workspace value wins.
-      get: (_key: string, def: string) => env.scopes.workspaceValue ?? env.scopes.globalValue ?? def,
+      get: (key: string, def: string) => (key === 'memoryBudget' ? (env.memoryBudget ?? def) : (env.scopes.workspaceValue ?? env.scopes.globalValue ?? def)),
       inspect: () => ({ key: 'moeWorkbench.modelPath', defaultValue: '', ...env.scopes }),
     }),
   },
@@ -73,7 +74,7 @@ describe('ModelManager', () => {
   });
   afterEach(() => {
     for (const m of managers.splice(0)) m.dispose();
-    Object.assign(env, { trusted: true, scopes: {}, folder: undefined, errors: [], infos: [], commands: [] });
+    Object.assign(env, { trusted: true, scopes: {}, folder: undefined, errors: [], infos: [], commands: [], memoryBudget: undefined });
   });
   after(async () => {
     await engine.dispose();
@@ -170,5 +171,22 @@ describe('ModelManager', () => {
     trustGranted.fire();
     assert.equal(m.state.kind, 'ready');
     assert.equal(m.info?.path, fixture('qwen3_moe'));
+  });
+
+  it('an invalid moeWorkbench.memoryBudget fails the load naming the setting and keeps the model; a change loads the model again', async () => {
+    const m = manager();
+    const demo = await m.open(demoModel);
+    env.memoryBudget = 'lots';
+    await assert.rejects(m.open(fixture('qwen3_moe')), /setting moeWorkbench\.memoryBudget "lots" is not a memory size/);
+    assert.equal(m.info?.path, demo.path);
+    assert.match(env.errors[0]!, /could not load the model: setting moeWorkbench\.memoryBudget "lots" is not a memory size: .* Still using demo-model\./);
+    const states: ModelState['kind'][] = [];
+    m.onDidChange((s) => states.push(s.kind));
+    const ready = new Promise<ModelState>((resolve) => m.onDidChange((s) => s.kind === 'ready' && resolve(s)));
+    env.memoryBudget = '4GiB';
+    configChanged.fire({ affectsConfiguration: (k: string) => k === 'moeWorkbench.memoryBudget' });
+    const s = await ready;
+    assert.deepEqual(states, ['loading', 'ready']);
+    assert.equal(s.kind === 'ready' && s.info.path, demo.path);
   });
 });

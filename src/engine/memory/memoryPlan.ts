@@ -82,7 +82,7 @@ export function planMemory(c: ModelConfig, units: readonly MemoryUnit[], opts: P
       const h = bestHolding(mode, units, c.numLayers, (x) => peakOf(x, capTokens).peakBytes <= B) ?? atMode;
       const maxTokens = longestFitting(t, capTokens, (x) => peakOf(h, x).peakBytes <= B);
       const estimate = peakOf(h, maxTokens);
-      return { mode, f32Layers: h.f32Layers, budgetBytes: B, estimate, maxTokens, capTokens, budget, reason: describePlan({ mode, units, numLayers: c.numLayers, holding: h, estimate, budget, maxTokens, capTokens }) };
+      return { mode, f32Layers: h.f32Layers, budgetBytes: B, estimate, maxTokens, capTokens, budget, reason: describePlan({ mode, units, numLayers: c.numLayers, holding: h, estimate, budget, maxTokens, capTokens, forced: opts.mode !== undefined }) };
     }
   }
   const leanest = holding('streaming', units, 0);

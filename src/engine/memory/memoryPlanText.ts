@@ -15,6 +15,8 @@ export interface PlanFacts {
   readonly budget: ResolvedBudget;
   readonly maxTokens: number;
   readonly capTokens: number;
+  /** The caller chose the mode (tests): say what it does, not why the budget chose it. */
+  readonly forced?: boolean;
 }
 
 export function describePlan(f: PlanFacts): string {
@@ -24,7 +26,10 @@ export function describePlan(f: PlanFacts): string {
   const working = e.activationBytes + e.attentionBytes + e.runtimeBytes;
   const n = f.holding.f32Layers.size;
   let s: string;
-  if (f.mode === 'resident') {
+  if (f.forced) {
+    const what = { resident: 'every layer keeps its float32 copy', cached: `the weights are held as stored, ${n} of ${f.numLayers} layers keep a float32 copy, the others are converted when they run`, streaming: `each layer is read from disk when it runs (${n} of ${f.numLayers} layers keep a float32 copy)` };
+    s = `${f.mode}, forced: ${what[f.mode]}`;
+  } else if (f.mode === 'resident') {
     s = `resident: the ${stored} fit in ${budget} as float32 (${formatBytes(total(f.units, (u) => u.f32Bytes))}) with ${formatBytes(working)} of working memory; every layer keeps its float32 copy`;
   } else if (f.mode === 'cached') {
     s = `cached: the ${stored} are held as stored, but as float32 (${formatBytes(total(f.units, (u) => u.f32Bytes))}) they exceed ${budget}; ${n} of ${f.numLayers} layers keep a float32 copy, the others are converted when they run`;

@@ -8,6 +8,7 @@ import type { EngineClient } from '../../host/engineClient';
 import type { ModelInfo } from '../../protocol/modelInfo';
 import { MoeError } from '../../protocol/moeError';
 import { Commands, Settings } from '../ids';
+import { memoryBudgetSetting } from './memoryBudgetSetting';
 import { heldBackWorkspaceModelPath, modelPathSetting } from './trustedModelPath';
 
 export type ModelState =
@@ -44,6 +45,8 @@ export class ModelManager implements vscode.Disposable {
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(`${Settings.section}.${Settings.modelPath}`)) this.loadConfigured();
+        // A new budget can change how the model is held (resident, cached, streaming): load it again under it.
+        else if (e.affectsConfiguration(`${Settings.section}.${Settings.memoryBudget}`) && this._state.kind === 'ready') void this.load(this._state.dir, this.explicit, true).catch(() => undefined);
       }),
       // Trust unlocks the workspace's model path; a model the user picked explicitly stays.
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
@@ -100,16 +103,16 @@ export class ModelManager implements vscode.Disposable {
     void this.load(this.configuredDir(), false).catch(() => undefined);
   }
 
-  private load(dir: string, explicit: boolean): Promise<ModelInfo> {
-    if (this.loading?.dir === dir) return this.loading.promise;
-    if (!explicit && !this.loading && this._state.kind === 'ready' && this._state.dir === dir) return Promise.resolve(this._state.info);
+  private load(dir: string, explicit: boolean, reload = false): Promise<ModelInfo> {
+    if (this.loading?.dir === dir && !reload) return this.loading.promise;
+    if (!explicit && !reload && !this.loading && this._state.kind === 'ready' && this._state.dir === dir) return Promise.resolve(this._state.info);
     // What to fall back to: the model that works now, or the one the interrupted load was keeping.
     const previous = this._state.kind === 'ready' ? this._state : this.loading ? this.fallback : undefined;
     this.fallback = previous;
     this.setState({ kind: 'loading', dir });
     const promise: Promise<ModelInfo> = Promise.resolve(
-      vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Loading ${path.basename(dir)}` }, (progress) =>
-        this.engine.request('load', { modelDir: dir }, { onProgress: (pr) => progress.report({ message: `${pr.done}/${pr.total}` }) }),
+      vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Loading ${path.basename(dir)}` }, async (progress) =>
+        this.engine.request('load', loadParams(dir), { onProgress: (pr) => progress.report({ message: `${pr.done}/${pr.total}` }) }),
       ),
     ).then(
       (loaded) => {
@@ -146,7 +149,7 @@ export class ModelManager implements vscode.Disposable {
     const current = await this.engine.request('inspect', {}).catch(() => undefined);
     if (current?.path === previous.info.path) return previous;
     try {
-      await this.engine.request('load', { modelDir: previous.dir });
+      await this.engine.request('load', loadParams(previous.dir));
       return previous;
     } catch {
       return undefined;
@@ -180,4 +183,10 @@ export class ModelManager implements vscode.Disposable {
     this.emitter.dispose();
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** A load request under the configured memory budget; an invalid setting fails the load, naming the setting. */
+function loadParams(modelDir: string): { modelDir: string; memoryBudget?: number } {
+  const memoryBudget = memoryBudgetSetting();
+  return memoryBudget === undefined ? { modelDir } : { modelDir, memoryBudget };
 }

@@ -1,7 +1,8 @@
 // The status bar item: the model (name, experts × layers, top-k, "untrained" for random weights) and the
-// engine state; the tooltip says what an untrained or pruned/merged model is.
+// engine state; the tooltip says what an untrained or pruned/merged model is, and how its weights are held.
 import * as vscode from 'vscode';
 import { Commands } from '../ids';
+import { memorySentence } from './memoryLabel';
 import { escapeMarkdown, modelDisplayName, modelNotes, UNTRAINED } from './modelLabels';
 import type { AnnotationActivity } from '../annotation/annotationController';
 import type { ModelManager } from './modelManager';
@@ -53,7 +54,8 @@ export class ModelStatusBar implements vscode.Disposable {
         // "untrained" goes last so the name and shape keep their place (and what the e2e tests read).
         const icon = this.waiting !== undefined ? '$(watch)' : this.annotating > 0 ? '$(sync~spin)' : '$(circuit-board)';
         it.text = `${icon} ${i.name} · ${shape}${i.untrained ? ` · ${UNTRAINED}` : ''}${this.waiting !== undefined ? ' · annotation waiting' : ''}`;
-        const notes = [...modelNotes(i), ...(i.warnings ?? []).map((w) => `⚠ ${w}`)];
+        const memory = memorySentence(i);
+        const notes = [...modelNotes(i), ...(i.warnings ?? []).map((w) => `⚠ ${w}`), ...(memory ? [memory] : [])];
         const lines = [`${i.moeLayers.length} MoE layers × ${i.numExperts} experts, top-${i.topK} · ${i.routing}`, ...notes, `Engine: ${state} · ${s.dir}`];
         it.tooltip = new vscode.MarkdownString([`**${escapeMarkdown(modelDisplayName(i))}** (${escapeMarkdown(i.architecture)})`, ...lines.map(escapeMarkdown)].join('\n\n'));
         return;
