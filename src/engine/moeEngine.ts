@@ -9,7 +9,7 @@ import { buildDecoderGraph, type GraphOutputs } from './graph/decoderGraph';
 import { openCheckpoint } from './model/checkpoint';
 import { checkMemoryFor } from './model/memoryCheck';
 import type { ModelConfig } from './model/modelConfig';
-import { loadWeights, type LoadOptions, type WeightStore } from './model/weightStore';
+import { type LoadOptions, type WeightMode, WeightStore } from './model/weightStore';
 import { LayerwiseModel } from './layerwise/layerwiseModel';
 import { describeCheckpoint } from './modelInfo';
 import { encodeModel } from './onnx/onnxProto';
@@ -27,6 +27,12 @@ export interface EngineOptions extends LoadOptions {
    * equivalence tests only: the standalone export keeps building that graph.
    */
   readonly wholeGraph?: boolean;
+  /**
+   * Tests and benchmarks: how weights are held, instead of what the memory plan chooses (resident until
+   * the plan is wired), and the layers that keep a float32 copy in cached mode.
+   */
+  readonly weightMode?: WeightMode;
+  readonly f32Layers?: ReadonlySet<number>;
   /** Bytes the engine may hold; default: derived from the machine's free memory (issue #9). */
   readonly memoryBudget?: number;
 }
@@ -39,6 +45,8 @@ export interface ForwardOptions {
 export class MoeEngine {
   private readonly sessions = new Map<string, Promise<OrtSession>>();
   private readonly layerwise: LayerwiseModel | undefined;
+  /** Forward passes run one at a time: units converted when they run share the weight store's buffer. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly info: ModelInfo,
@@ -58,7 +66,7 @@ export class MoeEngine {
       checkMemoryFor(ckpt.config, ckpt.dir);
       const tokenizer = loadTokenizer(ckpt.dir);
       const info = describeCheckpoint(ckpt);
-      const weights = await loadWeights(ckpt, opts);
+      const weights = await WeightStore.load(ckpt, { mode: opts.weightMode ?? 'resident', f32Layers: opts.f32Layers ?? new Set() }, opts);
       return new MoeEngine(info, ckpt.config, weights, tokenizer, opts.threads, opts.wholeGraph ?? false);
     } finally {
       ckpt.close();
@@ -66,7 +74,17 @@ export class MoeEngine {
   }
 
   /** Runs the model on one sequence of token ids. */
-  async forward(ids: readonly number[], capture: Capture, opts: ForwardOptions = {}): Promise<ForwardResult> {
+  forward(ids: readonly number[], capture: Capture, opts: ForwardOptions = {}): Promise<ForwardResult> {
+    return this.serialized(() => this.forwardNow(ids, capture, opts));
+  }
+
+  private serialized<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(f, f);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async forwardNow(ids: readonly number[], capture: Capture, opts: ForwardOptions): Promise<ForwardResult> {
     this.checkIds(ids);
     const mask = opts.maskedExperts && opts.maskedExperts.size > 0 ? this.routerMasks(opts.maskedExperts) : undefined;
     const outputs: GraphOutputs = { routing: capture.routing || !!capture.expertNorms, hidden: capture.hidden, logits: capture.logits, expertNorms: !!capture.expertNorms, routerMask: !!mask };
@@ -207,9 +225,11 @@ export class MoeEngine {
   }
 
   async dispose(): Promise<void> {
+    await this.queue;
     const all = [...this.sessions.values()];
     this.sessions.clear();
     for (const s of all) await (await s.catch(() => undefined))?.release();
     await this.layerwise?.dispose();
+    this.weights.close();
   }
 }
