@@ -61,7 +61,15 @@ export interface WeightHolding {
   readonly layerBufferBytes: number;
 }
 
-/** Plans an opened checkpoint (stored sizes from its headers). */
+/**
+ * Plans an opened checkpoint (stored sizes from its headers); throws the refusal. In MoeEngine.load, in place
+ * of checkMemoryFor: pass `budgetBytes: opts.memoryBudget` and the engine's own cap as `maxTokens`; hold the
+ * weights as `mode` says, keeping float32 copies of `f32Layers` (in streaming mode too: they are not read
+ * again); refuse sequences longer than `maxTokens`; set `info.memory = memoryInfoOf(plan, numLayers)`.
+ * Embeddings and head are not in `f32Layers`: outside resident mode they are converted when they run. A
+ * layer-major batch may keep `(budgetBytes - estimate.peakBytes) / (4 * keptHiddenPerToken(c))` more
+ * tokens of hidden states.
+ */
 export function planCheckpointMemory(ckpt: Pick<Checkpoint, 'config' | 'tensors' | 'dir'>, opts: PlanOptions = {}): MemoryPlan {
   return planMemory(ckpt.config, checkpointMemoryUnits(ckpt), { modelDir: ckpt.dir, ...opts });
 }
