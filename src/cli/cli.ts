@@ -9,6 +9,7 @@ import { MoeError } from '../protocol/moeError';
 import { buildTrace } from '../trace/buildTrace';
 import { formatAnnotateTable } from './annotateTable';
 import { UsageError, evalCommand, planCommand, profileCommand, recordedSource } from './expertCommands';
+import { gradientsCommand, gradientsParams } from './gradientsCommand';
 import { formatInspect } from './inspectText';
 import { expandMultiValueFlags } from './multiValueArgs';
 import { trapStopSignals } from './stopSignals';
@@ -35,6 +36,12 @@ commands:
   eval     --model DIR [--baseline DIR] --data PATH... [--document FILE]
       perplexity, top-1 agreement and KL against the baseline (default: the source in DIR/moe_workbench.json),
       size and parameters
+  gradients --model DIR (--text STR | --file F | --ids 1,2,3) [--train SPEC]... [--aux-loss-coef X]
+           --out FILE.safetensors
+      loss (mean next-token cross-entropy, + X times the load-balancing loss; X defaults to 0) and its
+      gradient for every trainable tensor, F32 in Hugging Face names and shapes, plus scalars loss and
+      aux_loss (unscaled). SPEC (repeatable, union; default experts): all | experts (every routed expert) |
+      experts=L:E,L:E,... (expert E of decoder layer L) | routers | shared-experts
   options of prune/merge: [--profile FILE] (reuse a profile) [--eval-data PATH...] (held-out; default: the
       calibration data) [--no-eval] [--document FILE] [--dry-run] (show the plan and its impact only)
       [--chunk N] (tokens per pass, default 512) [--max-tokens N] [--max-eval-tokens N] [--json]
@@ -80,6 +87,8 @@ async function main(argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean', default: false },
       'no-eval': { type: 'boolean', default: false },
       'memory-budget': { type: 'string' },
+      train: { type: 'string', multiple: true },
+      'aux-loss-coef': { type: 'string' },
     },
   });
   if (!values.model) throw new UsageError('--model DIR is required');
@@ -90,6 +99,8 @@ async function main(argv: string[]): Promise<number> {
     if (!base) throw new UsageError(`--baseline DIR is required: ${loadDir} has no moe_workbench.json naming its source model`);
     loadDir = path.resolve(base);
   }
+  // Malformed flags are refused before the model loads.
+  const gradients = command === 'gradients' ? gradientsParams(values, promptInput(values)) : undefined;
   const stop = trapStopSignals(() => (values.out !== undefined ? [values.out] : []));
   const abort = { signal: stop.signal };
   const client = new EngineClient({ workerPath: path.join(__dirname, 'engineWorker.js') });
@@ -106,6 +117,8 @@ async function main(argv: string[]): Promise<number> {
         return await planCommand(ctx, values, command);
       case 'eval':
         return await evalCommand(ctx, values, path.resolve(values.model));
+      case 'gradients':
+        return await gradientsCommand(ctx, gradients!);
       case 'inspect':
         process.stdout.write((values.json ? JSON.stringify(info, null, 1) : formatInspect(info)) + '\n');
         return 0;

@@ -1,4 +1,5 @@
 // The protocol's methods implemented on a MoeEngine. One model is loaded at a time.
+import * as path from 'node:path';
 import type { EngineMethod, EngineMethods, PromptInput, TokenSpan } from '../protocol/engineProtocol';
 import { MoeError } from '../protocol/moeError';
 import type { EngineService, EngineWorkerData, RequestContext } from './engineService';
@@ -15,6 +16,9 @@ import { exportOnnx } from './exportOnnx';
 import { openCheckpoint } from './model/checkpoint';
 import { MoeEngine } from './moeEngine';
 import { writeExpertPlan } from './surgery/writeExpertPlan';
+import { computeGradients } from './training/computeGradients';
+import { checkGradientsOut, writeGradientsFile } from './training/gradientsFile';
+import { DEFAULT_TRAIN_SPECS, resolveTrainSpecs } from './training/trainSpec';
 
 /** Longest text a `tokenize` request takes (the extension annotates at most 2,000,000 characters). */
 export const MAX_TOKENIZE_CHARS = 4_000_000;
@@ -112,6 +116,29 @@ export class MoeEngineService implements EngineService {
       } finally {
         await candidate.dispose();
       }
+    },
+    gradients: async ({ input, train, auxLossCoef, outFile }, ctx) => {
+      const engine = this.loaded();
+      // Everything that can be refused is refused before the (long) computation.
+      const trainable = resolveTrainSpecs(train, engine.config);
+      if (auxLossCoef !== undefined && !(Number.isFinite(auxLossCoef) && auxLossCoef >= 0)) throw new MoeError('E_INPUT', `the aux-loss coefficient must be a finite number >= 0, got ${auxLossCoef}`);
+      checkGradientsOut(outFile);
+      const tokens = this.tokens(engine, input);
+      const ids = tokens.map((t) => t.id);
+      const V = engine.config.vocabSize;
+      const bad = ids.findIndex((i) => !Number.isInteger(i) || i < 0 || i >= V);
+      if (bad >= 0) throw new MoeError('E_INPUT', `token id ${ids[bad]} (position ${bad}) is outside the vocabulary of ${V} tokens (ids 0..${V - 1})`);
+      if (ids.length < 2) throw new MoeError('E_INPUT', `the prompt has ${ids.length} token${ids.length === 1 ? '' : 's'}; a next-token loss needs at least 2`);
+      const coef = auxLossCoef ?? 0;
+      const g = await computeGradients(engine, ids, { trainable, auxLossCoef: coef, signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
+      throwIfCancelled(ctx.signal);
+      const about = { model: engine.info.path, train: train.length > 0 ? train : DEFAULT_TRAIN_SPECS, auxLossCoef: coef, tokens: ids.length, lmLoss: g.lmLoss };
+      const file = path.resolve(outFile);
+      const tensors = await writeGradientsFile(file, engine.config, trainable, g, { moe_workbench: JSON.stringify(about) }, async () => {
+        throwIfCancelled(ctx.signal);
+        await ctx.pause();
+      });
+      return { file, loss: g.loss, auxLoss: g.auxLoss, lmLoss: g.lmLoss, tensors, tokens };
     },
     unload: async () => {
       await this.unloadEngine();

@@ -87,6 +87,8 @@ export interface EngineMethods {
   applyPlan: { params: ApplyPlanParams; result: { written: WrittenCheckpoint; record: OperationRecord } };
   /** Compares a candidate checkpoint with the loaded model (the baseline). */
   evaluate: { params: EvaluateParams; result: EvalReport };
+  /** Loss and gradients of the trainable parameters on one sequence, written as a safetensors file. */
+  gradients: { params: GradientsParams; result: GradientsResult };
 }
 
 export interface ProfileParams {
@@ -118,6 +120,34 @@ export interface EvaluateParams {
   /** Per MoE layer of the candidate: new expert id -> old id (the router row it came from). */
   readonly expertMap?: readonly (readonly [number, readonly number[]])[];
 }
+
+export interface GradientsParams {
+  readonly input: PromptInput;
+  /**
+   * What is trainable: `--train` specs (src/engine/training/trainSpec.ts: all, experts, experts=L:E,...,
+   * routers, shared-experts), their union; empty = experts. Strings, so the engine checks them against the
+   * model it has loaded.
+   */
+  readonly train: readonly string[];
+  /** Weight of the load-balancing loss in the total (default 0: the loss is the LM loss). */
+  readonly auxLossCoef?: number;
+  /** The .safetensors file to write (replaced atomically when it exists). */
+  readonly outFile: string;
+}
+
+export interface GradientsResult {
+  /** The file written (absolute). */
+  readonly file: string;
+  /** lmLoss + auxLossCoef × auxLoss: what the gradients are of. */
+  readonly loss: number;
+  /** Unscaled load-balancing loss (Hugging Face load_balancing_loss_func); 0 for a dense model. */
+  readonly auxLoss: number;
+  /** Mean next-token cross-entropy. */
+  readonly lmLoss: number;
+  /** The gradient tensors written, by Hub name, in the model's order (the scalars loss and aux_loss besides). */
+  readonly tensors: readonly string[];
+  readonly tokens: TokenSpan[];
+}
 export type EngineMethod = keyof EngineMethods;
 
 /**
@@ -139,6 +169,7 @@ export const METHOD_CLASS: { readonly [M in EngineMethod]: MethodClass } = {
   profile: 'job',
   applyPlan: 'job',
   evaluate: 'job',
+  gradients: 'job',
 };
 
 /** Among waiting queries, `interactive` ones (the visible text) go before `background` ones (the rest of a long document). */
