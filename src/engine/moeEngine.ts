@@ -78,6 +78,32 @@ export class MoeEngine {
     return this.serialized(() => this.forwardNow(ids, capture, opts));
   }
 
+  /**
+   * Several sequences at once, layer-major (all pass layer L before L + 1) when weights are converted or
+   * read per unit (cached, streaming): each unit is prepared once per batch. Results equal forward() on
+   * each sequence. The caller bounds the batch: every sequence's activations are held until the end.
+   */
+  forwardBatch(seqs: readonly (readonly number[])[], capture: Capture, opts: ForwardOptions = {}): Promise<ForwardResult[]> {
+    return this.serialized(async () => {
+      if (!this.layerwise) {
+        const out: ForwardResult[] = [];
+        for (const ids of seqs) out.push(await this.forwardNow(ids, capture, opts));
+        return out;
+      }
+      for (const ids of seqs) this.checkIds(ids);
+      const mask = opts.maskedExperts && opts.maskedExperts.size > 0 ? this.routerMasks(opts.maskedExperts) : undefined;
+      const outputs = graphOutputs(capture, !!mask);
+      const ids32 = seqs.map((ids) => Int32Array.from(ids));
+      const res = await this.layerwise.forwardMany(ids32, this.weights, outputs, mask);
+      return res.map((r, i) => this.decode(ids32[i]!, r.outs, capture, r.runMs));
+    });
+  }
+
+  /** Whether a batch of sequences gains from forwardBatch: weights are converted or read per unit. */
+  get prefersLayerMajor(): boolean {
+    return !!this.layerwise && this.weights.mode !== 'resident';
+  }
+
   private serialized<T>(f: () => Promise<T>): Promise<T> {
     const run = this.queue.then(f, f);
     this.queue = run.catch(() => undefined);
@@ -87,7 +113,7 @@ export class MoeEngine {
   private async forwardNow(ids: readonly number[], capture: Capture, opts: ForwardOptions): Promise<ForwardResult> {
     this.checkIds(ids);
     const mask = opts.maskedExperts && opts.maskedExperts.size > 0 ? this.routerMasks(opts.maskedExperts) : undefined;
-    const outputs: GraphOutputs = { routing: capture.routing || !!capture.expertNorms, hidden: capture.hidden, logits: capture.logits, expertNorms: !!capture.expertNorms, routerMask: !!mask };
+    const outputs = graphOutputs(capture, !!mask);
     if (this.layerwise) {
       const t0 = performance.now();
       const out = await this.layerwise.forward(Int32Array.from(ids), this.weights, outputs, mask);
@@ -232,4 +258,8 @@ export class MoeEngine {
     await this.layerwise?.dispose();
     this.weights.close();
   }
+}
+
+function graphOutputs(capture: Capture, routerMask: boolean): GraphOutputs {
+  return { routing: capture.routing || !!capture.expertNorms, hidden: capture.hidden, logits: capture.logits, expertNorms: !!capture.expertNorms, routerMask };
 }

@@ -6,6 +6,7 @@ import type { Capture, ForwardResult, Progress, TokenSpan } from '../../protocol
 import type { EvalReport, EvalSide, TokenChange } from '../../protocol/expertOps';
 import { MoeError } from '../../protocol/moeError';
 import type { I32Matrix } from '../../protocol/tensors';
+import { layerMajorBatches, sequenceBytes } from '../layerwise/layerMajorBatches';
 import type { MoeEngine } from '../moeEngine';
 import { argmaxRow, klDivergence } from './nextTokenStats';
 
@@ -57,23 +58,31 @@ export async function evaluateModels(baseline: MoeEngine, candidate: MoeEngine, 
   let agree = 0;
   let klSum = 0;
   let done = 0;
-  for (const ids of scored) {
+  // Layer-major when either model converts or reads weights per layer: each layer is prepared once per batch.
+  const layerMajor = baseline.prefersLayerMajor || candidate.prefersLayerMajor;
+  const batches = layerMajor ? layerMajorBatches(scored, (ids) => sequenceBytes(baseline.config, ids.length, 2 * V * 4)) : scored.map((ids) => [ids]);
+  const run = async (e: MoeEngine, batch: readonly (readonly number[])[]): Promise<ForwardResult[]> => (batch.length === 1 ? [await e.forward(batch[0]!, LOGITS)] : await e.forwardBatch(batch, LOGITS));
+  for (const batch of batches) {
     await opts.pause?.();
     checkCancelled(opts.signal);
-    const b = await baseline.forward(ids, LOGITS);
+    const bs = await run(baseline, batch);
     checkCancelled(opts.signal);
-    const c = await candidate.forward(ids, LOGITS);
-    const bl = logitsOf(b);
-    const cl = logitsOf(c);
-    const n = ids.length - 1;
-    for (let i = 0; i < n; i++) {
-      nllBase -= b.logprobs[i]!;
-      nllCand -= c.logprobs[i]!;
-      if (argmaxRow(bl, i, V) === argmaxRow(cl, i, V)) agree++;
-      klSum += klDivergence(bl, cl, i, V);
+    const cs = await run(candidate, batch);
+    for (const [j, ids] of batch.entries()) {
+      const b = bs[j]!;
+      const c = cs[j]!;
+      const bl = logitsOf(b);
+      const cl = logitsOf(c);
+      const n = ids.length - 1;
+      for (let i = 0; i < n; i++) {
+        nllBase -= b.logprobs[i]!;
+        nllCand -= c.logprobs[i]!;
+        if (argmaxRow(bl, i, V) === argmaxRow(cl, i, V)) agree++;
+        klSum += klDivergence(bl, cl, i, V);
+      }
+      positions += n;
+      done += ids.length;
     }
-    positions += n;
-    done += ids.length;
     progress(done);
   }
 

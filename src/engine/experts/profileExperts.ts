@@ -6,6 +6,7 @@ import { MoeError } from '../../protocol/moeError';
 import { tokeniseCalibration } from '../calibration/calibrationChunks';
 import type { CalibrationSet } from '../calibration/calibrationSet';
 import { throwIfCancelled } from '../engineService';
+import { layerMajorBatches, sequenceBytes } from '../layerwise/layerMajorBatches';
 import type { MoeEngine } from '../moeEngine';
 import { modelIdentity } from './modelIdentity';
 import { LayerAccumulator } from './profileAccumulator';
@@ -40,17 +41,21 @@ export async function profileExperts(engine: MoeEngine, data: CalibrationSet, op
   const t0 = performance.now();
   let runMs = 0;
   let done = 0;
-  for (const chunk of chunks) {
+  // Layer-major when weights are converted or read per layer: each layer is prepared once per batch.
+  const capture = { routing: true, hidden: false, logits: false, expertNorms: true };
+  const batches = engine.prefersLayerMajor ? layerMajorBatches(chunks, (ch) => sequenceBytes(c, ch.spans.length)) : chunks.map((ch) => [ch]);
+  for (const batch of batches) {
     await opts.pause?.();
     throwIfCancelled(signal);
-    const res = await engine.forward(
-      chunk.spans.map((s) => s.id),
-      { routing: true, hidden: false, logits: false, expertNorms: true },
-    );
-    runMs += res.runMs;
-    res.routing.forEach((r, i) => layers[i]!.add(r));
-    if (!sample.full) sample.add(chunk.doc, chunk.spans, res.routing);
-    done += chunk.spans.length;
+    const ids = batch.map((ch) => ch.spans.map((s) => s.id));
+    const results = batch.length === 1 ? [await engine.forward(ids[0]!, capture)] : await engine.forwardBatch(ids, capture);
+    for (const [j, res] of results.entries()) {
+      const chunk = batch[j]!;
+      runMs += res.runMs;
+      res.routing.forEach((r, i) => layers[i]!.add(r));
+      if (!sample.full) sample.add(chunk.doc, chunk.spans, res.routing);
+      done += chunk.spans.length;
+    }
     const elapsed = (performance.now() - t0) / 1000;
     const eta = done < total ? ` · ETA ${Math.ceil((elapsed / done) * (total - done))} s` : '';
     opts.onProgress?.({ stage: 'profile', done, total, message: `${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} tokens · ${Math.round(done / Math.max(elapsed, 1e-3))} tok/s${eta}` });

@@ -129,6 +129,38 @@ export class LayerwiseModel {
     return all;
   }
 
+  /**
+   * Several sequences layer-major: every sequence passes layer L before any passes L + 1, so each unit's
+   * weights are converted (or read) once for the batch instead of once per sequence. The activations of
+   * the whole batch are held meanwhile. Returns each sequence's outputs and the milliseconds its runs took.
+   */
+  async forwardMany(seqs: readonly Int32Array[], w: LayerWeights, outputs: GraphOutputs, masks?: ReadonlyMap<string, Float32Array>): Promise<{ outs: Outs; runMs: number }[]> {
+    const c = this.config;
+    const H = c.hiddenSize;
+    const res = seqs.map(() => ({ outs: {} as Outs, runMs: 0 }));
+    const h = seqs.map((ids, i) => {
+      const e = this.embed(ids, w);
+      if (outputs.hidden) res[i]!.outs['embeddings'] = { dims: [ids.length, H], data: e };
+      return e;
+    });
+    for (let L = 0; L < c.layers.length; L++) {
+      for (const [i, ids] of seqs.entries()) {
+        const t0 = performance.now();
+        const r = await this.runLayer(L, h[i]!, w, outputs, masks, L + 1 < c.layers.length ? L + 1 : 'head');
+        res[i]!.runMs += performance.now() - t0;
+        Object.assign(res[i]!.outs, r.outs);
+        h[i] = r.hidden;
+        if (outputs.hidden) res[i]!.outs[`hidden.${L}`] = { dims: [ids.length, H], data: r.hidden };
+      }
+    }
+    for (const [i, ids] of seqs.entries()) {
+      const t0 = performance.now();
+      Object.assign(res[i]!.outs, await this.runHead(ids, h[i]!, w, outputs));
+      res[i]!.runMs += performance.now() - t0;
+    }
+    return res;
+  }
+
   private session(key: string, build: () => ModelProto): Promise<OrtSession> {
     let s = this.sessions.get(key);
     if (!s) {
