@@ -4,13 +4,15 @@
 // experts zero, the values agree with central differences of an independent float64 forward
 // (referenceForward.ts) tensor by tensor, and every bad input is refused with its value named and no file.
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { writeRandomCheckpoint } from '../../src/devtools/randomCheckpoint';
 import { loadModelConfig } from '../../src/engine/model/parseConfig';
+import { isStagingName, STAGING_MARKER } from '../../src/engine/surgery/staleStaging';
 import { openSafetensors, type SafetensorsFile } from '../../src/engine/model/safetensors';
 import { cliBundle, fixture, fixtureNames } from '../support/paths';
 import { centralDifference, checkpointWeights, float64Losses } from '../support/float32CentralDifference';
@@ -247,5 +249,33 @@ describe('moe-workbench gradients: bad input', () => {
     const none = await cli('gradients', '--model', fixture('mixtral'), '--ids', '1,2');
     assert.equal(none.code, 2);
     assert.match(none.stderr, /--out FILE\.safetensors is required/);
+  });
+});
+
+describe('moe-workbench gradients: interrupted', () => {
+  it('Ctrl-C while the file is being written: exits 130 and leaves nothing', { timeout: 300_000 }, async () => {
+    // 8 experts x 2 layers x 3 x 256 x 4096 float32: --train all writes ~200 MB, long enough to be caught.
+    const model = path.join(freshDir(), 'model');
+    await writeRandomCheckpoint(model, { hiddenSize: 256, numLayers: 2, numHeads: 4, numKvHeads: 4, numExperts: 8, topK: 2, intermediateSize: 4096, vocabSize: 512, contextLength: 256, seed: 9, tokenizerCorpus: '', merges: 0, plantedRouting: false });
+    const parent = freshDir();
+    const child = spawn(process.execPath, [cliBundle, 'gradients', '--model', model, '--ids', '1,2,3,4,5,6,7,8', '--train', 'all', '--out', path.join(parent, 'g.safetensors')], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let done = false;
+    void exited.then(() => (done = true));
+    // As soon as the staging folder has its marker, hold the CLI's process group (SIGSTOP) so the write
+    // cannot finish first, send the terminal's SIGINT to the group, and let it run again.
+    for (;;) {
+      const staging = fs.readdirSync(parent).find((f) => isStagingName(f) && fs.existsSync(path.join(parent, f, STAGING_MARKER)));
+      if (staging) break;
+      if (done) assert.fail(`the CLI exited before its staging folder appeared: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    process.kill(-child.pid!, 'SIGSTOP');
+    process.kill(-child.pid!, 'SIGINT');
+    process.kill(-child.pid!, 'SIGCONT');
+    assert.equal(await exited, 130, stderr);
+    assert.deepEqual(fs.readdirSync(parent), [], 'no staging folder, no gradients file');
   });
 });
