@@ -140,6 +140,28 @@ describe('moe-workbench gradients: the file', () => {
     });
   }
 
+  it('--text and --file give what --ids of the same tokens gives (byte-level fixture tokenizer)', async () => {
+    const text = 'Experts, routed.';
+    const ids = [...Buffer.from(text, 'utf8')];
+    const file = path.join(freshDir(), 'p.txt');
+    fs.writeFileSync(file, text);
+    const byIds = await gradients('olmoe', ['--train', 'routers'], ids);
+    const outs = [];
+    for (const input of [['--text', text], ['--file', file]]) {
+      const out = path.join(freshDir(), 'g.safetensors');
+      const r = await cli('gradients', '--model', fixture('olmoe'), ...input, '--train', 'routers', '--out', out);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^tokens\\s+${ids.length}$`, 'm'));
+      outs.push(openSafetensors(out));
+    }
+    try {
+      for (const f of outs) for (const t of byIds.file.tensors.keys()) assert.deepEqual(f.readF32(t), byIds.file.readF32(t), t);
+    } finally {
+      byIds.file.close();
+      for (const f of outs) f.close();
+    }
+  });
+
   it('granitemoe: fused input_linear/output_linear whole, zero for frozen experts, the trainable ones as under --train all', async () => {
     // Two experts that tokens of the prompt are routed to in layer 1, so their gradients are not zero.
     const routed = [...new Set(prompt0('granitemoe').topk_idx['1']!.flat())].sort((a, b) => a - b).slice(0, 2);
