@@ -15,7 +15,7 @@ import type { ModelConfig } from '../../src/engine/model/modelConfig';
 import { expertLayout } from '../../src/engine/model/tensorSpec';
 import { MoeEngine } from '../../src/engine/moeEngine';
 import { computeGradients, type GradientResult } from '../../src/engine/training/computeGradients';
-import { releaseTrainingSessions } from '../../src/engine/training/trainingSession';
+import { releaseTrainingSessions } from '../../src/engine/training/sessionCache';
 import { fixture, fixtureNames } from '../support/paths';
 import { referenceForward } from '../support/referenceForward';
 import { directionalDerivative, dot, everyParameter, float64Weights, PARAM_GROUPS, randomDirection, referenceLosses, type LossOptions, type RefLosses } from '../support/referenceGradients';

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { MoeEngine } from '../../src/engine/moeEngine';
 import { openSafetensors } from '../../src/engine/model/safetensors';
 import { computeGradients } from '../../src/engine/training/computeGradients';
-import { releaseTrainingSessions } from '../../src/engine/training/trainingSession';
+import { releaseTrainingSessions } from '../../src/engine/training/sessionCache';
 import { writeCheckpointForConfig } from '../support/randomCheckpoint';
 import { referenceForward } from '../support/referenceForward';
 import { directionalDerivative, dot, everyParameter, float64Weights, normalStream, PARAM_GROUPS, randomDirection } from '../support/referenceGradients';

@@ -12,7 +12,7 @@ import { MoeEngine } from '../../src/engine/moeEngine';
 import { MoeError } from '../../src/protocol/moeError';
 import { computeGradients, trainableGraphWeights } from '../../src/engine/training/computeGradients';
 import type { TrainableSet } from '../../src/engine/training/trainableSet';
-import { releaseTrainingSessions } from '../../src/engine/training/trainingSession';
+import { releaseTrainingSessions } from '../../src/engine/training/sessionCache';
 import { fixture } from '../support/paths';
 import { everyParameter } from '../support/referenceGradients';
 

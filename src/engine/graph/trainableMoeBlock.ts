@@ -32,15 +32,20 @@ export interface TrainableMoe {
  * (`expertFc1SliceName`/`expertFc2SliceName`, views of the store's fc1/fc2), so a frozen expert's weights
  * get no gradient computation and a trainable one's gradient comes out in its own tensor. Granite's
  * top-k-of-logits -> softmax is the renormalised form, with the same values and the same gradient.
+ * `routing`: an int64 [T, K] value of chosen experts to use instead of computing the top-k.
  */
-export function trainableMoeBlock(g: GraphBuilder, c: ModelConfig, layer: number, spec: Extract<LayerSpec, { kind: 'moe' }>, x: string): TrainableMoe {
+export function trainableMoeBlock(g: GraphBuilder, c: ModelConfig, layer: number, spec: Extract<LayerSpec, { kind: 'moe' }>, x: string, routing?: string): TrainableMoe {
   const H = c.hiddenSize;
   const { numExperts: E, topK: K, renormalize } = spec.routing;
   const I = spec.intermediateSize;
   const lay = expertLayout(c, layer);
   const router = linear(g, x, g.weight(lay.router, [E, H])); // [T, E]
   const probs = g.op('Softmax', [router], { axis: int(-1) });
-  const [vals, idx] = g.node('TopK', [probs, g.i64([K])], { axis: int(-1), largest: int(1), sorted: int(1) }, { outputs: 2 }) as [string, string];
+  // With `routing` given (the chosen experts of an earlier forward), the same experts are taken from the
+  // probabilities (same values, same gradient as TopK), so a recomputation cannot route differently.
+  const [vals, idx] = routing
+    ? [g.op('GatherElements', [probs, routing], { axis: int(-1) }), routing]
+    : (g.node('TopK', [probs, g.i64([K])], { axis: int(-1), largest: int(1), sorted: int(1) }, { outputs: 2 }) as [string, string]);
   const weights = renormalize ? g.op('Div', [vals, g.op('ReduceSum', [vals, g.i64([-1])], { keepdims: int(1) })]) : vals;
 
   let out = g.op('ConstantOfShape', [g.op('Shape', [x])]); // [T, H] zeros, not a function of x

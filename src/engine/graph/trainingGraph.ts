@@ -1,12 +1,13 @@
-// The whole model as a differentiable graph with a loss: the decoder forward of decoderGraph.ts, but with
-// the experts run explicitly (trainableMoeBlock), then
+// The model as differentiable graphs with a loss: the decoder forward of decoderGraph.ts, but with the
+// experts run explicitly (trainableMoeBlock), then
 //   loss = lm_loss + aux_coef · aux_loss + z_coef · z_loss
 // where lm_loss is the mean next-token cross-entropy over the tokens loss_mask keeps (HF causal-LM loss
 // with labels = input ids), aux_loss HF's load_balancing_loss_func pooled over all MoE layers, and z_loss
-// the ST-MoE router z-loss (mean over tokens and layers of logsumexp(router logits)²). Its backward is
-// emitted by differentiate() into the same builder.
-// Inputs: input_ids [T] int64, loss_mask [T-1] float, aux_coef [] and z_coef [] float.
-import type { ModelConfig } from '../model/modelConfig';
+// the ST-MoE router z-loss (mean over tokens and layers of logsumexp(router logits)²). Backward is emitted
+// by differentiate() into the same builder. The pieces (position tables, one decoder layer, the LM loss)
+// are exported for the layer-wise gradient graphs (training/layerGradGraphs.ts).
+// Whole-model inputs: input_ids [T] int64, loss_mask [T-1] float, aux_coef [] and z_coef [] float.
+import type { LayerSpec, ModelConfig } from '../model/modelConfig';
 import { lmHeadName } from '../model/tensorSpec';
 import { GraphBuilder, int } from '../onnx/graphBuilder';
 import { DataType } from '../onnx/onnxProto';
@@ -27,15 +28,14 @@ export interface TrainingGraph {
   readonly zLoss: string;
 }
 
-export function buildTrainingGraph(c: ModelConfig): TrainingGraph {
-  const g = new GraphBuilder();
-  const H = c.hiddenSize;
-  const ids = g.input('input_ids', DataType.INT64, ['T']);
-  const lossMask = g.input('loss_mask', DataType.FLOAT, ['T-1']);
-  const auxCoef = g.input('aux_coef', DataType.FLOAT, []);
-  const zCoef = g.input('z_coef', DataType.FLOAT, []);
+export interface PositionTables {
+  readonly rope: RopeTables;
+  /** [T, T] additive causal (and sliding-window) mask. */
+  readonly mask: string;
+}
 
-  const T = g.op('Squeeze', [g.op('Shape', [ids]), g.i64([0])]);
+/** RoPE tables and the causal mask for positions 0..T-1, `T` an int64 scalar value. */
+export function positionTables(g: GraphBuilder, c: ModelConfig, T: string): PositionTables {
   const pos = g.op('Range', [g.constant([0], DataType.INT64, []), T, g.constant([1], DataType.INT64, [])]);
   const posF = g.op('Cast', [pos], { to: int(DataType.FLOAT) });
   const freqs = g.op('Mul', [g.op('Unsqueeze', [posF, g.i64([1])]), g.constant(Array.from(ropeInvFreq(c)))]);
@@ -47,56 +47,87 @@ export function buildTrainingGraph(c: ModelConfig): TrainingGraph {
   if (c.attention.slidingWindow !== null) {
     allowed = g.op('And', [allowed, g.op('Less', [g.op('Sub', [qi, kj]), g.constant([c.attention.slidingWindow], DataType.INT64, [])])]);
   }
-  const mask = g.op('Where', [allowed, g.scalar(0), g.scalar(-Infinity)]);
+  return { rope, mask: g.op('Where', [allowed, g.scalar(0), g.scalar(-Infinity)]) };
+}
 
-  let h = g.op('Gather', [g.weight('model.embed_tokens.weight', [c.vocabSize, H]), ids], { axis: int(0) });
-  if (c.embeddingMultiplier !== 1) h = g.op('Mul', [h, g.scalar(c.embeddingMultiplier)]);
+export interface TrainingLayer {
+  readonly h: string;
+  /** MoE layers: [T, E] router logits and [T, K] chosen experts. */
+  readonly routerLogits?: string;
+  readonly topkIdx?: string;
+}
+
+/** One decoder layer on residual stream `h`; `routing` (an int64 [T, K] value) fixes the chosen experts. */
+export function trainingLayer(g: GraphBuilder, c: ModelConfig, L: number, spec: LayerSpec, h: string, pt: PositionTables, routing?: string): TrainingLayer {
+  const H = c.hiddenSize;
+  const p = `model.layers.${L}.`;
   const residual = (branch: string): string => (c.residualMultiplier !== 1 ? g.op('Mul', [branch, g.scalar(c.residualMultiplier)]) : branch);
-
-  const routerLogits: string[] = [];
-  const topk: string[] = [];
-  let moe: { E: number } | undefined;
-  c.layers.forEach((spec, L) => {
-    const p = `model.layers.${L}.`;
-    const xa = rmsNorm(g, h, g.weight(`${p}input_layernorm.weight`, [H]), c.rmsNormEps);
-    h = g.op('Add', [h, residual(attention(g, c, L, xa, rope, mask))]);
-    const xm = rmsNorm(g, h, g.weight(`${p}post_attention_layernorm.weight`, [H]), c.rmsNormEps);
-    let mlp: string;
-    if (spec.kind === 'moe') {
-      const block = trainableMoeBlock(g, c, L, spec, xm);
-      mlp = block.out;
-      routerLogits.push(block.routerLogits);
-      topk.push(block.topkIdx);
-      moe = { E: spec.routing.numExperts };
-    } else {
-      const I = spec.intermediateSize;
-      const w = (n: string, dims: number[]): string => g.weight(`${p}mlp.${n}`, dims);
-      mlp = swiglu(g, xm, {
-        gate: w('gate_proj.weight', [I, H]),
-        up: w('up_proj.weight', [I, H]),
-        down: w('down_proj.weight', [H, I]),
-        ...(c.mlpBias ? { gateBias: w('gate_proj.bias', [I]), upBias: w('up_proj.bias', [I]), downBias: w('down_proj.bias', [H]) } : {}),
-      });
-    }
-    h = g.op('Add', [h, residual(mlp)]);
+  const xa = rmsNorm(g, h, g.weight(`${p}input_layernorm.weight`, [H]), c.rmsNormEps);
+  const h1 = g.op('Add', [h, residual(attention(g, c, L, xa, pt.rope, pt.mask))]);
+  const xm = rmsNorm(g, h1, g.weight(`${p}post_attention_layernorm.weight`, [H]), c.rmsNormEps);
+  if (spec.kind === 'moe') {
+    const block = trainableMoeBlock(g, c, L, spec, xm, routing);
+    return { h: g.op('Add', [h1, residual(block.out)]), routerLogits: block.routerLogits, topkIdx: block.topkIdx };
+  }
+  const I = spec.intermediateSize;
+  const w = (n: string, dims: number[]): string => g.weight(`${p}mlp.${n}`, dims);
+  const mlp = swiglu(g, xm, {
+    gate: w('gate_proj.weight', [I, H]),
+    up: w('up_proj.weight', [I, H]),
+    down: w('down_proj.weight', [H, I]),
+    ...(c.mlpBias ? { gateBias: w('gate_proj.bias', [I]), upBias: w('up_proj.bias', [I]), downBias: w('down_proj.bias', [H]) } : {}),
   });
+  return { h: g.op('Add', [h1, residual(mlp)]) };
+}
 
+/** Final norm, LM head and the masked mean cross-entropy of ids[i+1] given ids[..i]: a scalar. */
+export function lmLossOf(g: GraphBuilder, c: ModelConfig, h: string, ids: string, lossMask: string): string {
+  const H = c.hiddenSize;
   const final = rmsNorm(g, h, g.weight('model.norm.weight', [H]), c.rmsNormEps);
   let logits = linear(g, final, g.weight(lmHeadName(c), [c.vocabSize, H]));
   if (c.logitsScaling !== 1) logits = g.op('Div', [logits, g.scalar(c.logitsScaling)]);
-
-  // Cross-entropy of ids[i+1] given ids[..i], averaged over the kept positions.
   const head = g.op('Slice', [logits, g.i64([0]), g.i64([-1]), g.i64([0])]);
   const next = g.op('Slice', [ids, g.i64([1]), g.i64([INT64_MAX]), g.i64([0])]);
   const lsm = g.op('LogSoftmax', [head], { axis: int(-1) });
   const lp = g.op('Squeeze', [g.op('GatherElements', [lsm, g.op('Unsqueeze', [next, g.i64([1])])], { axis: int(1) }), g.i64([1])]); // [T-1]
   const kept = g.op('ReduceSum', [lossMask, g.i64([0])], { keepdims: int(0) });
-  const lmLoss = g.op('Neg', [g.op('Div', [g.op('ReduceSum', [g.op('Mul', [lp, lossMask]), g.i64([0])], { keepdims: int(0) }), kept])]);
+  return g.op('Neg', [g.op('Div', [g.op('ReduceSum', [g.op('Mul', [lp, lossMask]), g.i64([0])], { keepdims: int(0) }), kept])]);
+}
+
+/** [rows] logsumexp of each row of [rows, E] logits: z_0 − log_softmax(z)_0. */
+export function rowLogSumExp(g: GraphBuilder, logits: string): string {
+  const lse = g.op('Sub', [logits, g.op('LogSoftmax', [logits], { axis: int(-1) })]);
+  return g.op('Squeeze', [g.op('Slice', [lse, g.i64([0]), g.i64([1]), g.i64([1])]), g.i64([1])]);
+}
+
+export function buildTrainingGraph(c: ModelConfig): TrainingGraph {
+  const g = new GraphBuilder();
+  const H = c.hiddenSize;
+  const ids = g.input('input_ids', DataType.INT64, ['T']);
+  const lossMask = g.input('loss_mask', DataType.FLOAT, ['T-1']);
+  const auxCoef = g.input('aux_coef', DataType.FLOAT, []);
+  const zCoef = g.input('z_coef', DataType.FLOAT, []);
+  const pt = positionTables(g, c, g.op('Squeeze', [g.op('Shape', [ids]), g.i64([0])]));
+
+  let h = g.op('Gather', [g.weight('model.embed_tokens.weight', [c.vocabSize, H]), ids], { axis: int(0) });
+  if (c.embeddingMultiplier !== 1) h = g.op('Mul', [h, g.scalar(c.embeddingMultiplier)]);
+  const routerLogits: string[] = [];
+  const topk: string[] = [];
+  let E = 0;
+  c.layers.forEach((spec, L) => {
+    const layer = trainingLayer(g, c, L, spec, h, pt);
+    h = layer.h;
+    if (spec.kind === 'moe') {
+      routerLogits.push(layer.routerLogits!);
+      topk.push(layer.topkIdx!);
+      E = spec.routing.numExperts;
+    }
+  });
+  const lmLoss = lmLossOf(g, c, h, ids, lossMask);
 
   let auxLoss = g.scalar(0);
   let zLoss = g.scalar(0);
-  if (moe) {
-    const { E } = moe;
+  if (routerLogits.length > 0) {
     const pooled = routerLogits.length === 1 ? routerLogits[0]! : g.op('Concat', routerLogits, { axis: int(0) }); // [L·T, E]
     const idx = topk.length === 1 ? topk[0]! : g.op('Concat', topk, { axis: int(0) }); // [L·T, K]
     const rows = g.op('Cast', [g.op('Gather', [g.op('Shape', [pooled]), g.constant([0], DataType.INT64, [])], { axis: int(0) })], { to: int(DataType.FLOAT) }); // [] L·T
@@ -106,8 +137,7 @@ export function buildTrainingGraph(c: ModelConfig): TrainingGraph {
     const frac = g.op('Div', [g.op('ReduceSum', [oneHot, g.i64([0, 1])], { keepdims: int(0) }), rows]); // [E]
     const meanProb = g.op('Div', [g.op('ReduceSum', [probs, g.i64([0])], { keepdims: int(0) }), rows]); // [E]
     auxLoss = g.op('Mul', [g.op('ReduceSum', [g.op('Mul', [frac, meanProb]), g.i64([0])], { keepdims: int(0) }), g.scalar(E)]);
-    // logsumexp(z) = z_0 - log_softmax(z)_0.
-    const lse = g.op('Squeeze', [g.op('Slice', [g.op('Sub', [pooled, g.op('LogSoftmax', [pooled], { axis: int(-1) })]), g.i64([0]), g.i64([1]), g.i64([1])]), g.i64([1])]); // [L·T]
+    const lse = rowLogSumExp(g, pooled); // [L·T]
     zLoss = g.op('Div', [g.op('ReduceSum', [g.op('Mul', [lse, lse]), g.i64([0])], { keepdims: int(0) }), rows]);
   }
   const loss = g.op('Add', [g.op('Add', [lmLoss, g.op('Mul', [auxCoef, auxLoss])]), g.op('Mul', [zCoef, zLoss])]);

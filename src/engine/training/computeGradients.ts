@@ -8,12 +8,10 @@ import type { Progress } from '../../protocol/engineProtocol';
 import { MoeError } from '../../protocol/moeError';
 import { expertFc1SliceName, expertFc2SliceName } from '../graph/trainableMoeBlock';
 import type { MoeEngine } from '../moeEngine';
-import type { FeedTensor } from '../runtime/ortSession';
-import { type F32Tensor, trainingWeightFeed } from './gradientWeights';
-import { hfGradients } from './hfGradients';
 import { checkTrainableSet } from './checkTrainableSet';
-import type { TrainableSet } from './trainableSet';
-import { gradOutputName, trainingSession } from './trainingSession';
+import { hfGradients } from './hfGradients';
+import { layerwiseGradients } from './layerwiseGradients';
+import { lowestTrainableLayer, type TrainableSet } from './trainableSet';
 
 export interface GradientOptions {
   readonly trainable: TrainableSet;
@@ -41,7 +39,7 @@ export function trainableGraphWeights(s: TrainableSet): string[] {
   return out.sort();
 }
 
-function checkInputs(engine: MoeEngine, ids: readonly number[], opts: GradientOptions): Float32Array {
+export function checkInputs(engine: MoeEngine, ids: readonly number[], opts: GradientOptions): Float32Array {
   const c = engine.config;
   if (ids.length < 2) throw new MoeError('E_INPUT', `a gradient needs at least 2 tokens (a next token to predict); got ${ids.length}`);
   const bad = ids.findIndex((i) => !Number.isInteger(i) || i < 0 || i >= c.vocabSize);
@@ -62,37 +60,28 @@ function checkInputs(engine: MoeEngine, ids: readonly number[], opts: GradientOp
   return mask;
 }
 
+/** The gradient computation, layer by layer (layerwiseGradients.ts); results by HF tensor name and shape. */
 export async function computeGradients(engine: MoeEngine, ids: readonly number[], opts: GradientOptions): Promise<GradientResult> {
   const mask = checkInputs(engine, ids, opts);
   const cancelled = (): void => {
     if (opts.signal?.aborted) throw new MoeError('E_CANCELLED', 'gradient computation cancelled');
   };
   cancelled();
+  const c = engine.config;
   const wrt = trainableGraphWeights(opts.trainable);
-  opts.onProgress?.({ stage: 'gradients', done: 0, total: 1, message: `building the backward of ${wrt.length} weight tensors` });
-  const session = await trainingSession(engine, wrt);
-  cancelled();
-  const scalar = (v: number): FeedTensor => ({ type: 'float32', data: Float32Array.of(v), dims: [] });
-  const feeds: Record<string, FeedTensor> = {
-    input_ids: { type: 'int64', data: BigInt64Array.from(ids, (i) => BigInt(i)), dims: [ids.length] },
-    loss_mask: { type: 'float32', data: mask, dims: [mask.length] },
-    aux_coef: scalar(opts.auxLossCoef ?? 0),
-    z_coef: scalar(opts.zLossCoef ?? 0),
+  const auxCoef = opts.auxLossCoef ?? 0;
+  let done = 0;
+  const total = c.numLayers * 2 + 1;
+  const step = (what: string): void => {
+    cancelled();
+    opts.onProgress?.({ stage: 'gradients', done: Math.min(++done, total), total, message: what });
   };
-  for (const name of session.inputNames) {
-    if (feeds[name]) continue;
-    const w = trainingWeightFeed(engine, name);
-    feeds[name] = { type: 'float32', data: w.data, dims: w.dims };
-  }
-  opts.onProgress?.({ stage: 'gradients', done: 0, total: 1, message: `forward and backward over ${ids.length} tokens` });
-  const out = await session.run(feeds);
-  cancelled();
-  const f32 = (name: string): Float32Array => {
-    const t = out[name]?.data;
-    if (!(t instanceof Float32Array)) throw new MoeError('E_INTERNAL', `training graph output ${name} is missing`);
-    return t;
-  };
-  const grads: Map<string, F32Tensor> = hfGradients(engine.config, opts.trainable, (w) => f32(gradOutputName(w)));
-  opts.onProgress?.({ stage: 'gradients', done: 1, total: 1, message: 'done' });
-  return { loss: f32('loss')[0]!, lmLoss: f32('lm_loss')[0]!, auxLoss: f32('aux_loss')[0]!, grads };
+  const r = await layerwiseGradients(engine, { ids, lossMask: mask, auxCoef, zCoef: opts.zLossCoef ?? 0, wrt: new Set(wrt), lowest: lowestTrainableLayer(opts.trainable, c.numLayers), step });
+  const grads = hfGradients(c, opts.trainable, (w) => {
+    const g = r.grads.get(w);
+    if (!g) throw new MoeError('E_INTERNAL', `no gradient was computed for ${w}`);
+    return g;
+  });
+  opts.onProgress?.({ stage: 'gradients', done: total, total, message: 'done' });
+  return { loss: r.lmLoss + auxCoef * r.auxLoss + (opts.zLossCoef ?? 0) * r.zLoss, lmLoss: r.lmLoss, auxLoss: r.auxLoss, grads };
 }
