@@ -108,4 +108,20 @@ describe('gradients of trainable subsets', () => {
     await assert.rejects(computeGradients(mixtral, [1, 2, 3], { trainable: everything, lossMask: new Float32Array(3) }), /loss mask has 3 values; it needs one per predicted token \(2\)/);
     await assert.rejects(computeGradients(mixtral, [1, 2, 3], { trainable: everything, lossMask: new Float32Array(2) }), /keeps no token/);
   });
+
+  it('cancels: before it starts, and between layers', async () => {
+    const mixtral = engines[0]!;
+    const trainable = everyParameter(mixtral.config);
+    const cancelled = (e: unknown): boolean => e instanceof MoeError && e.code === 'E_CANCELLED';
+    const early = new AbortController();
+    early.abort();
+    await assert.rejects(computeGradients(mixtral, IDS, { trainable, signal: early.signal }), cancelled);
+    const late = new AbortController();
+    let after = 0;
+    await assert.rejects(
+      computeGradients(mixtral, IDS, { trainable, signal: late.signal, onProgress: (p) => (p.message === 'layer 0 forward' ? late.abort() : p.message?.includes('backward') && after++) }),
+      cancelled,
+    );
+    assert.equal(after, 0, 'no backward ran after the cancel');
+  });
 });
