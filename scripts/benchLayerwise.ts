@@ -1,32 +1,59 @@
 // Layer-wise execution next to the whole-model graph on the benchmark model (scripts/benchModel.ts), in
-// the same process, repetitions interleaved so machine drift hits both alike. Prints; asserts nothing.
-//   node --import tsx scripts/benchLayerwise.ts [runs]
+// one process, repetitions interleaved so machine drift hits every variant alike; then the weight modes
+// on a BF16 copy of the same model (cached: stored dtype, layers converted when they run; streaming: read
+// from the file when they run), and layer-major batches against one forward per sequence. Prints figures;
+// asserts nothing.   node --import tsx scripts/benchLayerwise.ts [runs]
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { openCheckpoint } from '../src/engine/model/checkpoint';
+import { writeSafetensors } from '../src/engine/model/safetensorsWriter';
 import { MoeEngine, type EngineOptions } from '../src/engine/moeEngine';
 import type { Capture } from '../src/protocol/engineProtocol';
 import { ensureBenchModel } from './benchModel';
 
 const RUNS = Number(process.argv[2] ?? 7);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
-async function main(): Promise<void> {
-  const dir = await ensureBenchModel();
-  const variants: [string, EngineOptions][] = [
-    ['whole graph', { wholeGraph: true }],
-    ['layer-wise resident', {}],
-    ...(process.env['BENCH_LAYERWISE_MODES'] ? (process.env['BENCH_LAYERWISE_MODES'].split(',').map((m) => [`layer-wise ${m}`, { weightMode: m }]) as [string, EngineOptions][]) : []),
-  ];
+/** The bench model with every tensor rounded to BF16 (.cache/bench-model-bf16, written once). */
+async function bf16Copy(dir: string): Promise<string> {
+  const out = `${dir}-bf16`;
+  const marker = path.join(out, 'moe_workbench_bench.json');
+  const want = fs.readFileSync(path.join(dir, 'moe_workbench_bench.json'), 'utf8');
+  if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === want) return out;
+  fs.mkdirSync(out, { recursive: true });
+  const ckpt = openCheckpoint(dir);
+  try {
+    const tensors = [...ckpt.tensors.entries()].map(([name, { entry }]) => ({ name, dtype: 'BF16' as const, shape: entry.shape, data: () => ckpt.readF32(name) }));
+    await writeSafetensors(path.join(out, 'model.safetensors'), tensors, { format: 'pt' });
+  } finally {
+    ckpt.close();
+  }
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify({ ...config, torch_dtype: 'bfloat16' }));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(dir, f), path.join(out, f));
+  fs.writeFileSync(marker, want);
+  return out;
+}
+
+async function compare(title: string, variants: [string, string, EngineOptions][], rows: string[]): Promise<void> {
   const engines: MoeEngine[] = [];
-  for (const [, opts] of variants) engines.push(await MoeEngine.load(dir, opts));
+  for (const [label, dir, opts] of variants) {
+    const t0 = performance.now();
+    const e = await MoeEngine.load(dir, opts);
+    rows.push(`load ${label.padEnd(34)} ${((performance.now() - t0) / 1000).toFixed(2)} s, weights held ${mib(e.weights.byteSize)}`);
+    engines.push(e);
+  }
   const captures: [string, Capture][] = [
     ['fast path', { routing: false, hidden: false, logits: false }],
     ['routing captured', { routing: true, hidden: false, logits: false }],
   ];
-  const rows: string[] = [];
+  rows.push(`-- ${title}`);
   for (const T of [128, 512]) {
     const ids = Array.from({ length: T }, (_, i) => (i * 7919 + 13) % 32000);
     for (const [cname, capture] of captures) {
-      for (const e of engines) await e.forward(ids, capture); // warm-up: sessions, arenas
+      for (const e of engines) await e.forward(ids, capture); // warm-up: sessions, arenas, buffers
       const times = engines.map(() => [] as number[]);
       for (let r = 0; r < RUNS; r++) {
         for (const [i, e] of engines.entries()) {
@@ -36,12 +63,52 @@ async function main(): Promise<void> {
         }
       }
       const med = times.map(median);
-      const base = med[0]!;
-      med.forEach((m, i) => rows.push(`T=${String(T).padEnd(4)} ${cname.padEnd(17)} ${variants[i]![0].padEnd(22)} ${m.toFixed(1).padStart(8)} ms  ${((T / m) * 1000).toFixed(0).padStart(6)} tok/s  ${i === 0 ? '' : `${(((m - base) / base) * 100).toFixed(1)}% vs whole graph`}`));
+      med.forEach((m, i) => rows.push(`T=${String(T).padEnd(4)} ${cname.padEnd(17)} ${variants[i]![0].padEnd(34)} ${m.toFixed(1).padStart(8)} ms ${((T / m) * 1000).toFixed(0).padStart(6)} tok/s ${i === 0 ? '' : `${(((m - med[0]!) / med[0]!) * 100).toFixed(1).padStart(6)}% vs ${variants[0]![0]}`}`));
     }
   }
   for (const e of engines) await e.dispose();
-  console.log(`median of ${RUNS} interleaved runs, bench model ${dir}`);
+}
+
+/** Eight sequences of 512 tokens with expert norms: one forward each vs one layer-major batch. */
+async function layerMajorRows(dir: string, opts: EngineOptions, label: string, rows: string[]): Promise<void> {
+  const e = await MoeEngine.load(dir, opts);
+  const seqs = Array.from({ length: 8 }, (_, s) => Array.from({ length: 512 }, (_, i) => (i * 7919 + 13 * s + 1) % 32000));
+  const capture = { routing: true, hidden: false, logits: false, expertNorms: true };
+  await e.forward(seqs[0]!, capture);
+  const seqTimes: number[] = [];
+  const batchTimes: number[] = [];
+  for (let r = 0; r < Math.max(1, Math.floor(RUNS / 3)); r++) {
+    let t0 = performance.now();
+    for (const ids of seqs) await e.forward(ids, capture);
+    seqTimes.push(performance.now() - t0);
+    t0 = performance.now();
+    await e.forwardBatch(seqs, capture);
+    batchTimes.push(performance.now() - t0);
+  }
+  const [a, b] = [median(seqTimes), median(batchTimes)];
+  rows.push(`8 x 512 tokens with expert norms, ${label.padEnd(10)} one forward each ${a.toFixed(0)} ms, layer-major ${b.toFixed(0)} ms (${(((b - a) / a) * 100).toFixed(1)}%)`);
+  await e.dispose();
+}
+
+async function main(): Promise<void> {
+  const dir = await ensureBenchModel();
+  const bf16 = await bf16Copy(dir);
+  const rows: string[] = [];
+  await compare('F32 bench model: whole graph vs layer-wise', [
+    ['whole graph (F32 file)', dir, { wholeGraph: true }],
+    ['layer-wise resident (F32 file)', dir, {}],
+  ], rows);
+  await compare('BF16 copy: weight modes', [
+    ['whole graph (BF16 file)', bf16, { wholeGraph: true }],
+    ['layer-wise resident (BF16 file)', bf16, {}],
+    ['layer-wise cached, 0 f32 layers', bf16, { weightMode: 'cached', f32Layers: new Set() }],
+    ['  same, no worker', bf16, { weightMode: 'cached', f32Layers: new Set(), prefetch: false }],
+    ['layer-wise streaming', bf16, { weightMode: 'streaming' }],
+    ['  same, no worker', bf16, { weightMode: 'streaming', prefetch: false }],
+  ], rows);
+  await layerMajorRows(bf16, { weightMode: 'cached', f32Layers: new Set() }, 'cached', rows);
+  await layerMajorRows(bf16, { weightMode: 'streaming' }, 'streaming', rows);
+  console.log(`median of ${RUNS} interleaved runs; bench model ${dir} (and ${bf16})`);
   console.log(rows.join('\n'));
 }
 

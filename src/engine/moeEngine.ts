@@ -33,6 +33,8 @@ export interface EngineOptions extends LoadOptions {
    */
   readonly weightMode?: WeightMode;
   readonly f32Layers?: ReadonlySet<number>;
+  /** Tests and benchmarks: false converts every unit on the main thread when it runs (no worker). */
+  readonly prefetch?: boolean;
   /** Bytes the engine may hold; default: derived from the machine's free memory (issue #9). */
   readonly memoryBudget?: number;
 }
@@ -66,7 +68,7 @@ export class MoeEngine {
       checkMemoryFor(ckpt.config, ckpt.dir);
       const tokenizer = loadTokenizer(ckpt.dir);
       const info = describeCheckpoint(ckpt);
-      const weights = await WeightStore.load(ckpt, { mode: opts.weightMode ?? 'resident', f32Layers: opts.f32Layers ?? new Set() }, opts);
+      const weights = await WeightStore.load(ckpt, { mode: opts.weightMode ?? 'resident', f32Layers: opts.f32Layers ?? new Set(), ...(opts.prefetch === undefined ? {} : { prefetch: opts.prefetch }) }, opts);
       return new MoeEngine(info, ckpt.config, weights, tokenizer, opts.threads, opts.wholeGraph ?? false);
     } finally {
       ckpt.close();
@@ -256,7 +258,7 @@ export class MoeEngine {
     this.sessions.clear();
     for (const s of all) await (await s.catch(() => undefined))?.release();
     await this.layerwise?.dispose();
-    this.weights.close();
+    await this.weights.close();
   }
 }
 

@@ -1,8 +1,9 @@
 // What each weight mode holds, measured as the bytes the weight store keeps (not RSS): resident keeps the
 // float32 weights and nothing else; cached keeps every tensor in its stored dtype except the float32
-// layers', plus those layers' float32 copies and one reused buffer of the largest converted unit; streaming
-// keeps only that buffer (and a scratch block of one expert projection). Expected figures come from the
-// safetensors headers, independently of the store.
+// layers', plus those layers' float32 copies and two reused buffers of the largest converted unit (the
+// running one and the next, prepared meanwhile by the conversion worker; one without the worker);
+// streaming keeps only those buffers (and a scratch block of one expert projection per reading thread).
+// Expected figures come from the safetensors headers, independently of the store.
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openCheckpoint } from '../../src/engine/model/checkpoint';
@@ -45,19 +46,21 @@ describe('bytes held by the weight store in each mode', () => {
       assert.deepEqual([h.storedBytes, h.bufferBytes, h.f32Bytes], [0, 0, total(f32)]);
     });
 
-    it(`${name}: cached holds the stored dtype, layer 0 as float32, and one unit buffer`, async () => {
-      const e = await MoeEngine.load(fixture(name), { weightMode: 'cached', f32Layers: new Set([0]) });
-      const before = e.weights.holding;
-      await e.forward(ids, { routing: true, hidden: false, logits: false });
-      const h = e.weights.holding;
-      await e.dispose();
-      assert.equal(before.bufferBytes, 0, 'no buffer before the first forward');
-      assert.equal(h.storedBytes, total(stored, (k) => k === 'layer.0'), 'every tensor but layer 0 in its stored dtype');
-      assert.equal(h.f32Bytes, f32.get('layer.0'), 'float32 copy of layer 0 only');
-      assert.equal(h.bufferBytes, largestConverted((k) => k === 'layer.0'), 'one buffer, the size of the largest converted unit');
-    });
+    for (const prefetch of [true, false]) {
+      it(`${name}: cached holds the stored dtype, layer 0 as float32, and ${prefetch ? 'two unit buffers' : 'one unit buffer (no worker)'}`, async () => {
+        const e = await MoeEngine.load(fixture(name), { weightMode: 'cached', f32Layers: new Set([0]), prefetch });
+        const before = e.weights.holding;
+        await e.forward(ids, { routing: true, hidden: false, logits: false });
+        const h = e.weights.holding;
+        await e.dispose();
+        assert.equal(before.bufferBytes, 0, 'no buffer before the first forward');
+        assert.equal(h.storedBytes, total(stored, (k) => k === 'layer.0'), 'every tensor but layer 0 in its stored dtype');
+        assert.equal(h.f32Bytes, f32.get('layer.0'), 'float32 copy of layer 0 only');
+        assert.equal(h.bufferBytes, (prefetch ? 2 : 1) * largestConverted((k) => k === 'layer.0'), 'buffers the size of the largest converted unit');
+      });
+    }
 
-    it(`${name}: streaming holds one unit buffer and a scratch block, no weights`, async () => {
+    it(`${name}: streaming holds two unit buffers and scratch blocks, no weights`, async () => {
       const e = await MoeEngine.load(fixture(name), { weightMode: 'streaming' });
       assert.equal(e.weights.holding.totalBytes, 0, 'nothing before the first forward');
       await e.forward(ids, { routing: true, hidden: false, logits: false });
@@ -66,8 +69,8 @@ describe('bytes held by the weight store in each mode', () => {
       assert.deepEqual([h.storedBytes, h.f32Bytes, h.overrideBytes], [0, 0, 0]);
       const c = e.config;
       const l = c.layers.find((x) => x.kind === 'moe')!;
-      const scratch = l.intermediateSize * c.hiddenSize * 2; // one BF16 gate or up projection
-      assert.equal(h.bufferBytes, largestConverted(() => false) + scratch);
+      const scratch = l.intermediateSize * c.hiddenSize * 2; // one BF16 gate or up projection, per thread
+      assert.equal(h.bufferBytes, 2 * largestConverted(() => false) + 2 * scratch);
     });
   }
 });

@@ -93,7 +93,8 @@ export class LayerwiseModel {
     const c = this.config;
     const variant = { routing: false, hidden: outputs.hidden, logits: outputs.logits };
     const session = await this.session(`head:${variantKey(variant)}`, () => buildHeadGraph(c, variant).build());
-    const weights = await w.acquire('head');
+    // Next: layer 0 of the next forward pass (annotation, profiling and evaluation run many in a row).
+    const weights = await w.acquire('head', c.layers.length > 0 ? 0 : undefined);
     try {
       const T = ids.length;
       const feeds: Record<string, FeedTensor> = {

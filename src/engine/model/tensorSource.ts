@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { MoeError } from '../../protocol/moeError';
 import type { Checkpoint } from './checkpoint';
 import { bf16ToF32, f16ToF32, isStorageDtype, type StorageDtype } from './dtype';
+import { copyRows } from './rowConversion';
 import type { RowCopy } from './unitTensors';
 
 /** A checkpoint tensor in memory, in its stored dtype. */
@@ -34,15 +35,12 @@ export class HeldSource implements TensorSource {
   copy(k: RowCopy, dst: Float32Array, base: number): void {
     const t = this.held.get(k.hf);
     if (!t) throw new MoeError('E_INTERNAL', `tensor "${k.hf}" is not held in memory`);
-    for (let r = 0; r < k.rows; r++) {
-      const from = k.from + r * k.rowLen;
-      const to = base + k.to + r * k.stride;
-      convertInto(t.dtype, t.data.subarray(from, from + k.rowLen), dst.subarray(to, to + k.rowLen));
-    }
+    copyRows(t.dtype, t.data, k.from, k.rowLen, k.rows, dst, base + k.to, k.stride);
   }
 }
 
-interface Located {
+/** Where a checkpoint tensor's data is in its file. */
+export interface Located {
   readonly path: string;
   readonly dtype: StorageDtype;
   readonly byteOffset: number;
@@ -77,15 +75,23 @@ export class DiskSource implements TensorSource {
     return this.scratch.byteLength;
   }
 
+  /** Every tensor's location (for the conversion worker, which reads with its own descriptors). */
+  get locations(): ReadonlyMap<string, Located> {
+    return this.where;
+  }
+
   dtypeOf(hf: string): StorageDtype {
     return this.locate(hf).dtype;
   }
 
-  /** A whole tensor in its stored dtype, in a fresh buffer (cached mode keeps it). */
-  readStored(hf: string): StoredTensor {
+  /**
+   * A whole tensor in its stored dtype, in a fresh buffer (cached mode keeps it); 16-bit ones in a
+   * SharedArrayBuffer when `shared`, so the conversion worker reads them where they are.
+   */
+  readStored(hf: string, shared = false): StoredTensor {
     const l = this.locate(hf);
-    const data = l.dtype === 'F32' ? new Float32Array(l.elements) : new Uint16Array(l.elements);
-    this.read(l, hf, new Uint8Array(data.buffer), 0);
+    const data = l.dtype === 'F32' ? new Float32Array(l.elements) : new Uint16Array(shared ? new SharedArrayBuffer(l.elements * 2) : new ArrayBuffer(l.elements * 2));
+    this.read(l, hf, new Uint8Array(data.buffer, 0, data.byteLength), 0);
     return { dtype: l.dtype, data };
   }
 
@@ -110,10 +116,7 @@ export class DiskSource implements TensorSource {
     if (this.scratch.byteLength < n * size) this.scratch = new Uint8Array(n * size);
     this.read(l, k.hf, this.scratch.subarray(0, n * size), k.from * size);
     const src = size === 4 ? new Float32Array(this.scratch.buffer, 0, n) : new Uint16Array(this.scratch.buffer, 0, n);
-    for (let r = 0; r < k.rows; r++) {
-      const to = base + k.to + r * k.stride;
-      convertInto(l.dtype, src.subarray(r * k.rowLen, (r + 1) * k.rowLen), dst.subarray(to, to + k.rowLen));
-    }
+    copyRows(l.dtype, src, 0, k.rowLen, k.rows, dst, base + k.to, k.stride);
   }
 
   close(): void {

@@ -12,6 +12,7 @@ import type { Progress } from '../../protocol/engineProtocol';
 import type { LayerWeights, UnitWeights, WeightUnit } from '../layerwise/layerwiseModel';
 import type { Checkpoint } from './checkpoint';
 import type { ModelConfig } from './modelConfig';
+import { ConversionWorker, type FillItem } from './conversionWorker';
 import { DiskSource, HeldSource, type StoredTensor, type TensorSource } from './tensorSource';
 import { engineTensors, type EngineTensor } from './unitTensors';
 
@@ -26,6 +27,17 @@ export interface WeightPlan {
   readonly mode: WeightMode;
   /** Decoder layers that keep a float32 copy in cached mode (ignored otherwise). */
   readonly f32Layers: ReadonlySet<number>;
+  /** Prepare the next unit in a worker thread while one runs (default true; tests compare both). */
+  readonly prefetch?: boolean;
+}
+
+interface Slot {
+  data: Float32Array;
+  /** Elements of its buffer (also while the buffer is away in the worker). */
+  readonly size: number;
+  unit: WeightUnit | undefined;
+  /** Set while the worker fills it (its buffer is transferred away meanwhile). */
+  pending: Promise<void> | undefined;
 }
 
 /** Bytes held by the store, by what holds them. */
@@ -54,9 +66,14 @@ export class WeightStore implements LayerWeights {
   private readonly overrides = new Map<string, WeightTensor>();
   private source: TensorSource | undefined;
   private disk: DiskSource | undefined;
-  private buffer: Float32Array | undefined;
-  /** The unit whose weights the buffer holds (a unit run twice in a row is not converted again). */
-  private bufferUnit: WeightUnit | undefined;
+  /**
+   * Reused float32 buffers of converted units: the one running and, with a worker, the next one being
+   * prepared meanwhile. A slot remembers its unit, so a unit run again (the next sequence of a layer-major
+   * batch) is not converted again.
+   */
+  private readonly slots: Slot[] = [];
+  private current = 0;
+  private worker: ConversionWorker | undefined;
 
   constructor(
     private readonly config: ModelConfig,
@@ -87,24 +104,83 @@ export class WeightStore implements LayerWeights {
     if (n !== t.data.length) throw new MoeError('E_INTERNAL', `weight "${name}": ${t.data.length} values for shape [${t.dims.join(', ')}]`);
     if (this.f32.has(name) && this.mode === 'resident') this.f32.set(name, t);
     else this.overrides.set(name, t);
-    if (this.bufferUnit !== undefined && this.byName.get(name)?.unit === this.bufferUnit) this.bufferUnit = undefined;
+    const unit = this.byName.get(name)?.unit;
+    for (const slot of this.slots) if (slot.unit === unit) slot.unit = undefined;
   }
 
-  acquire(unit: WeightUnit): Promise<UnitWeights> {
-    const tensors = this.byUnit.get(unit) ?? [];
-    const missing = tensors.filter((t) => !this.f32.has(t.name) && !this.overrides.has(t.name));
-    if (missing.length === 0) return Promise.resolve(this);
+  async acquire(unit: WeightUnit, next?: WeightUnit): Promise<UnitWeights> {
+    const missing = this.missing(unit);
     const views = new Map<string, WeightTensor>();
-    const buf = this.unitBuffer(missing.reduce((n, t) => n + t.elements, 0));
+    if (missing.length > 0) {
+      let s = this.slots.findIndex((x) => x.unit === unit);
+      if (s >= 0) await this.slots[s]!.pending;
+      if (s < 0 || this.slots[s]!.unit !== unit) {
+        s = await this.freeSlot();
+        this.fillNow(this.slots[s]!, unit, missing);
+      }
+      this.current = s;
+      let at = 0;
+      const buf = this.slots[s]!.data;
+      for (const t of missing) {
+        views.set(t.name, { dims: t.dims, data: buf.subarray(at, at + t.elements) });
+        at += t.elements;
+      }
+    }
+    if (next !== undefined) this.prefetch(next);
+    return { get: (name) => this.overrides.get(name) ?? this.f32.get(name) ?? views.get(name) ?? this.get(name) };
+  }
+
+  /** Tensors of `unit` that have no kept float32 copy. */
+  private missing(unit: WeightUnit): EngineTensor[] {
+    return (this.byUnit.get(unit) ?? []).filter((t) => !this.f32.has(t.name) && !this.overrides.has(t.name));
+  }
+
+  /** A slot to convert into now: not the running one when there are two, waited for if being filled. */
+  private async freeSlot(): Promise<number> {
+    const size = this.largestConverted();
+    const want = this.worker ? 2 : 1;
+    while (this.slots.length < want) this.slots.push({ data: new Float32Array(size), size, unit: undefined, pending: undefined });
+    const s = want === 1 ? 0 : 1 - this.current;
+    await this.slots[s]!.pending;
+    return s;
+  }
+
+  private fillNow(slot: Slot, unit: WeightUnit, missing: readonly EngineTensor[]): void {
+    slot.unit = undefined; // a failed conversion leaves no half-filled unit behind
     let at = 0;
-    const fresh = this.bufferUnit !== unit;
     for (const t of missing) {
-      if (fresh) for (const k of t.copies) this.source!.copy(k, buf, at);
-      views.set(t.name, { dims: t.dims, data: buf.subarray(at, at + t.elements) });
+      for (const k of t.copies) this.source!.copy(k, slot.data, at);
       at += t.elements;
     }
-    this.bufferUnit = unit;
-    return Promise.resolve({ get: (name) => this.overrides.get(name) ?? this.f32.get(name) ?? views.get(name) ?? this.get(name) });
+    slot.unit = unit;
+  }
+
+  /** Starts preparing `unit` in the worker, into the slot that is not running (if it is free). */
+  private prefetch(unit: WeightUnit): void {
+    const worker = this.worker;
+    if (!worker || this.slots.some((x) => x.unit === unit)) return;
+    const missing = this.missing(unit);
+    if (missing.length === 0) return;
+    while (this.slots.length < 2) {
+      const size = this.largestConverted();
+      this.slots.push({ data: new Float32Array(size), size, unit: undefined, pending: undefined });
+    }
+    const slot = this.slots[1 - this.current]!;
+    if (slot.pending) return;
+    const items: FillItem[] = [];
+    let at = 0;
+    for (const t of missing) {
+      items.push({ copies: t.copies, at });
+      at += t.elements;
+    }
+    const size = slot.size;
+    slot.unit = unit;
+    slot.pending = worker.fill(slot.data.buffer as ArrayBuffer, items).then((r) => {
+      slot.data = r.buffer ? new Float32Array(r.buffer) : new Float32Array(size);
+      // On failure the unit is converted on the main thread when it runs, which reports the error.
+      if (r.error || !r.buffer) slot.unit = undefined;
+      slot.pending = undefined;
+    });
   }
 
   release(): void {}
@@ -136,7 +212,8 @@ export class WeightStore implements LayerWeights {
     const storedBytes = count([...this.stored.values()].map((t) => t.data));
     const f32Bytes = count([...this.f32.values()].map((t) => t.data));
     const overrideBytes = count([...this.overrides.values()].map((t) => t.data));
-    const bufferBytes = (this.buffer?.byteLength ?? 0) + (this.disk?.scratchBytes ?? 0);
+    const slotBytes = this.slots.reduce((n, x) => n + x.size * 4, 0);
+    const bufferBytes = slotBytes + (this.disk?.scratchBytes ?? 0) + (this.worker?.scratchBytes ?? 0);
     return { mode: this.mode, storedBytes, f32Bytes, bufferBytes, overrideBytes, totalBytes: storedBytes + f32Bytes + bufferBytes + overrideBytes };
   }
 
@@ -144,19 +221,13 @@ export class WeightStore implements LayerWeights {
     return this.holding.totalBytes;
   }
 
-  /** Closes the files a streaming store reads from. */
-  close(): void {
+  /** Closes the files a streaming store reads from and stops the conversion worker. */
+  async close(): Promise<void> {
+    for (const slot of this.slots) await slot.pending;
+    await this.worker?.close();
+    this.worker = undefined;
     this.disk?.close();
     this.disk = undefined;
-  }
-
-  /** The reused buffer, grown to `elements` (units of one model differ in size: the largest decides). */
-  private unitBuffer(elements: number): Float32Array {
-    if (!this.buffer || this.buffer.length < elements) {
-      this.buffer = new Float32Array(Math.max(elements, this.largestConverted()));
-      this.bufferUnit = undefined;
-    }
-    return this.buffer;
   }
 
   private largestConverted(): number {
@@ -172,8 +243,9 @@ export class WeightStore implements LayerWeights {
   static async load(ckpt: Checkpoint, plan: WeightPlan, opts: LoadOptions = {}): Promise<WeightStore> {
     const store = new WeightStore(ckpt.config, plan.mode);
     const disk = new DiskSource(ckpt);
+    const prefetch = plan.prefetch ?? true;
     try {
-      await store.fill(disk, plan, opts);
+      await store.fill(disk, plan, opts, prefetch);
     } catch (e) {
       disk.close();
       throw e;
@@ -185,10 +257,13 @@ export class WeightStore implements LayerWeights {
       disk.close();
       store.source = new HeldSource(store.stored);
     }
+    // Two or more units converted per forward: the next one is prepared while the current one runs.
+    const converted = [...store.byUnit.keys()].filter((u) => u !== 'embeddings' && store.missing(u).length > 0);
+    if (prefetch && plan.mode !== 'resident' && converted.length >= 2) store.worker = new ConversionWorker(store.stored, plan.mode === 'streaming' ? disk.locations : new Map());
     return store;
   }
 
-  private async fill(disk: DiskSource, plan: WeightPlan, opts: LoadOptions): Promise<void> {
+  private async fill(disk: DiskSource, plan: WeightPlan, opts: LoadOptions, shared: boolean): Promise<void> {
     if (plan.mode === 'streaming') return;
     const allF32 = (ts: readonly EngineTensor[]): boolean => ts.every((t) => t.sources.every((s) => disk.dtypeOf(s) === 'F32'));
     const keptUnit = (unit: WeightUnit | 'embeddings', ts: readonly EngineTensor[]): boolean =>
@@ -209,7 +284,7 @@ export class WeightStore implements LayerWeights {
       await progress(t.name);
     }
     for (const hf of hold) {
-      this.stored.set(hf, disk.readStored(hf));
+      this.stored.set(hf, disk.readStored(hf, shared));
       await progress(hf);
     }
     // A plain F32 tensor of a converted unit runs from its stored copy.
