@@ -8,6 +8,7 @@ import type { Progress } from '../../protocol/engineProtocol';
 import { MoeError } from '../../protocol/moeError';
 import { expertFc1SliceName, expertFc2SliceName } from '../graph/trainableMoeBlock';
 import type { MoeEngine } from '../moeEngine';
+import { availableMemory } from '../model/availableMemory';
 import { checkTrainableSet } from './checkTrainableSet';
 import { hfGradients } from './hfGradients';
 import { layerwiseGradients } from './layerwiseGradients';
@@ -21,6 +22,11 @@ export interface GradientOptions {
   readonly lossMask?: Float32Array;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: Progress) => void;
+  /**
+   * Bytes of activations the backward may keep from the forward (default: a quarter of the available
+   * memory, at most 2 GiB); layers past it recompute their forward in their backward instead.
+   */
+  readonly activationBytes?: number;
 }
 
 export interface GradientResult {
@@ -60,6 +66,10 @@ export function checkInputs(engine: MoeEngine, ids: readonly number[], opts: Gra
   return mask;
 }
 
+function defaultActivationBytes(): number {
+  return Math.min(2 ** 31, availableMemory().bytes / 4);
+}
+
 /** The gradient computation, layer by layer (layerwiseGradients.ts); results by HF tensor name and shape. */
 export async function computeGradients(engine: MoeEngine, ids: readonly number[], opts: GradientOptions): Promise<GradientResult> {
   const mask = checkInputs(engine, ids, opts);
@@ -76,7 +86,7 @@ export async function computeGradients(engine: MoeEngine, ids: readonly number[]
     cancelled();
     opts.onProgress?.({ stage: 'gradients', done: Math.min(++done, total), total, message: what });
   };
-  const r = await layerwiseGradients(engine, { ids, lossMask: mask, auxCoef, zCoef: opts.zLossCoef ?? 0, wrt: new Set(wrt), lowest: lowestTrainableLayer(opts.trainable, c.numLayers), step });
+  const r = await layerwiseGradients(engine, { ids, lossMask: mask, auxCoef, zCoef: opts.zLossCoef ?? 0, wrt: new Set(wrt), lowest: lowestTrainableLayer(opts.trainable, c.numLayers), activationBytes: opts.activationBytes ?? defaultActivationBytes(), step });
   const grads = hfGradients(c, opts.trainable, (w) => {
     const g = r.grads.get(w);
     if (!g) throw new MoeError('E_INTERNAL', `no gradient was computed for ${w}`);

@@ -7,10 +7,10 @@ import type { F32Tensor } from './gradientWeights';
 import type { TrainableSet } from './trainableSet';
 
 /** Gate rows (even fc1 rows) and up rows (odd) of one expert's interleaved fc1 gradient, written at `gateAt`/`upAt`. */
-function deinterleave(fc1: Float32Array, I: number, H: number, out: Float32Array, gateAt: number, upAt: number): void {
+function deinterleave(fc1: Float32Array, I: number, H: number, gate: Float32Array, gateAt: number, up: Float32Array, upAt: number): void {
   for (let i = 0; i < I; i++) {
-    out.set(fc1.subarray(2 * i * H, (2 * i + 1) * H), gateAt + i * H);
-    out.set(fc1.subarray((2 * i + 1) * H, (2 * i + 2) * H), upAt + i * H);
+    gate.set(fc1.subarray(2 * i * H, (2 * i + 1) * H), gateAt + i * H);
+    up.set(fc1.subarray((2 * i + 1) * H, (2 * i + 2) * H), upAt + i * H);
   }
 }
 
@@ -35,7 +35,7 @@ export function hfGradients(c: ModelConfig, trainable: TrainableSet, grad: (grap
       const gateUp = new Float32Array(E * 2 * I * H);
       const down = new Float32Array(E * H * I);
       for (const e of ids) {
-        deinterleave(grad(expertFc1SliceName(L, e)), I, H, gateUp, e * 2 * I * H, (e * 2 + 1) * I * H);
+        deinterleave(grad(expertFc1SliceName(L, e)), I, H, gateUp, e * 2 * I * H, gateUp, (e * 2 + 1) * I * H);
         down.set(grad(expertFc2SliceName(L, e)), e * H * I);
       }
       out.set(lay.gateUp, { dims: [E, 2 * I, H], data: gateUp });
@@ -43,10 +43,11 @@ export function hfGradients(c: ModelConfig, trainable: TrainableSet, grad: (grap
       continue;
     }
     for (const e of ids) {
-      const both = new Float32Array(2 * I * H);
-      deinterleave(grad(expertFc1SliceName(L, e)), I, H, both, 0, I * H);
-      out.set(lay.gate(e), { dims: [I, H], data: both.slice(0, I * H) });
-      out.set(lay.up(e), { dims: [I, H], data: both.slice(I * H) });
+      const gate = new Float32Array(I * H);
+      const up = new Float32Array(I * H);
+      deinterleave(grad(expertFc1SliceName(L, e)), I, H, gate, 0, up, 0);
+      out.set(lay.gate(e), { dims: [I, H], data: gate });
+      out.set(lay.up(e), { dims: [I, H], data: up });
       out.set(lay.down(e), { dims: [H, I], data: grad(expertFc2SliceName(L, e)) });
     }
   }

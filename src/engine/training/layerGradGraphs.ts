@@ -11,7 +11,8 @@
 //   seed_probs = aux_coef · E · frac / N, and d z / d z_te = 2 lse_t softmax_te / N, so z_scale = z_coef / N;
 // - head: hidden, input_ids, loss_mask -> lm_loss, grad.hidden and the final norm's / LM head's gradients.
 import { differentiate } from '../autodiff/differentiate';
-import { lmLossOf, positionTables, rowLogSumExp, trainingLayer } from '../graph/trainingGraph';
+import { splitAtBackward } from '../autodiff/splitAtBackward';
+import { lmLossOf, positionTables, rowLogSumExp, trainingLayer, type TrainingLayer } from '../graph/trainingGraph';
 import type { LayerSpec, ModelConfig } from '../model/modelConfig';
 import { GraphBuilder, int, type Dim } from '../onnx/graphBuilder';
 import { DataType, encodeModel } from '../onnx/onnxProto';
@@ -43,12 +44,7 @@ function layerInputs(g: GraphBuilder, c: ModelConfig): { h: string; pt: ReturnTy
 export function layerForwardBytes(c: ModelConfig, L: number, spec: LayerSpec): Uint8Array {
   const g = new GraphBuilder();
   const { h, pt } = layerInputs(g, c);
-  const out = trainingLayer(g, c, L, spec, h, pt);
-  g.output(out.h, 'hidden_out', DataType.FLOAT, ['T', c.hiddenSize]);
-  if (spec.kind === 'moe') {
-    g.output(out.routerLogits!, 'router_logits', DataType.FLOAT, ['T', spec.routing.numExperts]);
-    g.output(out.topkIdx!, 'topk', DataType.INT64, ['T', spec.routing.topK]);
-  }
+  forwardOutputs(g, c, spec, trainingLayer(g, c, L, spec, h, pt));
   return encodeModel(g.build());
 }
 
@@ -59,10 +55,38 @@ function addGradOutputs(g: GraphBuilder, grads: Map<string, string | undefined>,
 /** VJP of one decoder layer w.r.t. `weights` (layer L's names) and, when `inputGrad`, its input. */
 export function layerVjpBytes(c: ModelConfig, L: number, spec: LayerSpec, weights: readonly string[], inputGrad: boolean): Uint8Array {
   const g = new GraphBuilder();
-  const H = c.hiddenSize;
   const { h, pt } = layerInputs(g, c);
   const routing = spec.kind === 'moe' ? g.input('topk', DataType.INT64, ['T', spec.routing.topK]) : undefined;
-  const out = trainingLayer(g, c, L, spec, h, pt, routing);
+  addVjp(g, c, spec, trainingLayer(g, c, L, spec, h, pt, routing), weights, inputGrad);
+  return encodeModel(g.build());
+}
+
+/**
+ * The same VJP with stored activations: a forward graph (as layerForwardBytes, plus every activation the
+ * backward reads) and a backward graph taking those activations, the seeds and the weights it uses.
+ */
+export function layerSplitBytes(c: ModelConfig, L: number, spec: LayerSpec, weights: readonly string[], inputGrad: boolean): { forward: Uint8Array; backward: Uint8Array; saved: readonly string[] } {
+  const g = new GraphBuilder();
+  const { h, pt } = layerInputs(g, c);
+  const out = trainingLayer(g, c, L, spec, h, pt);
+  const names = forwardOutputs(g, c, spec, out);
+  const boundary = g.nodeList.length;
+  addVjp(g, c, spec, out, weights, inputGrad);
+  const parts = splitAtBackward(g, boundary, names);
+  return { forward: encodeModel(parts.forward), backward: encodeModel(parts.backward), saved: parts.saved };
+}
+
+function forwardOutputs(g: GraphBuilder, c: ModelConfig, spec: LayerSpec, out: TrainingLayer): string[] {
+  g.output(out.h, 'hidden_out', DataType.FLOAT, ['T', c.hiddenSize]);
+  if (spec.kind !== 'moe') return ['hidden_out'];
+  g.output(out.routerLogits!, 'router_logits', DataType.FLOAT, ['T', spec.routing.numExperts]);
+  g.output(out.topkIdx!, 'topk', DataType.INT64, ['T', spec.routing.topK]);
+  return ['hidden_out', 'router_logits', 'topk'];
+}
+
+/** The surrogate of the layer's VJP and its gradients as graph outputs. */
+function addVjp(g: GraphBuilder, c: ModelConfig, spec: LayerSpec, out: TrainingLayer, weights: readonly string[], inputGrad: boolean): void {
+  const H = c.hiddenSize;
   const sumAll = (v: string, rank: number): string => g.op('ReduceSum', [v, g.i64(Array.from({ length: rank }, (_, i) => i))], { keepdims: int(0) });
   let surrogate = sumAll(g.op('Mul', [out.h, g.input('seed_hidden', DataType.FLOAT, ['T', H])]), 2);
   if (spec.kind === 'moe') {
@@ -76,7 +100,6 @@ export function layerVjpBytes(c: ModelConfig, L: number, spec: LayerSpec, weight
   const dims = new Map<string, readonly Dim[]>([...g.weights.map((w): [string, readonly Dim[]] => [w.name, w.dims]), [HIDDEN, ['T', H]]]);
   const wrt = inputGrad ? [HIDDEN, ...weights] : [...weights];
   addGradOutputs(g, differentiate(g, surrogate, wrt), wrt, dims);
-  return encodeModel(g.build());
 }
 
 /** Final norm + LM head + LM loss, with the gradients of `weights` and, when `inputGrad`, of its input. */

@@ -1,14 +1,17 @@
 // The gradient computation run layer by layer, like the forward (issue #9 §2): the embedding in JS, each
-// decoder layer's forward as its own session (layer inputs kept: T × H floats per layer), the pooled
-// load-balancing / z losses from every layer's router logits, then the head's VJP and each layer's VJP
-// from the top down to the lowest trainable layer (layers below it run forward only), each recomputing its
-// layer's forward with the forward's chosen experts. Graphs are per layer shape (layerGradGraphs.ts).
-import { routingOf, type ModelConfig } from '../model/modelConfig';
+// decoder layer's forward as its own session, the pooled load-balancing / z losses from every layer's
+// router logits (pooledRouterLosses.ts), then the head's VJP and each layer's VJP from the top down to the
+// lowest trainable layer (layers below it run forward only). Activations: a layer at or above the lowest
+// trainable one keeps what its backward reads (split graphs) while their total stays within
+// `activationBytes`; past that, layers keep only their input and their backward recomputes the forward with
+// the forward's chosen experts. Graphs are per layer shape (layerGradGraphs.ts).
+import { routingOf, type LayerSpec, type ModelConfig } from '../model/modelConfig';
 import { lmHeadName } from '../model/tensorSpec';
 import type { MoeEngine } from '../moeEngine';
 import type { FeedTensor, OrtSession, OutTensor } from '../runtime/ortSession';
-import { GRAD_HIDDEN, gradName, headVjpBytes, HIDDEN, layerForwardBytes, layerVjpBytes, layerWeightName, layerWeightNames } from './layerGradGraphs';
+import { GRAD_HIDDEN, gradName, headVjpBytes, HIDDEN, layerForwardBytes, layerSplitBytes, layerVjpBytes, layerWeightName, layerWeightNames } from './layerGradGraphs';
 import { readEngineWeight, trainingWeightFeed } from './gradientWeights';
+import { type LayerRouting, pooledRouterLosses } from './pooledRouterLosses';
 import { cachedSession } from './sessionCache';
 
 export interface LayerwiseRun {
@@ -20,6 +23,8 @@ export interface LayerwiseRun {
   readonly wrt: ReadonlySet<string>;
   /** Lowest decoder layer with a trainable weight (-1: the embedding; numLayers: only norm/head). */
   readonly lowest: number;
+  /** Bytes of stored activations allowed; layers past it recompute their forward in the backward. */
+  readonly activationBytes: number;
   /** Called after each unit ran (throws to cancel). */
   readonly step: (what: string) => void;
 }
@@ -30,6 +35,8 @@ export interface LayerwiseResult {
   readonly zLoss: number;
   /** Gradient by graph weight name. */
   readonly grads: Map<string, Float32Array>;
+  /** Decoder layers whose backward ran from stored activations (the others recomputed their forward). */
+  readonly storedLayers: readonly number[];
 }
 
 /** The first layer with the same spec as layer L: its weight names label the graph all such layers share. */
@@ -44,6 +51,8 @@ const f32 = (out: Record<string, OutTensor>, name: string): Float32Array => {
   return d;
 };
 
+const asFeed = (t: OutTensor): FeedTensor => (t.data instanceof Float32Array ? { type: 'float32', data: t.data, dims: t.dims } : { type: 'int64', data: t.data, dims: t.dims });
+
 async function feedWeights(engine: MoeEngine, s: OrtSession, feeds: Record<string, FeedTensor>, from: number, to: number): Promise<void> {
   for (const name of s.inputNames) {
     if (feeds[name]) continue;
@@ -52,11 +61,38 @@ async function feedWeights(engine: MoeEngine, s: OrtSession, feeds: Record<strin
   }
 }
 
+type SplitLayer = ReturnType<typeof layerSplitBytes>;
+/** Split layer graphs per engine and layer plan (their saved-value names are needed on every run). */
+const splitGraphs = new WeakMap<MoeEngine, Map<string, SplitLayer>>();
+
+interface LayerPlan {
+  readonly spec: LayerSpec;
+  readonly rep: number;
+  /** Trainable weights of the layer, in the representative's names. */
+  readonly weights: readonly string[];
+  readonly inputGrad: boolean;
+  readonly key: string;
+}
+
 export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): Promise<LayerwiseResult> {
   const c = engine.config;
   const H = c.hiddenSize;
   const T = run.ids.length;
   const grads = new Map<string, Float32Array>();
+  const plan = (L: number): LayerPlan => {
+    const spec = c.layers[L]!;
+    const rep = representative(c, L);
+    const weights = layerWeightNames(c, rep, spec).filter((w) => run.wrt.has(layerWeightName(w, rep, L)));
+    const inputGrad = L > run.lowest || run.lowest === -1;
+    return { spec, rep, weights, inputGrad, key: `${rep}|${weights.join(',')}|${+inputGrad}` };
+  };
+  const splitOf = (p: LayerPlan): SplitLayer => {
+    let byKey = splitGraphs.get(engine);
+    if (!byKey) splitGraphs.set(engine, (byKey = new Map()));
+    let s = byKey.get(p.key);
+    if (!s) byKey.set(p.key, (s = layerSplitBytes(c, p.rep, p.spec, p.weights, p.inputGrad)));
+    return s;
+  };
 
   // Embedding (a row gather; its backward is a row scatter-add, done in JS below).
   const embed = readEngineWeight(engine, 'model.embed_tokens.weight').data;
@@ -65,48 +101,42 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
     for (let i = 0; i < H; i++) h[t * H + i] = embed[id * H + i]! * c.embeddingMultiplier;
   });
 
-  // Forward, keeping each layer's input and, for MoE layers, its router logits and chosen experts.
+  // Forward, keeping each layer's input, its routing, and while the budget lasts its saved activations.
   const inputs: Float32Array[] = [];
-  const routing = new Map<number, { logits: Float32Array; topk: BigInt64Array }>();
+  const routing = new Map<number, LayerRouting>();
+  const stored = new Map<number, Record<string, OutTensor>>();
+  let storedBytes = 0;
   for (const [L, spec] of c.layers.entries()) {
     inputs.push(h);
-    const rep = representative(c, L);
-    const s = await cachedSession(engine, `layer-forward|${rep}`, () => layerForwardBytes(c, rep, spec));
+    const p = plan(L);
+    const trains = L >= run.lowest && run.lowest < c.numLayers;
+    const tryStore = trains && storedBytes < run.activationBytes;
+    const s = tryStore
+      ? await cachedSession(engine, `layer-split-forward|${p.key}`, () => splitOf(p).forward)
+      : await cachedSession(engine, `layer-forward|${p.rep}`, () => layerForwardBytes(c, p.rep, spec));
     const feeds: Record<string, FeedTensor> = { [HIDDEN]: { type: 'float32', data: h, dims: [T, H] } };
-    await feedWeights(engine, s, feeds, rep, L);
+    await feedWeights(engine, s, feeds, p.rep, L);
     const out = await s.run(feeds);
     h = f32(out, 'hidden_out');
     if (spec.kind === 'moe') routing.set(L, { logits: f32(out, 'router_logits'), topk: out['topk']!.data as BigInt64Array });
-    run.step(`layer ${L} forward`);
+    let kept = '';
+    if (tryStore) {
+      const saved = splitOf(p).saved;
+      const bytes = saved.reduce((n, v) => n + out[v]!.data.byteLength, 0);
+      if (storedBytes + bytes <= run.activationBytes) {
+        stored.set(L, Object.fromEntries(saved.map((v) => [v, out[v]!])));
+        storedBytes += bytes;
+        kept = ` (kept ${bytes} bytes of activations)`;
+      } else storedBytes = run.activationBytes; // over budget: this and the layers above recompute
+    }
+    run.step(`layer ${L} forward${kept}`);
   }
 
-  // Pooled HF load-balancing loss and z-loss over every MoE layer's T rows, and their per-row seeds.
-  const moe = [...routing.values()];
   const E = routingOf(c)?.numExperts ?? 0;
-  const N = moe.length * T;
-  const frac = new Float64Array(E);
-  const meanProb = new Float64Array(E);
-  let zLoss = 0;
-  for (const { logits, topk } of moe) {
-    for (const e of topk) frac[Number(e)]! += 1 / N;
-    for (let t = 0; t < T; t++) {
-      let max = -Infinity;
-      for (let e = 0; e < E; e++) max = Math.max(max, logits[t * E + e]!);
-      let sum = 0;
-      for (let e = 0; e < E; e++) sum += Math.exp(logits[t * E + e]! - max);
-      for (let e = 0; e < E; e++) meanProb[e]! += Math.exp(logits[t * E + e]! - max) / sum / N;
-      const lse = max + Math.log(sum);
-      zLoss += (lse * lse) / N;
-    }
-  }
-  let auxLoss = 0;
-  for (let e = 0; e < E; e++) auxLoss += E * frac[e]! * meanProb[e]!;
-  const seedProbs = Float32Array.from(frac, (f) => (run.auxCoef * E * f) / N);
-  const zScale = Float32Array.of(N > 0 ? run.zCoef / N : 0);
+  const pooled = pooledRouterLosses([...routing.values()], T, E, run.auxCoef, run.zCoef);
 
   // Head: LM loss and the gradient flowing into the last layer.
-  const headName = lmHeadName(c);
-  const headWeights = ['model.norm.weight', headName].filter((w, i, a) => run.wrt.has(w) && a.indexOf(w) === i);
+  const headWeights = ['model.norm.weight', lmHeadName(c)].filter((w, i, a) => run.wrt.has(w) && a.indexOf(w) === i);
   const needBelow = run.lowest < c.numLayers;
   const head = await cachedSession(engine, `head|${headWeights.join(',')}|${+needBelow}`, () => headVjpBytes(c, headWeights, needBelow));
   const headFeeds: Record<string, FeedTensor> = {
@@ -121,25 +151,30 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
   run.step('LM head backward');
 
   // Layers, top down, to the lowest trainable one.
+  const storedLayers = [...stored.keys()];
   let seed = needBelow ? f32(headOut, GRAD_HIDDEN) : undefined;
   for (let L = c.numLayers - 1; L >= Math.max(run.lowest, 0) && seed; L--) {
-    const spec = c.layers[L]!;
-    const rep = representative(c, L);
-    const weights = layerWeightNames(c, rep, spec).filter((w) => run.wrt.has(layerWeightName(w, rep, L)));
-    const inputGrad = L > run.lowest || run.lowest === -1;
-    const s = await cachedSession(engine, `layer-vjp|${rep}|${weights.join(',')}|${+inputGrad}`, () => layerVjpBytes(c, rep, spec, weights, inputGrad));
+    const p = plan(L);
+    const saved = stored.get(L);
+    const s = saved
+      ? await cachedSession(engine, `layer-split-backward|${p.key}`, () => splitOf(p).backward)
+      : await cachedSession(engine, `layer-vjp|${p.key}`, () => layerVjpBytes(c, p.rep, p.spec, p.weights, p.inputGrad));
     const feeds: Record<string, FeedTensor> = { [HIDDEN]: { type: 'float32', data: inputs[L]!, dims: [T, H] }, seed_hidden: { type: 'float32', data: seed, dims: [T, H] } };
+    for (const [v, t] of Object.entries(saved ?? {})) feeds[v] = asFeed(t);
     const r = routing.get(L);
-    if (r && spec.kind === 'moe') {
-      feeds['topk'] = { type: 'int64', data: r.topk, dims: [T, spec.routing.topK] };
-      feeds['seed_probs'] = { type: 'float32', data: seedProbs, dims: [E] };
-      feeds['z_scale'] = { type: 'float32', data: zScale, dims: [] };
+    if (r && p.spec.kind === 'moe') {
+      feeds['topk'] = { type: 'int64', data: r.topk, dims: [T, p.spec.routing.topK] };
+      feeds['seed_probs'] = { type: 'float32', data: pooled.seedProbs, dims: [E] };
+      feeds['z_scale'] = { type: 'float32', data: Float32Array.of(pooled.zScale), dims: [] };
     }
-    await feedWeights(engine, s, feeds, rep, L);
+    // A split backward takes only the inputs it reads.
+    for (const k of Object.keys(feeds)) if (!s.inputNames.includes(k)) delete feeds[k];
+    await feedWeights(engine, s, feeds, p.rep, L);
     const out = await s.run(feeds);
-    for (const w of weights) grads.set(layerWeightName(w, rep, L), f32(out, gradName(w)));
-    seed = inputGrad ? f32(out, GRAD_HIDDEN) : undefined;
-    run.step(`layer ${L} backward`);
+    stored.delete(L);
+    for (const w of p.weights) grads.set(layerWeightName(w, p.rep, L), f32(out, gradName(w)));
+    seed = p.inputGrad ? f32(out, GRAD_HIDDEN) : undefined;
+    run.step(`layer ${L} backward${saved ? '' : ' (forward recomputed)'}`);
   }
 
   // Embedding rows: scatter-add of the input gradient (plus the LM head's share when tied).
@@ -150,5 +185,5 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
     });
     grads.set('model.embed_tokens.weight', d);
   }
-  return { lmLoss, auxLoss, zLoss, grads };
+  return { lmLoss, auxLoss: pooled.auxLoss, zLoss: pooled.zLoss, grads, storedLayers };
 }
