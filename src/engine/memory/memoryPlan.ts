@@ -47,8 +47,10 @@ export interface PlanOptions {
   readonly maxTokens?: number;
   /** The working set for a sequence length; default estimateWorkingSet. */
   readonly workingSet?: (tokens: number) => WorkingSet;
-  /** Plan this mode only (as many float32 layers as fit; none, and the shortest sequences, when nothing fits) and never refuse: tests, and the whole-model engine's check. */
+  /** Plan this mode only, never refusing (tests; the whole-model graph, resident): with exactly `f32Layers`. */
   readonly mode?: MemoryMode;
+  /** With `mode` (cached, streaming): the layers the engine keeps as float32; default none. */
+  readonly f32Layers?: ReadonlySet<number>;
   /** Named in a refusal (MoeError.file). */
   readonly modelDir?: string;
 }
@@ -80,29 +82,33 @@ export function planMemory(c: ModelConfig, units: readonly MemoryUnit[], opts: P
   const capTokens = Math.max(1, Math.min(opts.maxTokens ?? attentionTokenCap(c), c.contextLength));
   const working = opts.workingSet ?? ((t: number) => estimateWorkingSet(c, t));
   const peakOf = (h: WeightHolding, t: number): MemoryEstimate => estimateOf(h, working(t));
-  const modes: readonly MemoryMode[] = opts.mode ? [opts.mode] : ['resident', 'cached', 'streaming'];
+  const facts = (mode: MemoryMode, h: WeightHolding, maxTokens: number): MemoryPlan => {
+    const estimate = peakOf(h, maxTokens);
+    const reason = describePlan({ mode, units, numLayers: c.numLayers, holding: h, estimate, budget, maxTokens, capTokens, forced: opts.mode !== undefined });
+    return { mode, f32Layers: h.f32Layers, budgetBytes: B, estimate, maxTokens, capTokens, budget, reason };
+  };
+  const bottom = Math.min(capTokens, MIN_TOKENS);
+  if (opts.mode) {
+    // Forced (tests, the whole-model graph): exactly the float32 layers asked for; never refused.
+    const all = new Set(units.flatMap((u) => (u.kind === 'layer' ? [u.layer!] : [])));
+    const h = holdingOf(opts.mode, units, opts.mode === 'resident' ? all : (opts.f32Layers ?? new Set()));
+    const fits = (t: number): boolean => peakOf(h, t).peakBytes <= B;
+    if (fits(bottom)) return facts(opts.mode, h, longestFitting(bottom, capTokens, fits));
+    const est = peakOf(h, bottom);
+    return { ...facts(opts.mode, h, bottom), reason: `${opts.mode}: forced, beyond the budget (about ${formatBytes(est.peakBytes)} for ${bottom}-token sequences, budget ${formatBytes(B)})` };
+  }
   for (const t of tokenSteps(capTokens)) {
-    for (const mode of modes) {
+    for (const mode of ['resident', 'cached', 'streaming'] as const) {
       const atMode = bestHolding(mode, units, c.numLayers, (x) => peakOf(x, t).peakBytes <= B);
       if (!atMode) continue;
       // Full-length sequences before float32 layers: when the mode runs the engine's longest sequence,
       // keep as many float32 layers as leave room for it (fewer, but no prompt refused for the budget).
       const h = bestHolding(mode, units, c.numLayers, (x) => peakOf(x, capTokens).peakBytes <= B) ?? atMode;
-      const maxTokens = longestFitting(t, capTokens, (x) => peakOf(h, x).peakBytes <= B);
-      const estimate = peakOf(h, maxTokens);
-      return { mode, f32Layers: h.f32Layers, budgetBytes: B, estimate, maxTokens, capTokens, budget, reason: describePlan({ mode, units, numLayers: c.numLayers, holding: h, estimate, budget, maxTokens, capTokens, forced: opts.mode !== undefined }) };
+      return facts(mode, h, longestFitting(t, capTokens, (x) => peakOf(h, x).peakBytes <= B));
     }
   }
-  const leanest = holding('streaming', units, 0);
-  const t = Math.min(capTokens, MIN_TOKENS);
-  const estimate = peakOf(leanest, t);
-  if (opts.mode) {
-    // Forced and beyond the budget: only tests ask for this, to run a mode on a small model.
-    const h = holding(opts.mode, units, opts.mode === 'resident' ? c.numLayers : 0);
-    const est = peakOf(h, t);
-    return { mode: opts.mode, f32Layers: h.f32Layers, budgetBytes: B, estimate: est, maxTokens: t, capTokens, budget, reason: `${opts.mode}: forced, beyond the budget (about ${formatBytes(est.peakBytes)} for ${t}-token sequences, budget ${formatBytes(B)})` };
-  }
-  throw new MoeError('E_UNSUPPORTED', refusalMessage({ modelDir: opts.modelDir, units, budget, estimate, tokens: t }), opts.modelDir);
+  const estimate = peakOf(holding('streaming', units, 0), bottom);
+  throw new MoeError('E_UNSUPPORTED', refusalMessage({ modelDir: opts.modelDir, units, budget, estimate, tokens: bottom }), opts.modelDir);
 }
 
 /** MODE_TOKENS (or the cap, when smaller), then halving down to MIN_TOKENS. */
@@ -140,28 +146,36 @@ function bestHolding(mode: MemoryMode, units: readonly MemoryUnit[], numLayers: 
   return undefined;
 }
 
-/**
- * What `mode` holds with the `n` lowest layers kept as float32. A unit stored as F32 runs from its stored
- * copy in cached mode (no conversion, no extra copy), so it counts as a float32 layer for free.
- */
+/** What `mode` holds with the `n` lowest layers (beyond those that are free) kept as float32. */
 export function holding(mode: MemoryMode, units: readonly MemoryUnit[], n: number): WeightHolding {
+  const chosen = new Set<number>();
+  for (const u of units) {
+    if (chosen.size >= n) break;
+    if (u.kind === 'layer' && !(mode === 'cached' && storedIsF32(u))) chosen.add(u.layer!);
+  }
+  return holdingOf(mode, units, chosen);
+}
+
+/** A unit stored as F32 runs from its stored copy in cached mode: a float32 layer at no extra cost, no buffer. */
+function storedIsF32(u: MemoryUnit): boolean {
+  return u.storedBytes === u.f32Bytes && u.dtypes.every((d) => d === 'F32');
+}
+
+/** What `mode` holds with the layers in `chosen` kept as float32 (resident: everything, whatever `chosen`). */
+export function holdingOf(mode: MemoryMode, units: readonly MemoryUnit[], chosen: ReadonlySet<number>): WeightHolding {
   const layers = units.filter((u) => u.kind === 'layer');
-  const storedIsF32 = (u: MemoryUnit): boolean => u.storedBytes === u.f32Bytes && u.dtypes.every((d) => d === 'F32');
   if (mode === 'resident') {
     return { f32Layers: new Set(layers.map((u) => u.layer!)), storedBytes: 0, f32CacheBytes: sum(units, (u) => u.f32Bytes), layerBufferBytes: 0 };
   }
+  const free = new Set(mode === 'cached' ? units.filter(storedIsF32) : []);
   const kept = new Set<number>();
-  const free = new Set<MemoryUnit>();
-  if (mode === 'cached') for (const u of units) if (storedIsF32(u)) free.add(u);
-  for (const u of layers) if (free.has(u)) kept.add(u.layer!);
   let extra = 0;
-  let added = 0;
   for (const u of layers) {
-    if (added >= n) break;
-    if (kept.has(u.layer!)) continue;
-    kept.add(u.layer!);
-    extra += u.f32Bytes;
-    added++;
+    if (free.has(u)) kept.add(u.layer!);
+    else if (chosen.has(u.layer!)) {
+      kept.add(u.layer!);
+      extra += u.f32Bytes;
+    }
   }
   // Converted when they run: every unit neither kept nor free, into one of two buffers (current, next).
   const converted = units.filter((u) => !free.has(u) && !(u.kind === 'layer' && kept.has(u.layer!)));
