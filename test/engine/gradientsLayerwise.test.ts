@@ -81,4 +81,27 @@ describe('layer-wise gradients equal the whole-graph gradients', () => {
       await engine.dispose();
     }
   });
+
+  for (const name of ['mixtral', 'granitemoe']) {
+    it(`${name}: onGradient streams every tensor as its layer finishes, top layer first, the embedding last`, async () => {
+      const engine = await MoeEngine.load(fixture(name));
+      try {
+        const trainable = everyParameter(engine.config);
+        const kept = await computeGradients(engine, IDS, { trainable, auxLossCoef: 0.1 });
+        const streamed: [string, { dims: readonly number[]; data: Float32Array }][] = [];
+        const r = await computeGradients(engine, IDS, { trainable, auxLossCoef: 0.1, onGradient: (n, g) => void streamed.push([n, g]) });
+        assert.equal(r.grads.size, 0, 'nothing kept when streaming');
+        assert.equal(r.loss, kept.loss);
+        assert.deepEqual(streamed.map(([n]) => n).sort(), [...kept.grads.keys()].sort());
+        for (const [n, g] of streamed) assert.deepEqual(g.data, kept.grads.get(n)!.data, n);
+        const layerOf = (n: string): number => Number(/^model\.layers\.(\d+)\./.exec(n)?.[1] ?? NaN);
+        const layers = streamed.map(([n]) => layerOf(n)).filter((L) => !Number.isNaN(L));
+        assert.deepEqual(layers, [...layers].sort((a, b) => b - a), 'layers from the top down');
+        assert.equal(streamed.at(-1)![0], 'model.embed_tokens.weight');
+      } finally {
+        await releaseTrainingSessions(engine);
+        await engine.dispose();
+      }
+    });
+  }
 });

@@ -6,10 +6,11 @@
 // tensor name and shape; frozen weights get no gradient computation.
 import type { Progress } from '../../protocol/engineProtocol';
 import { MoeError } from '../../protocol/moeError';
-import { expertFc1SliceName, expertFc2SliceName } from '../graph/trainableMoeBlock';
+import { expertFc1SliceName, expertFc2SliceName, parseExpertSliceName } from '../graph/trainableMoeBlock';
 import type { MoeEngine } from '../moeEngine';
 import { availableMemory } from '../model/availableMemory';
 import { checkTrainableSet } from './checkTrainableSet';
+import type { F32Tensor } from './gradientWeights';
 import { hfGradients } from './hfGradients';
 import { layerwiseGradients } from './layerwiseGradients';
 import { lowestTrainableLayer, type TrainableSet } from './trainableSet';
@@ -27,6 +28,12 @@ export interface GradientOptions {
    * memory, at most 2 GiB); layers past it recompute their forward in their backward instead.
    */
   readonly activationBytes?: number;
+  /**
+   * Receives each HF tensor's gradient as soon as its layer's backward is done (top layer first; the
+   * embedding last); the gradients are then not kept in the result (`grads` is empty), so a caller can
+   * write them out without holding them all.
+   */
+  readonly onGradient?: (name: string, grad: { readonly dims: readonly number[]; readonly data: Float32Array }) => void | Promise<void>;
 }
 
 export interface GradientResult {
@@ -36,6 +43,19 @@ export interface GradientResult {
   readonly lmLoss: number;
   /** by Hugging Face tensor name, HF shape, float32 */
   readonly grads: ReadonlyMap<string, { readonly dims: readonly number[]; readonly data: Float32Array }>;
+}
+
+/** The part of `s` whose graph weights are the keys of `unit`. */
+function unitTrainableSet(s: TrainableSet, unit: ReadonlyMap<string, unknown>): TrainableSet {
+  const experts = new Map<number, Set<number>>();
+  for (const name of unit.keys()) {
+    const slice = parseExpertSliceName(name);
+    if (!slice) continue;
+    let es = experts.get(slice.layer);
+    if (!es) experts.set(slice.layer, (es = new Set()));
+    es.add(slice.expert);
+  }
+  return { tensors: new Set([...s.tensors].filter((t) => unit.has(t))), experts };
 }
 
 /** The training graph's weight inputs the gradient is taken for, sorted. */
@@ -80,18 +100,20 @@ export async function computeGradients(engine: MoeEngine, ids: readonly number[]
   const c = engine.config;
   const wrt = trainableGraphWeights(opts.trainable);
   const auxCoef = opts.auxLossCoef ?? 0;
-  let done = 0;
+  let units = 0;
   const total = c.numLayers * 2 + 1;
   const step = (what: string): void => {
     cancelled();
-    opts.onProgress?.({ stage: 'gradients', done: Math.min(++done, total), total, message: what });
+    opts.onProgress?.({ stage: 'gradients', done: Math.min(++units, total), total, message: what });
   };
-  const r = await layerwiseGradients(engine, { ids, lossMask: mask, auxCoef, zCoef: opts.zLossCoef ?? 0, wrt: new Set(wrt), lowest: lowestTrainableLayer(opts.trainable, c.numLayers), activationBytes: opts.activationBytes ?? defaultActivationBytes(), step });
-  const grads = hfGradients(c, opts.trainable, (w) => {
-    const g = r.grads.get(w);
-    if (!g) throw new MoeError('E_INTERNAL', `no gradient was computed for ${w}`);
-    return g;
-  });
+  const grads = new Map<string, F32Tensor>();
+  const finished = async (unit: ReadonlyMap<string, Float32Array>): Promise<void> => {
+    for (const [name, g] of hfGradients(c, unitTrainableSet(opts.trainable, unit), (w) => unit.get(w)!)) {
+      if (opts.onGradient) await opts.onGradient(name, g);
+      else grads.set(name, g);
+    }
+  };
+  const r = await layerwiseGradients(engine, { ids, lossMask: mask, auxCoef, zCoef: opts.zLossCoef ?? 0, wrt: new Set(wrt), lowest: lowestTrainableLayer(opts.trainable, c.numLayers), activationBytes: opts.activationBytes ?? defaultActivationBytes(), step, done: finished });
   opts.onProgress?.({ stage: 'gradients', done: total, total, message: 'done' });
   return { loss: r.lmLoss + auxCoef * r.auxLoss + (opts.zLossCoef ?? 0) * r.zLoss, lmLoss: r.lmLoss, auxLoss: r.auxLoss, grads };
 }

@@ -27,14 +27,14 @@ export interface LayerwiseRun {
   readonly activationBytes: number;
   /** Called after each unit ran (throws to cancel). */
   readonly step: (what: string) => void;
+  /** Called with the graph weights whose gradients are final, as soon as they are (head, each layer, embedding). */
+  readonly done: (grads: ReadonlyMap<string, Float32Array>) => Promise<void>;
 }
 
 export interface LayerwiseResult {
   readonly lmLoss: number;
   readonly auxLoss: number;
   readonly zLoss: number;
-  /** Gradient by graph weight name. */
-  readonly grads: Map<string, Float32Array>;
   /** Decoder layers whose backward ran from stored activations (the others recomputed their forward). */
   readonly storedLayers: readonly number[];
 }
@@ -78,7 +78,6 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
   const c = engine.config;
   const H = c.hiddenSize;
   const T = run.ids.length;
-  const grads = new Map<string, Float32Array>();
   const plan = (L: number): LayerPlan => {
     const spec = c.layers[L]!;
     const rep = representative(c, L);
@@ -147,7 +146,12 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
   await feedWeights(engine, head, headFeeds, 0, 0);
   const headOut = await head.run(headFeeds);
   const lmLoss = f32(headOut, 'lm_loss')[0]!;
-  for (const w of headWeights) grads.set(w, f32(headOut, gradName(w)));
+  const embedName = 'model.embed_tokens.weight';
+  const headGrads = new Map(headWeights.map((w) => [w, f32(headOut, gradName(w))]));
+  // A tied head's gradient is completed by the embedding's rows at the end.
+  const tiedHead = headGrads.get(embedName);
+  headGrads.delete(embedName);
+  await run.done(headGrads);
   run.step('LM head backward');
 
   // Layers, top down, to the lowest trainable one.
@@ -172,18 +176,20 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
     await feedWeights(engine, s, feeds, p.rep, L);
     const out = await s.run(feeds);
     stored.delete(L);
-    for (const w of p.weights) grads.set(layerWeightName(w, p.rep, L), f32(out, gradName(w)));
+    await run.done(new Map(p.weights.map((w) => [layerWeightName(w, p.rep, L), f32(out, gradName(w))])));
     seed = p.inputGrad ? f32(out, GRAD_HIDDEN) : undefined;
     run.step(`layer ${L} backward${saved ? '' : ' (forward recomputed)'}`);
   }
 
   // Embedding rows: scatter-add of the input gradient (plus the LM head's share when tied).
-  if (run.wrt.has('model.embed_tokens.weight') && seed) {
-    const d = grads.get('model.embed_tokens.weight') ?? new Float32Array(c.vocabSize * H);
-    run.ids.forEach((id, t) => {
-      for (let i = 0; i < H; i++) d[id * H + i]! += seed![t * H + i]! * c.embeddingMultiplier;
-    });
-    grads.set('model.embed_tokens.weight', d);
+  if (run.wrt.has(embedName)) {
+    const d = tiedHead ?? new Float32Array(c.vocabSize * H);
+    if (seed) {
+      run.ids.forEach((id, t) => {
+        for (let i = 0; i < H; i++) d[id * H + i]! += seed![t * H + i]! * c.embeddingMultiplier;
+      });
+    }
+    await run.done(new Map([[embedName, d]]));
   }
-  return { lmLoss, auxLoss: pooled.auxLoss, zLoss: pooled.zLoss, grads, storedLayers };
+  return { lmLoss, auxLoss: pooled.auxLoss, zLoss: pooled.zLoss, storedLayers };
 }
