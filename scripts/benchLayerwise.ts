@@ -103,11 +103,11 @@ async function main(): Promise<void> {
     ['layer-wise resident (BF16 file)', bf16, {}],
     ['layer-wise cached, 0 f32 layers', bf16, { weightMode: 'cached', f32Layers: new Set() }],
     ['  same, no worker', bf16, { weightMode: 'cached', f32Layers: new Set(), prefetch: false }],
-    ['layer-wise streaming', bf16, { weightMode: 'streaming' }],
-    ['  same, no worker', bf16, { weightMode: 'streaming', prefetch: false }],
+    ['layer-wise streaming', bf16, { weightMode: 'streaming', f32Layers: new Set<number>() }],
+    ['  same, no worker', bf16, { weightMode: 'streaming', f32Layers: new Set(), prefetch: false }],
   ], rows);
   await layerMajorRows(bf16, { weightMode: 'cached', f32Layers: new Set() }, 'cached', rows);
-  await layerMajorRows(bf16, { weightMode: 'streaming' }, 'streaming', rows);
+  await layerMajorRows(bf16, { weightMode: 'streaming', f32Layers: new Set<number>() }, 'streaming', rows);
   console.log(`median of ${RUNS} interleaved runs; bench model ${dir} (and ${bf16})`);
   console.log(rows.join('\n'));
 }

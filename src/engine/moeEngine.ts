@@ -7,7 +7,9 @@ import { MoeError } from '../protocol/moeError';
 import type { F32Matrix } from '../protocol/tensors';
 import { buildDecoderGraph, type GraphOutputs } from './graph/decoderGraph';
 import { openCheckpoint } from './model/checkpoint';
-import { checkMemoryFor } from './model/memoryCheck';
+import { memoryInfoOf } from './memory/memoryInfo';
+import { planCheckpointMemory } from './memory/memoryPlan';
+import { attentionTokenCap } from './memory/workingSet';
 import type { ModelConfig } from './model/modelConfig';
 import { type LoadOptions, type WeightMode, WeightStore } from './model/weightStore';
 import { LayerwiseModel } from './layerwise/layerwiseModel';
@@ -57,19 +59,29 @@ export class MoeEngine {
     readonly tokenizer: ModelTokenizer,
     private readonly threads: number | undefined,
     wholeGraph: boolean,
+    /** The longest sequence the memory plan leaves room for. */
+    private readonly planTokens: number,
   ) {
     this.layerwise = wholeGraph ? undefined : new LayerwiseModel(config, threads);
   }
 
-  /** Opens, validates and loads a checkpoint folder. */
+  /**
+   * Opens, validates and loads a checkpoint folder, holding its weights as the memory plan says (resident,
+   * cached or streaming within opts.memoryBudget, or the default budget from the free memory); refuses,
+   * before any weight is read, a model that does not fit even streaming.
+   */
   static async load(modelDir: string, opts: EngineOptions = {}): Promise<MoeEngine> {
     const ckpt = openCheckpoint(modelDir);
     try {
-      checkMemoryFor(ckpt.config, ckpt.dir);
+      const c = ckpt.config;
+      // The whole-model graph needs every float32 weight. A forced mode is for tests and benchmarks.
+      const forced: WeightMode | undefined = opts.wholeGraph ? 'resident' : opts.weightMode;
+      const plan = planCheckpointMemory(ckpt, { ...(opts.memoryBudget === undefined ? {} : { budgetBytes: opts.memoryBudget }), maxTokens: attentionTokenCap(c), ...(forced ? { mode: forced } : {}) });
       const tokenizer = loadTokenizer(ckpt.dir);
-      const info = describeCheckpoint(ckpt);
-      const weights = await WeightStore.load(ckpt, { mode: opts.weightMode ?? 'resident', f32Layers: opts.f32Layers ?? new Set(), ...(opts.prefetch === undefined ? {} : { prefetch: opts.prefetch }) }, opts);
-      return new MoeEngine(info, ckpt.config, weights, tokenizer, opts.threads, opts.wholeGraph ?? false);
+      const info: ModelInfo = { ...describeCheckpoint(ckpt), memory: memoryInfoOf(plan, c.numLayers) };
+      const f32Layers = opts.f32Layers ?? plan.f32Layers;
+      const weights = await WeightStore.load(ckpt, { mode: plan.mode, f32Layers, ...(opts.prefetch === undefined ? {} : { prefetch: opts.prefetch }) }, opts);
+      return new MoeEngine(info, c, weights, tokenizer, opts.threads, opts.wholeGraph ?? false, plan.maxTokens);
     } finally {
       ckpt.close();
     }
@@ -174,9 +186,12 @@ export class MoeEngine {
     throw new MoeError('E_INPUT', `the prompt (${text.length} characters) is longer than ${why}: its first ${limit} tokens cover only ${covered} characters. Prompts are not chunked: shorten it.`);
   }
 
-  /** The longest prompt one forward pass takes: attention scores ([heads, T, T] floats) must fit. */
+  /**
+   * The longest prompt one forward pass takes: attention scores ([heads, T, T] floats) must fit, and the
+   * activations must fit in the memory budget beside the weights (the plan's maxTokens).
+   */
   get maxAttentionTokens(): number {
-    return Math.floor(Math.sqrt(MAX_ATTENTION_BYTES / 4 / this.config.numHeads));
+    return Math.min(Math.floor(Math.sqrt(MAX_ATTENTION_BYTES / 4 / this.config.numHeads)), this.planTokens);
   }
 
   private checkIds(ids: readonly number[]): void {
@@ -189,7 +204,8 @@ export class MoeEngine {
     }
     if (ids.length > this.maxAttentionTokens) {
       const max = this.maxAttentionTokens;
-      throw new MoeError('E_INPUT', `the prompt has ${ids.length} tokens; this engine runs attention in one pass and handles at most ${max} tokens for this model. Shorten it.`);
+      const why = max === this.planTokens && this.info.memory ? `within its memory budget (${this.info.memory.reason})` : 'in one pass of attention';
+      throw new MoeError('E_INPUT', `the prompt has ${ids.length} tokens; this engine handles at most ${max} tokens for this model ${why}. Shorten it.`);
     }
   }
 

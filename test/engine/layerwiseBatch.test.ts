@@ -39,7 +39,7 @@ describe('layer-major batches', () => {
         { routing: true, hidden: true, logits: true },
         { routing: true, hidden: false, logits: false, expertNorms: seq.config.layers.some((l) => l.kind === 'moe') },
       ];
-      for (const opts of [{ weightMode: 'streaming' as const }, { weightMode: 'cached' as const, f32Layers: new Set([0]) }]) {
+      for (const opts of [{ weightMode: 'streaming' as const, f32Layers: new Set<number>() }, { weightMode: 'cached' as const, f32Layers: new Set([0]) }]) {
         const batch = await MoeEngine.load(fixture(name), opts);
         assert.ok(batch.prefersLayerMajor);
         for (const capture of captures) {
@@ -55,7 +55,7 @@ describe('layer-major batches', () => {
 
   it('profiling a streaming engine (layer-major) = profiling a resident one (sequence by sequence)', async () => {
     const resident = await MoeEngine.load(fixture('qwen3_moe'));
-    const streaming = await MoeEngine.load(fixture('qwen3_moe'), { weightMode: 'streaming' });
+    const streaming = await MoeEngine.load(fixture('qwen3_moe'), { weightMode: 'streaming', f32Layers: new Set<number>() });
     const data = readCalibrationSet([dir]);
     const a = await profileExperts(resident, data, { chunkTokens: 16 });
     const b = await profileExperts(streaming, data, { chunkTokens: 16 });
@@ -73,7 +73,7 @@ describe('layer-major batches', () => {
     const engines = await Promise.all([
       MoeEngine.load(fixture('mixtral')),
       MoeEngine.load(other),
-      MoeEngine.load(fixture('mixtral'), { weightMode: 'streaming' }),
+      MoeEngine.load(fixture('mixtral'), { weightMode: 'streaming', f32Layers: new Set<number>() }),
       MoeEngine.load(other, { weightMode: 'cached', f32Layers: new Set() }),
     ]);
     const chunks = SEQS.filter((s) => s.length >= 2);

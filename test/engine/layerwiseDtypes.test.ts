@@ -46,7 +46,7 @@ const CASES: [string, Record<string, unknown>, StorageDtype][] = [
 const MODES: [string, EngineOptions][] = [
   ['resident', {}],
   ['cached', { weightMode: 'cached', f32Layers: new Set([1]) }],
-  ['streaming', { weightMode: 'streaming' }],
+  ['streaming', { weightMode: 'streaming', f32Layers: new Set<number>() }],
 ];
 
 describe('16-bit checkpoints in their stored dtype = their float32 conversion', () => {

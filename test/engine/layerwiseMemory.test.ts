@@ -61,7 +61,7 @@ describe('bytes held by the weight store in each mode', () => {
     }
 
     it(`${name}: streaming holds two unit buffers and scratch blocks, no weights`, async () => {
-      const e = await MoeEngine.load(fixture(name), { weightMode: 'streaming' });
+      const e = await MoeEngine.load(fixture(name), { weightMode: 'streaming', f32Layers: new Set<number>() });
       assert.equal(e.weights.holding.totalBytes, 0, 'nothing before the first forward');
       await e.forward(ids, { routing: true, hidden: false, logits: false });
       const h = e.weights.holding;

@@ -13,7 +13,7 @@ import { assertSameForward } from './layerwiseCompare';
 const MODES: [string, EngineOptions][] = [
   ['cached, no float32 layers', { weightMode: 'cached', f32Layers: new Set() }],
   ['cached, layer 0 float32', { weightMode: 'cached', f32Layers: new Set([0]) }],
-  ['streaming', { weightMode: 'streaming' }],
+  ['streaming', { weightMode: 'streaming', f32Layers: new Set<number>() }],
 ];
 const CAPTURES: [string, Capture][] = [
   ['routing, hidden, logits', { routing: true, hidden: true, logits: true }],

@@ -264,18 +264,18 @@ export class WeightStore implements LayerWeights {
   }
 
   private async fill(disk: DiskSource, plan: WeightPlan, opts: LoadOptions, shared: boolean): Promise<void> {
-    if (plan.mode === 'streaming') return;
     const allF32 = (ts: readonly EngineTensor[]): boolean => ts.every((t) => t.sources.every((s) => disk.dtypeOf(s) === 'F32'));
+    // Streaming keeps the plan's float32 layers too (they are not read again) and holds nothing stored.
     const keptUnit = (unit: WeightUnit | 'embeddings', ts: readonly EngineTensor[]): boolean =>
-      plan.mode === 'resident' || (plan.mode === 'cached' && unit !== 'embeddings' && (allF32(ts) || (typeof unit === 'number' && plan.f32Layers.has(unit))));
+      plan.mode === 'resident' || (typeof unit === 'number' && plan.f32Layers.has(unit)) || (plan.mode === 'cached' && unit !== 'embeddings' && allF32(ts));
     const keep: EngineTensor[] = [];
     const hold = new Set<string>();
     for (const [unit, ts] of this.byUnit) {
       if (keptUnit(unit, ts)) keep.push(...ts);
-      else for (const t of ts) for (const s of t.sources) hold.add(s);
+      else if (plan.mode === 'cached') for (const t of ts) for (const s of t.sources) hold.add(s);
     }
     // The embedding rows are looked up from the stored matrix when no float32 copy is kept.
-    if (!keep.some((t) => t.name === EMBED)) hold.add(EMBED);
+    if (plan.mode === 'cached' && !keep.some((t) => t.name === EMBED)) hold.add(EMBED);
     const progress = stepper(keep.length + hold.size, opts);
     for (const t of keep) {
       const data = new Float32Array(t.elements);
