@@ -1,5 +1,7 @@
-// Where gradient computations read weights from. One small seam: today the engine's float32 WeightStore;
-// when weights move to a layer-wise source (issue #9 §1) only `readEngineWeight` changes.
+// Where gradient computations read weights from: the engine's layer-wise weight source (the WeightStore's
+// LayerWeights: a unit's float32 weights are valid between acquire and release; in cached/streaming
+// modes they are converted into a reused buffer when the unit runs). The one place gradients touch weights.
+import type { LayerWeights, WeightUnit } from '../layerwise/layerwiseModel';
 import { parseExpertSliceName } from '../graph/trainableMoeBlock';
 import { expertFc1Name, expertFc2Name } from '../model/engineTensorNames';
 import type { MoeEngine } from '../moeEngine';
@@ -9,20 +11,35 @@ export interface F32Tensor {
   readonly data: Float32Array;
 }
 
-/** The float32 values of an engine weight (store naming: HF names, and experts.fc1/fc2 per MoE layer). */
-export function readEngineWeight(engine: MoeEngine, name: string): F32Tensor {
-  return engine.weights.get(name);
+/** Resolves a training graph's weight input: a plain weight as is, a routed expert's slice as a view of its rows. */
+export type WeightReader = (name: string) => F32Tensor;
+
+function sliceReader(get: (name: string) => F32Tensor): WeightReader {
+  return (name) => {
+    const slice = parseExpertSliceName(name);
+    if (!slice) return get(name);
+    const all = get(slice.part === 'fc1' ? expertFc1Name(slice.layer) : expertFc2Name(slice.layer));
+    const [, rows, cols] = all.dims as [number, number, number];
+    const n = rows * cols;
+    return { dims: [rows, cols], data: all.data.subarray(slice.expert * n, (slice.expert + 1) * n) };
+  };
 }
 
-/**
- * The values a training graph's weight input takes: a plain weight as is, a routed expert's slice
- * (trainableMoeBlock's per-expert inputs) as a view of that expert's rows of fc1/fc2 (no copy).
- */
-export function trainingWeightFeed(engine: MoeEngine, name: string): F32Tensor {
-  const slice = parseExpertSliceName(name);
-  if (!slice) return readEngineWeight(engine, name);
-  const all = readEngineWeight(engine, slice.part === 'fc1' ? expertFc1Name(slice.layer) : expertFc2Name(slice.layer));
-  const [, rows, cols] = all.dims as [number, number, number];
-  const n = rows * cols;
-  return { dims: [rows, cols], data: all.data.subarray(slice.expert * n, (slice.expert + 1) * n) };
+/** Runs `f` with the float32 weights of `unit` (decoder layer L or 'head'); `next` is the unit after it. */
+export async function withUnitWeights<T>(engine: MoeEngine, unit: WeightUnit, next: WeightUnit | undefined, f: (read: WeightReader) => Promise<T>): Promise<T> {
+  const source: LayerWeights = engine.weights;
+  const w = await source.acquire(unit, next);
+  try {
+    return await f(sliceReader((name) => w.get(name)));
+  } finally {
+    source.release(unit);
+  }
 }
+
+/** Rows of the token embedding for `ids`, float32 [T · H]. */
+export function embeddingRows(engine: MoeEngine, ids: readonly number[]): Float32Array {
+  return engine.weights.embeddingRows(Int32Array.from(ids));
+}
+
+/** Any weight, outside a unit's run (the whole-model graph, which holds every weight at once). */
+export const readAnyWeight = (engine: MoeEngine): WeightReader => sliceReader((name) => engine.weights.get(name));

@@ -10,7 +10,7 @@ import { lmHeadName } from '../model/tensorSpec';
 import type { MoeEngine } from '../moeEngine';
 import type { FeedTensor, OrtSession, OutTensor } from '../runtime/ortSession';
 import { GRAD_HIDDEN, gradName, headVjpBytes, HIDDEN, layerForwardBytes, layerSplitBytes, layerVjpBytes, layerWeightName, layerWeightNames } from './layerGradGraphs';
-import { readEngineWeight, trainingWeightFeed } from './gradientWeights';
+import { embeddingRows, type WeightReader, withUnitWeights } from './gradientWeights';
 import { type LayerRouting, pooledRouterLosses } from './pooledRouterLosses';
 import { cachedSession } from './sessionCache';
 
@@ -53,12 +53,14 @@ const f32 = (out: Record<string, OutTensor>, name: string): Float32Array => {
 
 const asFeed = (t: OutTensor): FeedTensor => (t.data instanceof Float32Array ? { type: 'float32', data: t.data, dims: t.dims } : { type: 'int64', data: t.data, dims: t.dims });
 
-async function feedWeights(engine: MoeEngine, s: OrtSession, feeds: Record<string, FeedTensor>, from: number, to: number): Promise<void> {
+/** Runs `s` on `feeds` plus the weights it takes (graph names of layer `from`, read as layer `to`'s). */
+function runWith(read: WeightReader, s: OrtSession, feeds: Record<string, FeedTensor>, from: number, to: number): Promise<Record<string, OutTensor>> {
   for (const name of s.inputNames) {
     if (feeds[name]) continue;
-    const w = trainingWeightFeed(engine, layerWeightName(name, from, to));
+    const w = read(layerWeightName(name, from, to));
     feeds[name] = { type: 'float32', data: w.data, dims: w.dims };
   }
+  return s.run(feeds);
 }
 
 type SplitLayer = ReturnType<typeof layerSplitBytes>;
@@ -94,11 +96,8 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
   };
 
   // Embedding (a row gather; its backward is a row scatter-add, done in JS below).
-  const embed = readEngineWeight(engine, 'model.embed_tokens.weight').data;
-  let h: Float32Array = new Float32Array(T * H);
-  run.ids.forEach((id, t) => {
-    for (let i = 0; i < H; i++) h[t * H + i] = embed[id * H + i]! * c.embeddingMultiplier;
-  });
+  let h: Float32Array = embeddingRows(engine, run.ids);
+  if (c.embeddingMultiplier !== 1) for (let i = 0; i < h.length; i++) h[i] = h[i]! * c.embeddingMultiplier;
 
   // Forward, keeping each layer's input, its routing, and while the budget lasts its saved activations.
   const inputs: Float32Array[] = [];
@@ -114,8 +113,7 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
       ? await cachedSession(engine, `layer-split-forward|${p.key}`, () => splitOf(p).forward)
       : await cachedSession(engine, `layer-forward|${p.rep}`, () => layerForwardBytes(c, p.rep, spec));
     const feeds: Record<string, FeedTensor> = { [HIDDEN]: { type: 'float32', data: h, dims: [T, H] } };
-    await feedWeights(engine, s, feeds, p.rep, L);
-    const out = await s.run(feeds);
+    const out = await withUnitWeights(engine, L, L + 1 < c.numLayers ? L + 1 : 'head', (read) => runWith(read, s, feeds, p.rep, L));
     h = f32(out, 'hidden_out');
     if (spec.kind === 'moe') routing.set(L, { logits: f32(out, 'router_logits'), topk: out['topk']!.data as BigInt64Array });
     let kept = '';
@@ -143,8 +141,7 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
     input_ids: { type: 'int64', data: BigInt64Array.from(run.ids, (i) => BigInt(i)), dims: [T] },
     loss_mask: { type: 'float32', data: run.lossMask, dims: [T - 1] },
   };
-  await feedWeights(engine, head, headFeeds, 0, 0);
-  const headOut = await head.run(headFeeds);
+  const headOut = await withUnitWeights(engine, 'head', needBelow ? c.numLayers - 1 : undefined, (read) => runWith(read, head, headFeeds, 0, 0));
   const lmLoss = f32(headOut, 'lm_loss')[0]!;
   const embedName = 'model.embed_tokens.weight';
   const headGrads = new Map(headWeights.map((w) => [w, f32(headOut, gradName(w))]));
@@ -173,8 +170,7 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
     }
     // A split backward takes only the inputs it reads.
     for (const k of Object.keys(feeds)) if (!s.inputNames.includes(k)) delete feeds[k];
-    await feedWeights(engine, s, feeds, p.rep, L);
-    const out = await s.run(feeds);
+    const out = await withUnitWeights(engine, L, L - 1 >= Math.max(run.lowest, 0) ? L - 1 : undefined, (read) => runWith(read, s, feeds, p.rep, L));
     stored.delete(L);
     await run.done(new Map(p.weights.map((w) => [layerWeightName(w, p.rep, L), f32(out, gradName(w))])));
     seed = p.inputGrad ? f32(out, GRAD_HIDDEN) : undefined;

@@ -4,7 +4,7 @@ import { MoeError } from '../../protocol/moeError';
 import type { MoeEngine } from '../moeEngine';
 import type { FeedTensor } from '../runtime/ortSession';
 import { checkInputs, type GradientOptions, type GradientResult, trainableGraphWeights } from './computeGradients';
-import { trainingWeightFeed } from './gradientWeights';
+import { readAnyWeight } from './gradientWeights';
 import { hfGradients } from './hfGradients';
 import { gradOutputName, trainingSession } from './trainingSession';
 
@@ -18,9 +18,10 @@ export async function wholeGraphGradients(engine: MoeEngine, ids: readonly numbe
     aux_coef: scalar(opts.auxLossCoef ?? 0),
     z_coef: scalar(opts.zLossCoef ?? 0),
   };
+  const read = readAnyWeight(engine);
   for (const name of session.inputNames) {
     if (feeds[name]) continue;
-    const w = trainingWeightFeed(engine, name);
+    const w = read(name);
     feeds[name] = { type: 'float32', data: w.data, dims: w.dims };
   }
   const out = await session.run(feeds);
