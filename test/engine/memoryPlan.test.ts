@@ -35,6 +35,7 @@ describe('memory plan inputs and rules', () => {
         assert.equal(units.reduce((a, u) => a + u.storedBytes, 0), stored, name);
         const tiedExtra = ckpt.config.tieWordEmbeddings ? ckpt.config.vocabSize * ckpt.config.hiddenSize * 4 : 0;
         assert.equal(units.reduce((a, u) => a + u.f32Bytes, 0), elements * 4 + tiedExtra, name);
+        assert.equal(units.reduce((a, u) => a + u.sharedF32Bytes, 0), tiedExtra, name);
       } finally {
         ckpt.close();
       }
@@ -47,6 +48,11 @@ describe('memory plan inputs and rules', () => {
     const head = shapeMemoryUnits(c, 'BF16').find((u) => u.kind === 'head')!;
     assert.equal(head.storedBytes, c.hiddenSize * 2);
     assert.equal(head.f32Bytes, (c.hiddenSize + c.vocabSize * c.hiddenSize) * 4);
+    assert.equal(head.sharedF32Bytes, c.vocabSize * c.hiddenSize * 4, 'held once when resident');
+    // Only routed experts are read in blocks: one expert's projection, [I, H] at 2 bytes.
+    const layer = shapeMemoryUnits(c, 'BF16').find((u) => u.layer === 0)!;
+    assert.equal(layer.readBlockBytes, c.layers[0]!.intermediateSize * c.hiddenSize * 2);
+    assert.equal(head.readBlockBytes, 0);
   });
 
   it('the budget: as given, lowered to the free memory, or 90% of the free memory less 256 MiB', () => {

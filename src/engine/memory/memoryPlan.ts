@@ -156,16 +156,19 @@ export function holding(mode: MemoryMode, units: readonly MemoryUnit[], n: numbe
   return holdingOf(mode, units, chosen);
 }
 
-/** A unit stored as F32 runs from its stored copy in cached mode: a float32 layer at no extra cost, no buffer. */
+/**
+ * A unit stored as F32 runs from its stored copy in cached mode: a float32 layer at no extra cost, no
+ * buffer (a tied head too, when the embedding matrix it multiplies by is F32).
+ */
 function storedIsF32(u: MemoryUnit): boolean {
-  return u.storedBytes === u.f32Bytes && u.dtypes.every((d) => d === 'F32');
+  return u.dtypes.length > 0 && u.dtypes.every((d) => d === 'F32');
 }
 
 /** What `mode` holds with the layers in `chosen` kept as float32 (resident: everything, whatever `chosen`). */
 export function holdingOf(mode: MemoryMode, units: readonly MemoryUnit[], chosen: ReadonlySet<number>): WeightHolding {
   const layers = units.filter((u) => u.kind === 'layer');
   if (mode === 'resident') {
-    return { f32Layers: new Set(layers.map((u) => u.layer!)), storedBytes: 0, f32CacheBytes: sum(units, (u) => u.f32Bytes), layerBufferBytes: 0 };
+    return { f32Layers: new Set(layers.map((u) => u.layer!)), storedBytes: 0, f32CacheBytes: sum(units, (u) => u.f32Bytes - u.sharedF32Bytes), layerBufferBytes: 0 };
   }
   const free = new Set(mode === 'cached' ? units.filter(storedIsF32) : []);
   const kept = new Set<number>();
@@ -177,10 +180,12 @@ export function holdingOf(mode: MemoryMode, units: readonly MemoryUnit[], chosen
       extra += u.f32Bytes;
     }
   }
-  // Converted when they run: every unit neither kept nor free, into one of two buffers (current, next).
+  // Converted when they run: every unit neither kept nor free, into one of two buffers (current, next);
+  // streaming adds the read block of the main thread and of the conversion worker.
   const converted = units.filter((u) => !free.has(u) && !(u.kind === 'layer' && kept.has(u.layer!)));
   const largest = converted.reduce((m, u) => Math.max(m, u.f32Bytes), 0);
-  const buffers = converted.length === 0 ? 0 : converted.length === 1 ? largest : 2 * largest;
+  const blocks = mode === 'streaming' ? 2 * converted.reduce((m, u) => Math.max(m, u.readBlockBytes), 0) : 0;
+  const buffers = (converted.length === 0 ? 0 : converted.length === 1 ? largest : 2 * largest) + blocks;
   return { f32Layers: kept, storedBytes: mode === 'cached' ? sum(units, (u) => u.storedBytes) : 0, f32CacheBytes: extra, layerBufferBytes: buffers };
 }
 

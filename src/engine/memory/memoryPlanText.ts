@@ -30,9 +30,9 @@ export function describePlan(f: PlanFacts): string {
     const what = { resident: 'every layer keeps its float32 copy', cached: `the weights are held as stored, ${n} of ${f.numLayers} layers keep a float32 copy, the others are converted when they run`, streaming: `each layer is read from disk when it runs (${n} of ${f.numLayers} layers keep a float32 copy)` };
     s = `${f.mode}, forced: ${what[f.mode]}`;
   } else if (f.mode === 'resident') {
-    s = `resident: the ${stored} fit in ${budget} as float32 (${formatBytes(total(f.units, (u) => u.f32Bytes))}) with ${formatBytes(working)} of working memory; every layer keeps its float32 copy`;
+    s = `resident: the ${stored} fit in ${budget} as float32 (${formatBytes(total(f.units, (u) => u.f32Bytes - u.sharedF32Bytes))}) with ${formatBytes(working)} of working memory; every layer keeps its float32 copy`;
   } else if (f.mode === 'cached') {
-    s = `cached: the ${stored} are held as stored, but as float32 (${formatBytes(total(f.units, (u) => u.f32Bytes))}) they exceed ${budget}; ${n} of ${f.numLayers} layers keep a float32 copy, the others are converted when they run`;
+    s = `cached: the ${stored} are held as stored, but as float32 (${formatBytes(total(f.units, (u) => u.f32Bytes - u.sharedF32Bytes))}) they exceed ${budget}; ${n} of ${f.numLayers} layers keep a float32 copy, the others are converted when they run`;
   } else {
     s =
       `streaming: the ${stored} do not fit in ${budget} next to ${formatBytes(e.layerBufferBytes + working)} of layer buffers and working memory; each layer is read from disk when it runs` +

@@ -5,7 +5,7 @@
 import type { Checkpoint } from '../model/checkpoint';
 import { storageElementBytes, type StorageDtype } from '../model/dtype';
 import type { ModelConfig } from '../model/modelConfig';
-import { eachExpectedTensor } from '../model/tensorSpec';
+import { eachExpectedTensor, expertLayout } from '../model/tensorSpec';
 
 export type MemoryUnitKind = 'embeddings' | 'layer' | 'head';
 
@@ -19,6 +19,13 @@ export interface MemoryUnit {
   readonly f32Bytes: number;
   /** Stored dtypes of its tensors, e.g. ["BF16"]. */
   readonly dtypes: readonly string[];
+  /**
+   * Streaming reads the routed experts' gate and up projections one block at a time (to interleave them
+   * into fc1): the stored bytes of one expert's projection, 0 without routed experts.
+   */
+  readonly readBlockBytes: number;
+  /** Of f32Bytes, what is the embeddings' matrix (a tied head): resident mode holds it once. */
+  readonly sharedF32Bytes: number;
 }
 
 /** How one tensor is stored: its dtype and byte length. */
@@ -26,12 +33,12 @@ export type StoredTensorOf = (name: string, elements: number) => { readonly dtyp
 
 /** The units of a config, with stored sizes from `storedOf` (the headers, or a dtype for planning by shape). */
 export function memoryUnits(c: ModelConfig, storedOf: StoredTensorOf): MemoryUnit[] {
-  const acc = new Map<string, { kind: MemoryUnitKind; layer?: number; stored: number; f32: number; dtypes: Set<string> }>();
+  const acc = new Map<string, { kind: MemoryUnitKind; layer?: number; stored: number; f32: number; shared: number; dtypes: Set<string> }>();
   const unit = (kind: MemoryUnitKind, layer?: number) => {
     const key = layer === undefined ? kind : `layer.${layer}`;
     let u = acc.get(key);
     if (!u) {
-      u = { kind, ...(layer === undefined ? {} : { layer }), stored: 0, f32: 0, dtypes: new Set() };
+      u = { kind, ...(layer === undefined ? {} : { layer }), stored: 0, f32: 0, shared: 0, dtypes: new Set() };
       acc.set(key, u);
     }
     return u;
@@ -52,10 +59,22 @@ export function memoryUnits(c: ModelConfig, storedOf: StoredTensorOf): MemoryUni
       // The tied head multiplies by the same matrix: it needs its own float32 copy when it runs.
       const head = unit('head');
       head.f32 += elements * 4;
+      head.shared += elements * 4;
       head.dtypes.add(s.dtype);
     }
   }
-  return [...acc.values()].map((u) => ({ kind: u.kind, ...(u.layer === undefined ? {} : { layer: u.layer }), storedBytes: u.stored, f32Bytes: u.f32, dtypes: [...u.dtypes].sort() }));
+  const block = (L: number | undefined): number => {
+    const l = L === undefined ? undefined : c.layers[L];
+    if (L === undefined || l?.kind !== 'moe') return 0;
+    const lay = expertLayout(c, L);
+    const I = l.intermediateSize;
+    const elements = I * c.hiddenSize;
+    // A fused [E, 2I, H] tensor is read per expert and projection too: its element size decides.
+    const probe = lay.kind === 'fused' ? storedOf(lay.gateUp, l.routing.numExperts * 2 * elements) : storedOf(lay.gate(0), elements);
+    const total = lay.kind === 'fused' ? l.routing.numExperts * 2 * elements : elements;
+    return (probe.bytes / total) * elements;
+  };
+  return [...acc.values()].map((u) => ({ kind: u.kind, ...(u.layer === undefined ? {} : { layer: u.layer }), storedBytes: u.stored, f32Bytes: u.f32, dtypes: [...u.dtypes].sort(), readBlockBytes: block(u.layer), sharedF32Bytes: u.shared }));
 }
 
 /** Units of an opened checkpoint, stored sizes from its safetensors headers. */
