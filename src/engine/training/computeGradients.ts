@@ -24,8 +24,8 @@ export interface GradientOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: Progress) => void;
   /**
-   * Bytes of activations the backward may keep from the forward (default: a quarter of the available
-   * memory, at most 2 GiB); layers past it recompute their forward in their backward instead.
+   * Bytes of activations the backward may keep from the forward (default: what the engine's memory budget
+   * leaves, defaultActivationBytes); layers past it recompute their forward in their backward instead.
    */
   readonly activationBytes?: number;
   /**
@@ -86,8 +86,18 @@ export function checkInputs(engine: MoeEngine, ids: readonly number[], opts: Gra
   return mask;
 }
 
-function defaultActivationBytes(): number {
-  return Math.min(2 ** 31, availableMemory().bytes / 4);
+/**
+ * What the memory budget leaves for stored activations at T tokens: the budget minus the engine's estimate
+ * for the weights, buffers, runtime and a forward's activations (scaled from the plan's token count to T;
+ * attention quadratically). Without a memory plan: a quarter of the available memory, at most 2 GiB.
+ */
+export function defaultActivationBytes(engine: MoeEngine, T: number): number {
+  const m = engine.info.memory;
+  if (!m) return Math.min(2 ** 31, availableMemory().bytes / 4);
+  const e = m.estimate;
+  const r = e.tokens > 0 ? T / e.tokens : 1;
+  const forward = e.activationBytes * r + e.attentionBytes * r * r;
+  return Math.max(0, m.budgetBytes - (e.storedBytes + e.f32CacheBytes + e.layerBufferBytes + e.runtimeBytes + forward));
 }
 
 /** The gradient computation, layer by layer (layerwiseGradients.ts); results by HF tensor name and shape. */
@@ -113,7 +123,7 @@ export async function computeGradients(engine: MoeEngine, ids: readonly number[]
       else grads.set(name, g);
     }
   };
-  const r = await layerwiseGradients(engine, { ids, lossMask: mask, auxCoef, zCoef: opts.zLossCoef ?? 0, wrt: new Set(wrt), lowest: lowestTrainableLayer(opts.trainable, c.numLayers), activationBytes: opts.activationBytes ?? defaultActivationBytes(), step, done: finished });
+  const r = await layerwiseGradients(engine, { ids, lossMask: mask, auxCoef, zCoef: opts.zLossCoef ?? 0, wrt: new Set(wrt), lowest: lowestTrainableLayer(opts.trainable, c.numLayers), activationBytes: opts.activationBytes ?? defaultActivationBytes(engine, ids.length), step, done: finished });
   opts.onProgress?.({ stage: 'gradients', done: total, total, message: 'done' });
   return { loss: r.lmLoss + auxCoef * r.auxLoss + (opts.zLossCoef ?? 0) * r.zLoss, lmLoss: r.lmLoss, auxLoss: r.auxLoss, grads };
 }
