@@ -56,14 +56,21 @@ async function compare(title: string, variants: [string, string, EngineOptions][
       for (const e of engines) await e.forward(ids, capture); // warm-up: sessions, arenas, buffers
       const times = engines.map(() => [] as number[]);
       for (let r = 0; r < RUNS; r++) {
-        for (const [i, e] of engines.entries()) {
+        // ABBA order: neither variant always runs first after the other.
+        const order = r % 2 === 0 ? [...engines.keys()] : [...engines.keys()].reverse();
+        for (const i of order) {
           const t0 = performance.now();
-          await e.forward(ids, capture);
+          await engines[i]!.forward(ids, capture);
           times[i]!.push(performance.now() - t0);
         }
       }
+      // Paired ratios (run r of variant i over run r of the first variant) cancel drift between runs.
       const med = times.map(median);
-      med.forEach((m, i) => rows.push(`T=${String(T).padEnd(4)} ${cname.padEnd(17)} ${variants[i]![0].padEnd(34)} ${m.toFixed(1).padStart(8)} ms ${((T / m) * 1000).toFixed(0).padStart(6)} tok/s ${i === 0 ? '' : `${(((m - med[0]!) / med[0]!) * 100).toFixed(1).padStart(6)}% vs ${variants[0]![0]}`}`));
+      times.forEach((ts, i) => {
+        const ratio = median(ts.map((t, r) => t / times[0]![r]!));
+        const vs = i === 0 ? '' : `paired ratio ${ratio.toFixed(3)} (${((ratio - 1) * 100).toFixed(1)}%) vs ${variants[0]![0]}`;
+        rows.push(`T=${String(T).padEnd(4)} ${cname.padEnd(17)} ${variants[i]![0].padEnd(34)} median ${med[i]!.toFixed(1).padStart(7)} ms, min ${Math.min(...ts).toFixed(1).padStart(7)} ms ${((T / med[i]!) * 1000).toFixed(0).padStart(6)} tok/s  ${vs}`);
+      });
     }
   }
   for (const e of engines) await e.dispose();
@@ -98,6 +105,10 @@ async function main(): Promise<void> {
     ['whole graph (F32 file)', dir, { wholeGraph: true }],
     ['layer-wise resident (F32 file)', dir, {}],
   ], rows);
+  if (process.env['BENCH_LAYERWISE_ONLY_RESIDENT']) {
+    console.log(rows.join('\n'));
+    return;
+  }
   await compare('BF16 copy: weight modes', [
     ['whole graph (BF16 file)', bf16, { wholeGraph: true }],
     ['layer-wise resident (BF16 file)', bf16, {}],

@@ -12,6 +12,7 @@ import { planCheckpointMemory } from './memory/memoryPlan';
 import { attentionTokenCap } from './memory/workingSet';
 import type { ModelConfig } from './model/modelConfig';
 import { type LoadOptions, type WeightMode, WeightStore } from './model/weightStore';
+import { LAYER_MAJOR_BATCH_BYTES } from './layerwise/layerMajorBatches';
 import { LayerwiseModel } from './layerwise/layerwiseModel';
 import { describeCheckpoint } from './modelInfo';
 import { encodeModel } from './onnx/onnxProto';
@@ -61,6 +62,8 @@ export class MoeEngine {
     wholeGraph: boolean,
     /** The longest sequence the memory plan leaves room for. */
     private readonly planTokens: number,
+    /** What the budget leaves beside the plan's peak: room for a layer-major batch's activations. */
+    private readonly spareBytes: number,
   ) {
     this.layerwise = wholeGraph ? undefined : new LayerwiseModel(config, threads);
   }
@@ -81,7 +84,7 @@ export class MoeEngine {
       const info: ModelInfo = { ...describeCheckpoint(ckpt), memory: memoryInfoOf(plan, c.numLayers) };
       const f32Layers = opts.f32Layers ?? plan.f32Layers;
       const weights = await WeightStore.load(ckpt, { mode: plan.mode, f32Layers, ...(opts.prefetch === undefined ? {} : { prefetch: opts.prefetch }) }, opts);
-      return new MoeEngine(info, c, weights, tokenizer, opts.threads, opts.wholeGraph ?? false, plan.maxTokens);
+      return new MoeEngine(info, c, weights, tokenizer, opts.threads, opts.wholeGraph ?? false, plan.maxTokens, Math.max(0, plan.budgetBytes - plan.estimate.peakBytes));
     } finally {
       ckpt.close();
     }
@@ -111,6 +114,14 @@ export class MoeEngine {
       const res = await this.layerwise.forwardMany(ids32, this.weights, outputs, mask);
       return res.map((r, i) => this.decode(ids32[i]!, r.outs, capture, r.runMs));
     });
+  }
+
+  /**
+   * Bytes of activations a layer-major batch may hold: what the memory budget leaves beside the plan's
+   * peak, at most LAYER_MAJOR_BATCH_BYTES (a batch of one sequence is always allowed).
+   */
+  get layerMajorBatchBytes(): number {
+    return Math.min(LAYER_MAJOR_BATCH_BYTES, this.spareBytes);
   }
 
   /** Whether a batch of sequences gains from forwardBatch: weights are converted or read per unit. */

@@ -60,7 +60,7 @@ export async function evaluateModels(baseline: MoeEngine, candidate: MoeEngine, 
   let done = 0;
   // Layer-major when either model converts or reads weights per layer: each layer is prepared once per batch.
   const layerMajor = baseline.prefersLayerMajor || candidate.prefersLayerMajor;
-  const batches = layerMajor ? layerMajorBatches(scored, (ids) => sequenceBytes(baseline.config, ids.length, 2 * V * 4)) : scored.map((ids) => [ids]);
+  const batches = layerMajor ? layerMajorBatches(scored, (ids) => sequenceBytes(baseline.config, ids.length, 2 * V * 4), Math.min(baseline.layerMajorBatchBytes, candidate.layerMajorBatchBytes)) : scored.map((ids) => [ids]);
   const run = async (e: MoeEngine, batch: readonly (readonly number[])[]): Promise<ForwardResult[]> => (batch.length === 1 ? [await e.forward(batch[0]!, LOGITS)] : await e.forwardBatch(batch, LOGITS));
   for (const batch of batches) {
     await opts.pause?.();

@@ -43,7 +43,7 @@ export async function profileExperts(engine: MoeEngine, data: CalibrationSet, op
   let done = 0;
   // Layer-major when weights are converted or read per layer: each layer is prepared once per batch.
   const capture = { routing: true, hidden: false, logits: false, expertNorms: true };
-  const batches = engine.prefersLayerMajor ? layerMajorBatches(chunks, (ch) => sequenceBytes(c, ch.spans.length)) : chunks.map((ch) => [ch]);
+  const batches = engine.prefersLayerMajor ? layerMajorBatches(chunks, (ch) => sequenceBytes(c, ch.spans.length), engine.layerMajorBatchBytes) : chunks.map((ch) => [ch]);
   for (const batch of batches) {
     await opts.pause?.();
     throwIfCancelled(signal);

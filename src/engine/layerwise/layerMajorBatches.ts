@@ -3,7 +3,7 @@
 // larger than the bound still forms a batch of its own.
 import type { ModelConfig } from '../model/modelConfig';
 
-/** Held activations and outputs per batch: small next to the weights it saves converting per sequence. */
+/** At most this much held activations and outputs per batch (less when the memory budget leaves less). */
 export const LAYER_MAJOR_BATCH_BYTES = 256 * 2 ** 20;
 /** Beyond this many sequences a batch saves nothing measurable (each unit is prepared once already). */
 const MAX_SEQUENCES = 64;
