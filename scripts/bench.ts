@@ -1,4 +1,5 @@
-// npm run bench: engine figures on the benchmark-size model. Prints; asserts nothing.
+// npm run bench: engine figures on the benchmark-size model, then the fine-grained MoE shapes of issue #9
+// (scripts/benchFineGrained.ts; skip them with `npm run bench -- --no-fine-grained`). Prints; asserts nothing.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,6 +18,7 @@ import { GraphBuilder } from '../src/engine/onnx/graphBuilder';
 import { DataType, encodeModel } from '../src/engine/onnx/onnxProto';
 import { OrtSession } from '../src/engine/runtime/ortSession';
 import { benchModelDir, benchSpec } from './benchModel';
+import { fineGrainedRows } from './benchFineGrained';
 import { responsivenessRows } from './benchResponsiveness';
 
 const T = 512;
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
   rows.push(...(await expertOperationRows(engine, ids, fast)));
   await engine.dispose();
   rows.push(...(await responsivenessRows(dir, ids, withRouting)));
+  if (!process.argv.includes('--no-fine-grained')) rows.push(...(await fineGrainedRows()));
   const w = Math.max(...rows.map(([k]) => k.length));
   console.log(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));
 }

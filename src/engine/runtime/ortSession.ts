@@ -13,6 +13,11 @@ export interface OutTensor {
 export interface SessionOptions {
   /** Intra-op threads; default: the machine's cores. */
   readonly threads?: number;
+  /**
+   * Writes ONNX Runtime's per-node trace (Chrome trace JSON, `<prefix>_<timestamp>.json`) when the session
+   * ends profiling: how scripts/bench/profileOps.ts attributes time to op types.
+   */
+  readonly profileFilePrefix?: string;
 }
 
 /** An ONNX Runtime CPU session over a model given as bytes or a file path (for external data). */
@@ -26,6 +31,7 @@ export class OrtSession {
       intraOpNumThreads: opts.threads ?? Math.max(1, os.availableParallelism()),
       interOpNumThreads: 1,
       executionMode: 'sequential',
+      ...(opts.profileFilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix } : {}),
     };
     try {
       const s = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
@@ -59,6 +65,11 @@ export class OrtSession {
       result[name] = { dims: t.dims, data };
     }
     return result;
+  }
+
+  /** Stops profiling and writes the trace file (sessions created with profileFilePrefix). */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   async release(): Promise<void> {
