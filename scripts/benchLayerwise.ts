@@ -55,21 +55,27 @@ async function compare(title: string, variants: [string, string, EngineOptions][
     for (const [cname, capture] of captures) {
       for (const e of engines) await e.forward(ids, capture); // warm-up: sessions, arenas, buffers
       const times = engines.map(() => [] as number[]);
+      const cpu = engines.map(() => [] as number[]);
       for (let r = 0; r < RUNS; r++) {
         // ABBA order: neither variant always runs first after the other.
         const order = r % 2 === 0 ? [...engines.keys()] : [...engines.keys()].reverse();
         for (const i of order) {
+          const c0 = process.cpuUsage();
           const t0 = performance.now();
           await engines[i]!.forward(ids, capture);
           times[i]!.push(performance.now() - t0);
+          const c = process.cpuUsage(c0);
+          cpu[i]!.push((c.user + c.system) / 1000);
         }
       }
       // Paired ratios (run r of variant i over run r of the first variant) cancel drift between runs.
       const med = times.map(median);
+      // CPU time (all threads of the process) is what a loaded machine's time-slicing leaves intact.
       times.forEach((ts, i) => {
         const ratio = median(ts.map((t, r) => t / times[0]![r]!));
-        const vs = i === 0 ? '' : `paired ratio ${ratio.toFixed(3)} (${((ratio - 1) * 100).toFixed(1)}%) vs ${variants[0]![0]}`;
-        rows.push(`T=${String(T).padEnd(4)} ${cname.padEnd(17)} ${variants[i]![0].padEnd(34)} median ${med[i]!.toFixed(1).padStart(7)} ms, min ${Math.min(...ts).toFixed(1).padStart(7)} ms ${((T / med[i]!) * 1000).toFixed(0).padStart(6)} tok/s  ${vs}`);
+        const cpuRatio = median(cpu[i]!.map((t, r) => t / cpu[0]![r]!));
+        const vs = i === 0 ? '' : `paired wall ${((ratio - 1) * 100).toFixed(1)}%, cpu ${((cpuRatio - 1) * 100).toFixed(1)}% vs ${variants[0]![0]}`;
+        rows.push(`T=${String(T).padEnd(4)} ${cname.padEnd(17)} ${variants[i]![0].padEnd(34)} wall median ${med[i]!.toFixed(1).padStart(7)} ms, min ${Math.min(...ts).toFixed(1).padStart(7)} ms; cpu median ${median(cpu[i]!).toFixed(0).padStart(6)} ms  ${vs}`);
       });
     }
   }

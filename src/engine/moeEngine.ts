@@ -45,6 +45,8 @@ export interface EngineOptions extends LoadOptions {
 export interface ForwardOptions {
   /** Per MoE layer, experts masked out of the router (their logits set to -inf before softmax/top-k). */
   readonly maskedExperts?: ReadonlyMap<number, readonly number[]>;
+  /** forwardBatch: checked between layers, so a long layer-major batch can be cancelled (E_CANCELLED). */
+  readonly signal?: AbortSignal;
 }
 
 export class MoeEngine {
@@ -111,7 +113,7 @@ export class MoeEngine {
       const mask = opts.maskedExperts && opts.maskedExperts.size > 0 ? this.routerMasks(opts.maskedExperts) : undefined;
       const outputs = graphOutputs(capture, !!mask);
       const ids32 = seqs.map((ids) => Int32Array.from(ids));
-      const res = await this.layerwise.forwardMany(ids32, this.weights, outputs, mask);
+      const res = await this.layerwise.forwardMany(ids32, this.weights, outputs, mask, opts.signal);
       return res.map((r, i) => this.decode(ids32[i]!, r.outs, capture, r.runMs));
     });
   }

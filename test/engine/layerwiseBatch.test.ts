@@ -53,6 +53,19 @@ describe('layer-major batches', () => {
     });
   }
 
+  it('a layer-major batch is cancelled between layers', async () => {
+    const e = await MoeEngine.load(fixture('olmoe'), { weightMode: 'streaming', f32Layers: new Set<number>() });
+    try {
+      const ac = new AbortController();
+      ac.abort();
+      await assert.rejects(e.forwardBatch(SEQS, { routing: true, hidden: false, logits: false }, { signal: ac.signal }), (err: { code?: string }) => err.code === 'E_CANCELLED');
+      // The engine is usable afterwards.
+      assert.equal((await e.forwardBatch(SEQS.slice(0, 2), { routing: true, hidden: false, logits: false })).length, 2);
+    } finally {
+      await e.dispose();
+    }
+  });
+
   it('profiling a streaming engine (layer-major) = profiling a resident one (sequence by sequence)', async () => {
     const resident = await MoeEngine.load(fixture('qwen3_moe'));
     const streaming = await MoeEngine.load(fixture('qwen3_moe'), { weightMode: 'streaming', f32Layers: new Set<number>() });

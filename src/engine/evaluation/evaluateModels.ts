@@ -61,7 +61,7 @@ export async function evaluateModels(baseline: MoeEngine, candidate: MoeEngine, 
   // Layer-major when either model converts or reads weights per layer: each layer is prepared once per batch.
   const layerMajor = baseline.prefersLayerMajor || candidate.prefersLayerMajor;
   const batches = layerMajor ? layerMajorBatches(scored, (ids) => sequenceBytes(baseline.config, ids.length, 2 * V * 4), Math.min(baseline.layerMajorBatchBytes, candidate.layerMajorBatchBytes)) : scored.map((ids) => [ids]);
-  const run = async (e: MoeEngine, batch: readonly (readonly number[])[]): Promise<ForwardResult[]> => (batch.length === 1 ? [await e.forward(batch[0]!, LOGITS)] : await e.forwardBatch(batch, LOGITS));
+  const run = async (e: MoeEngine, batch: readonly (readonly number[])[]): Promise<ForwardResult[]> => (batch.length === 1 ? [await e.forward(batch[0]!, LOGITS)] : await e.forwardBatch(batch, LOGITS, opts.signal ? { signal: opts.signal } : {}));
   for (const batch of batches) {
     await opts.pause?.();
     checkCancelled(opts.signal);

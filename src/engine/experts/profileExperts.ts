@@ -48,7 +48,7 @@ export async function profileExperts(engine: MoeEngine, data: CalibrationSet, op
     await opts.pause?.();
     throwIfCancelled(signal);
     const ids = batch.map((ch) => ch.spans.map((s) => s.id));
-    const results = batch.length === 1 ? [await engine.forward(ids[0]!, capture)] : await engine.forwardBatch(ids, capture);
+    const results = batch.length === 1 ? [await engine.forward(ids[0]!, capture)] : await engine.forwardBatch(ids, capture, { signal });
     for (const [j, res] of results.entries()) {
       const chunk = batch[j]!;
       runMs += res.runMs;

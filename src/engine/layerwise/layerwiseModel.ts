@@ -135,7 +135,7 @@ export class LayerwiseModel {
    * weights are converted (or read) once for the batch instead of once per sequence. The activations of
    * the whole batch are held meanwhile. Returns each sequence's outputs and the milliseconds its runs took.
    */
-  async forwardMany(seqs: readonly Int32Array[], w: LayerWeights, outputs: GraphOutputs, masks?: ReadonlyMap<string, Float32Array>): Promise<{ outs: Outs; runMs: number }[]> {
+  async forwardMany(seqs: readonly Int32Array[], w: LayerWeights, outputs: GraphOutputs, masks?: ReadonlyMap<string, Float32Array>, signal?: AbortSignal): Promise<{ outs: Outs; runMs: number }[]> {
     const c = this.config;
     const H = c.hiddenSize;
     const res = seqs.map(() => ({ outs: {} as Outs, runMs: 0 }));
@@ -145,6 +145,7 @@ export class LayerwiseModel {
       return e;
     });
     for (let L = 0; L < c.layers.length; L++) {
+      if (signal?.aborted) throw new MoeError('E_CANCELLED', 'cancelled');
       for (const [i, ids] of seqs.entries()) {
         const t0 = performance.now();
         const r = await this.runLayer(L, h[i]!, w, outputs, masks, L + 1 < c.layers.length ? L + 1 : 'head');
