@@ -7,7 +7,10 @@ import { after, describe, it } from 'node:test';
 import { differentiate } from '../../src/engine/autodiff/differentiate';
 import { viewNode } from '../../src/engine/autodiff/nodeView';
 import { buildTrainingGraph } from '../../src/engine/graph/trainingGraph';
+import { expertFc1SliceName, expertFc2SliceName } from '../../src/engine/graph/trainableMoeBlock';
 import { expertLayout } from '../../src/engine/model/tensorSpec';
+import { decodeModel } from '../../src/engine/onnx/onnxProto';
+import { layerSplitBytes, layerVjpBytes } from '../../src/engine/training/layerGradGraphs';
 import { MoeEngine } from '../../src/engine/moeEngine';
 import { MoeError } from '../../src/protocol/moeError';
 import { computeGradients, trainableGraphWeights } from '../../src/engine/training/computeGradients';
@@ -87,6 +90,22 @@ describe('gradients of trainable subsets', () => {
     // A Linear weight's gradient is the one Gemm with transA = 1 (dy^T x): one per trainable Linear weight.
     const weightGrads = backward.filter((n) => n.opType === 'Gemm' && n.attrs.get('transA') === 1);
     assert.equal(weightGrads.length, 3, 'q_proj, expert 2 fc1, expert 2 fc2');
+  });
+
+  it('layer graphs: the VJP of a layer differentiates only its trainable weights, and its input only when asked', () => {
+    const c = engines[0]!.config; // mixtral
+    const spec = c.layers[1]!;
+    const weights = [expertFc1SliceName(1, 2), expertFc2SliceName(1, 2)];
+    for (const inputGrad of [false, true]) {
+      const split = layerSplitBytes(c, 1, spec, weights, inputGrad);
+      for (const bytes of [layerVjpBytes(c, 1, spec, weights, inputGrad), split.backward]) {
+        const m = decodeModel(bytes);
+        const weightGrads = m.graph.node.filter((n) => n.opType === 'Gemm' && (n.attribute ?? []).some((a) => a.name === 'transA' && Number(a.i) === 1));
+        assert.equal(weightGrads.length, 2, 'fc1 and fc2 of expert 2 only');
+        assert.deepEqual(m.graph.output.map((o) => o.name).sort(), [...weights.map((w) => `grad.${w}`), ...(inputGrad ? ['grad.hidden'] : [])].sort());
+      }
+      assert.ok(split.saved.length > 0);
+    }
   });
 
   it('refuses sets that do not fit the model', async () => {
