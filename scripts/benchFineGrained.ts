@@ -152,6 +152,7 @@ function shapeRows(s: ShapeResult, peakGflops: number): [string, string][] {
 export async function fineGrainedRows(log: (s: string) => void = (s) => console.error(s)): Promise<[string, string][]> {
   const threads = Math.max(1, os.availableParallelism());
   const noTorch = torchAvailable();
+  const loadBefore = os.loadavg()[0]!;
   const peaks = [await matmulPeak()];
   const results: ShapeResult[] = [];
   for (const shape of fineGrainedShapes) results.push(await measureShape(shape, threads, noTorch === null, log));
@@ -159,6 +160,7 @@ export async function fineGrainedRows(log: (s: string) => void = (s) => console.
   const all = peaks[0]!.all.map((a, i) => ({ shape: a.shape, gflops: Math.max(a.gflops, peaks[1]!.all[i]!.gflops) }));
   const peak = all.reduce((a, b) => (b.gflops > a.gflops ? b : a));
   const rows: [string, string][] = [
+    ['machine load (1-min load average)', `${loadBefore.toFixed(1)} before, ${os.loadavg()[0]!.toFixed(1)} after, on ${threads} cores: figures are ratios within this run`],
     [`MatMul peak (best of ${all.length} ORT sessions, ${threads} threads)`, `${peak.gflops.toFixed(0)} GFLOP/s (${peak.shape}; ${all.map((a) => `${a.shape.replace('Gemm transB', 'T').replace('MatMul', 'M')} ${a.gflops.toFixed(0)}`).join(', ')})`],
   ];
   if (noTorch) rows.push(['PyTorch comparison', `skipped: ${noTorch}`]);
