@@ -1,7 +1,7 @@
 // Issue #9 §3: prefill on fine-grained MoE shapes (OLMoE, Qwen3-30B-A3B, Qwen1.5-MoE; 2 decoder layers each,
 // vocab 8000, BF16 random weights), with and without routing capture, as effective GFLOP/s of the active
 // parameters next to the MatMul peak measured in the same run, and against PyTorch eager with Hugging Face's
-// per-expert dispatch on the same weights. Prints; asserts nothing. Run alone: node --import tsx scripts/benchFineGrained.ts
+// per-expert dispatch on the same weights. Prints; asserts nothing. Run alone: node --import tsx scripts/benchFineGrained.ts [--threads N]
 // Each shape's engine and PyTorch runs are child processes, so one shape's float32 weights (up to 4.8 GB)
 // are freed before the next is loaded.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -17,7 +17,7 @@ import { matmulPeak } from './bench/matmulPeak';
 
 const SHORT = 128;
 const LONG = 1024;
-const REPS = 3;
+const REPS = 4;
 /** Engine and PyTorch children alternate this many times per shape; each figure is the best over all rounds. */
 const ROUNDS = 2;
 const PYTHON = '/usr/bin/python3';
@@ -43,15 +43,16 @@ export function activeMatmulParams(c: ModelConfig): number {
 }
 
 /** Child process: times the engine on one checkpoint and prints EngineTimes as JSON. */
-async function engineChild(dir: string): Promise<void> {
-  const engine = await MoeEngine.load(dir);
+async function engineChild(dir: string, threads: number): Promise<void> {
+  const engine = await MoeEngine.load(dir, { threads });
   const V = engine.config.vocabSize;
   const cases = [SHORT, LONG].flatMap((T) => [false, true].map((routing) => ({ key: `${T}/${routing ? 'routing' : 'fast'}`, run: () => engine.forward(tokenIds(T, V), { routing, hidden: false, logits: false }) })));
   const first = await cases[1]!.run(); // SHORT with routing: also the warm-up of that session
   for (const c of cases) await c.run();
   const best: Record<string, number> = {};
   for (let r = 0; r < REPS; r++) {
-    for (const c of cases) {
+    // Forward and reversed order in turn, so neither mode always runs right after the other.
+    for (const c of r % 2 === 0 ? cases : [...cases].reverse()) {
       const t0 = performance.now();
       await c.run();
       best[c.key] = Math.min(best[c.key] ?? Infinity, performance.now() - t0);
@@ -83,8 +84,8 @@ function runTorch(dir: string, threads: number): TorchTimes {
   return JSON.parse(out) as TorchTimes;
 }
 
-function runEngine(dir: string): EngineTimes {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--engine-child', dir], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+function runEngine(dir: string, threads: number): EngineTimes {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--engine-child', dir, '--threads', String(threads)], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
   return JSON.parse(out) as EngineTimes;
 }
 
@@ -112,7 +113,7 @@ async function measureShape(shape: (typeof fineGrainedShapes)[number], threads: 
   const torchRuns: TorchTimes[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     log(`${shape.name}: engine, round ${r + 1}/${ROUNDS}...`);
-    engineRuns.push(runEngine(dir));
+    engineRuns.push(runEngine(dir, threads));
     if (!withTorch) continue;
     log(`${shape.name}: PyTorch, round ${r + 1}/${ROUNDS}...`);
     torchRuns.push(runTorch(dir, threads));
@@ -149,14 +150,14 @@ function shapeRows(s: ShapeResult, peakGflops: number): [string, string][] {
 }
 
 /** The §3 figures. The MatMul peak is measured before and after the shapes (best of both), so drift in load shows in neither alone. */
-export async function fineGrainedRows(log: (s: string) => void = (s) => console.error(s)): Promise<[string, string][]> {
-  const threads = Math.max(1, os.availableParallelism());
+export async function fineGrainedRows(log: (s: string) => void = (s) => console.error(s), opts: { threads?: number } = {}): Promise<[string, string][]> {
+  const threads = opts.threads ?? Math.max(1, os.availableParallelism());
   const noTorch = torchAvailable();
   const loadBefore = os.loadavg()[0]!;
-  const peaks = [await matmulPeak()];
+  const peaks = [await matmulPeak({ threads })];
   const results: ShapeResult[] = [];
   for (const shape of fineGrainedShapes) results.push(await measureShape(shape, threads, noTorch === null, log));
-  peaks.push(await matmulPeak());
+  peaks.push(await matmulPeak({ threads }));
   const all = peaks[0]!.all.map((a, i) => ({ shape: a.shape, gflops: Math.max(a.gflops, peaks[1]!.all[i]!.gflops) }));
   const peak = all.reduce((a, b) => (b.gflops > a.gflops ? b : a));
   const rows: [string, string][] = [
@@ -169,11 +170,23 @@ export async function fineGrainedRows(log: (s: string) => void = (s) => console.
 }
 
 if (require.main === module) {
-  const i = process.argv.indexOf('--engine-child');
-  const run = i >= 0 ? engineChild(process.argv[i + 1]!) : fineGrainedRows().then((rows) => {
-    const w = Math.max(...rows.map(([k]) => k.length));
-    console.log(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));
-  });
+  // --threads N: engine, PyTorch and the MatMul peak all on N threads (default: the machine's cores). On a
+  // loaded machine one thread shows each shape's efficiency with the least interference between threads.
+  const flag = (name: string): string | undefined => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const threadsArg = flag('--threads');
+  const threads = threadsArg === undefined ? undefined : Number(threadsArg);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new Error(`--threads must be a positive integer, got ${threadsArg}`);
+  const child = flag('--engine-child');
+  const run =
+    child !== undefined
+      ? engineChild(child, threads ?? Math.max(1, os.availableParallelism()))
+      : fineGrainedRows(undefined, threads === undefined ? {} : { threads }).then((rows) => {
+          const w = Math.max(...rows.map(([k]) => k.length));
+          console.log(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));
+        });
   run.catch((e) => {
     console.error(e);
     process.exit(1);
