@@ -119,7 +119,7 @@ describe('memory plan inputs and rules', () => {
         assert.ok(e instanceof MoeError);
         assert.equal(e.code, 'E_UNSUPPORTED');
         assert.equal(e.file, '/models/tiny');
-        assert.match(e.message, /^\/models\/tiny: this model cannot run within the 200 MiB memory budget: even streaming, .* needs about \d+ MiB: two float32 buffers for its largest layer \(\d+ KiB each\) and \d+ MiB of working memory for 128-token sequences\. Give a larger --memory-budget \(setting moeWorkbench\.memoryBudget\), at least 0\.5GiB\.$/);
+        assert.match(e.message, /^\/models\/tiny: this model cannot run within the 200 MiB memory budget: even streaming, .* needs about \d+ MiB: two float32 buffers for its largest layer \(\d+ KiB each\) and \d+ MiB of working memory \(activations, ONNX Runtime's arenas\) for 128-token sequences\. Give a larger --memory-budget \(setting moeWorkbench\.memoryBudget\), at least 0\.5GiB\.$/);
         return true;
       },
     );

@@ -26,7 +26,7 @@ describe('memory plan shown to the user', () => {
     const lines = formatInspect(info).split('\n');
     assert.match(lines[0]!, /^model\s+olmoe/);
     assert.match(lines.at(-2)!, /^memory\s+resident: the \d+ KiB of BF16 weights fit in the 8\.0 GiB memory budget as float32/);
-    assert.match(lines.at(-1)!, /^peak\s+about [\d.]+ MiB of the 8\.00 GiB budget, for sequences up to 4,096 tokens$/);
+    assert.match(lines.at(-1)!, /^peak\s+about [\d.]+ [MG]iB of the 8\.00 GiB budget, for sequences up to 4,096 tokens$/);
     // Without a plan (an older engine) the rows are absent, not empty.
     const { memory: _omitted, ...bare } = info;
     assert.doesNotMatch(formatInspect(bare), /^memory/m);

@@ -66,7 +66,7 @@ export function refusalMessage(f: RefusalFacts): string {
   return (
     `${f.modelDir ? `${f.modelDir}: ` : ''}this model cannot run within the ${formatBytes(f.budget.bytes)} memory budget${source}: ` +
     `even streaming, which holds no weights in memory, needs about ${formatBytes(e.peakBytes)}: two float32 buffers for its largest layer ` +
-    `(${formatBytes(largest)} each) and ${formatBytes(working)} of working memory for ${f.tokens}-token sequences. ${change}`
+    `(${formatBytes(largest)} each) and ${formatBytes(working)} of working memory (activations, ONNX Runtime's arenas) for ${f.tokens}-token sequences. ${change}`
   );
 }
 

@@ -7,6 +7,14 @@ import type { ModelConfig } from '../model/modelConfig';
 export const RUNTIME_RESERVE_BYTES = 256 * 2 ** 20;
 /** ONNX Runtime's CPU arena grows in chunks and keeps them: slack over the per-run intermediates. */
 const ARENA_SLACK = 0.25;
+/**
+ * Each ONNX Runtime session keeps its own arena at the peak of its runs, and the engine keeps one session
+ * per capture variant: annotation's and profiling's (expert norms) both stay. Measured on OLMoE-1B-7B shape
+ * (streaming, T = 128): the expert-norms variant's arena also holds about two float32 copies of one
+ * layer's routed experts (its per-expert weight gathers), 3.4 GiB beside the 4.7 GiB of buffers.
+ */
+const RETAINED_VARIANTS = 2;
+const EXPERT_COPIES = 2;
 /** The engine refuses prompts whose [heads, T, T] float scores would exceed this (MoeEngine.maxAttentionTokens). */
 const MAX_ATTENTION_SCORE_BYTES = 2 ** 31;
 
@@ -38,7 +46,9 @@ export function estimateWorkingSet(c: ModelConfig, tokens: number): WorkingSet {
   // context; o_proj's output; the normed input and the residual sum.
   const attention = T * (q + 2 * kv + 2 * q + q + H + 2 * H);
   let mlp = 0;
+  let experts = 0;
   for (const l of c.layers) {
+    if (l.kind === 'moe') experts = Math.max(experts, l.routing.numExperts * 3 * l.intermediateSize * H);
     const I = l.intermediateSize;
     let m: number;
     if (l.kind === 'dense') {
@@ -46,8 +56,8 @@ export function estimateWorkingSet(c: ModelConfig, tokens: number): WorkingSet {
     } else {
       const { numExperts: E, topK: K } = l.routing;
       // Router logits and probabilities; per routed (token, expert) pair fc1's [2I], the activation [I],
-      // fc2's [H]; the shared expert's likewise per token.
-      m = T * 2 * E + T * K * (2 * I + I + H);
+      // fc2's [H] and, on the explicit path, the gathered input [H].
+      m = T * 2 * E + T * K * (2 * I + I + 2 * H);
       if (l.shared) m += T * (3 * l.shared.intermediateSize + H + 1);
     }
     mlp = Math.max(mlp, m);
@@ -58,7 +68,9 @@ export function estimateWorkingSet(c: ModelConfig, tokens: number): WorkingSet {
   const activationBytes = 4 * (kept + layerTemps + logits);
   // Scores and probabilities (softmax's input and output live together), whatever the sliding window.
   const attentionBytes = 4 * 2 * c.numHeads * T * T;
-  const runtimeBytes = RUNTIME_RESERVE_BYTES + Math.ceil(ARENA_SLACK * (4 * (layerTemps + logits) + attentionBytes));
+  // Per-run intermediates: what one session's arena keeps; the other variant's arena keeps as much again.
+  const transient = 4 * (layerTemps + logits) + attentionBytes;
+  const runtimeBytes = RUNTIME_RESERVE_BYTES + Math.ceil(ARENA_SLACK * RETAINED_VARIANTS * transient) + (RETAINED_VARIANTS - 1) * transient + EXPERT_COPIES * 4 * experts;
   return { tokens, activationBytes, attentionBytes, runtimeBytes };
 }
 
