@@ -46,18 +46,27 @@ async function child(dir: string, budget: string): Promise<void> {
     return;
   }
   const m = engine.info.memory;
-  result['mode'] = m ? `${m.mode} (${m.f32Layers}/${m.numLayers} f32)` : 'resident (no plan)';
-  if (m) result['plan'] = `${m.reason}; estimated peak ${formatBytes(m.estimate.peakBytes)}`;
+  result['mode'] = m ? `${m.mode} (${m.f32Layers}/${m.numLayers} layers float32)` : 'resident (no plan)';
+  if (m) result['plan'] = `${m.reason}; estimated peak ${formatBytes(m.estimate.peakBytes)} at ${m.maxTokens} tokens`;
   const text = fs.readFileSync(path.join(root, 'README.md'), 'utf8').repeat(8);
   const ids = engine.tokenizer.encodeHead(text, 1024).tokens.map((t) => t.id);
   const capture = { routing: true, hidden: false, logits: false };
+  // The budget may leave room for shorter sequences only: said, not hidden.
+  const maxTokens = engine.maxAttentionTokens;
+  result['max tokens'] = maxTokens;
   for (const T of [128, 1024]) {
     if (ids.length < T) throw new Error(`only ${ids.length} tokens of text`);
+    if (T > maxTokens) {
+      result[`annotate ${T}`] = `refused: at most ${maxTokens} tokens within the budget`;
+      continue;
+    }
     await timed(`annotate ${T} cold`, () => engine.forward(ids.slice(0, T), capture));
     await timed(`annotate ${T} warm`, () => engine.forward(ids.slice(0, T), capture));
   }
   const data = readCalibrationSet([path.join(root, 'src')]);
-  const profile = await timed('profile', () => profileExperts(engine, data, { chunkTokens: PROFILE_CHUNK, maxTokens: PROFILE_TOKENS }));
+  const chunkTokens = Math.min(PROFILE_CHUNK, maxTokens);
+  result['profile chunk'] = chunkTokens;
+  const profile = await timed('profile', () => profileExperts(engine, data, { chunkTokens, maxTokens: PROFILE_TOKENS }));
   result['profile tokens'] = profile.data.tokens;
   result['profile tok/s'] = Math.round(profile.data.tokens / ((result['profile ms'] as number) / 1000));
   const status = fs.readFileSync('/proc/self/status', 'utf8');
