@@ -108,16 +108,16 @@ async function main(): Promise<void> {
   const bf16 = await bf16Copy(dir);
   const rows: string[] = [];
   await compare('F32 bench model: whole graph vs layer-wise', [
-    ['whole graph (F32 file)', dir, { wholeGraph: true }],
-    ['layer-wise resident (F32 file)', dir, {}],
+    ['whole graph (F32 file)', dir, { execution: 'whole-graph' }],
+    ['layer-wise resident (F32 file)', dir, { execution: 'layer-wise' }],
   ], rows);
   if (process.env['BENCH_LAYERWISE_ONLY_RESIDENT']) {
     console.log(rows.join('\n'));
     return;
   }
   await compare('BF16 copy: weight modes', [
-    ['whole graph (BF16 file)', bf16, { wholeGraph: true }],
-    ['layer-wise resident (BF16 file)', bf16, {}],
+    ['whole graph (BF16 file)', bf16, { execution: 'whole-graph' }],
+    ['layer-wise resident (BF16 file)', bf16, { execution: 'layer-wise' }],
     ['layer-wise cached, 0 f32 layers', bf16, { weightMode: 'cached', f32Layers: new Set() }],
     ['  same, no worker', bf16, { weightMode: 'cached', f32Layers: new Set(), prefetch: false }],
     ['layer-wise streaming', bf16, { weightMode: 'streaming', f32Layers: new Set<number>() }],

@@ -21,8 +21,8 @@ for (const name of fixtureNames) {
     let whole: MoeEngine;
     let layered: MoeEngine;
     before(async () => {
-      whole = await MoeEngine.load(dir, { wholeGraph: true });
-      layered = await MoeEngine.load(dir);
+      whole = await MoeEngine.load(dir, { execution: 'whole-graph' });
+      layered = await MoeEngine.load(dir, { execution: 'layer-wise' });
     });
     after(async () => {
       await whole.dispose();

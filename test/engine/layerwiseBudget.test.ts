@@ -43,7 +43,7 @@ describe('the tiniest budget streams, with identical outputs', () => {
       const dir = fixture(name);
       const budget = smallestBudget(dir);
       const engine = await MoeEngine.load(dir, { memoryBudget: budget });
-      const whole = await MoeEngine.load(dir, { wholeGraph: true });
+      const whole = await MoeEngine.load(dir, { execution: 'whole-graph' });
       try {
         assert.equal(engine.info.memory?.mode, 'streaming', engine.info.memory?.reason);
         assert.equal(engine.weights.holding.totalBytes, 0, 'no weights held before the first forward');

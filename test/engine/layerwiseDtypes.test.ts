@@ -44,7 +44,7 @@ const CASES: [string, Record<string, unknown>, StorageDtype][] = [
   ['olmoe', rawConfig('olmoe'), 'F16'],
 ];
 const MODES: [string, EngineOptions][] = [
-  ['resident', {}],
+  ['resident', { execution: 'layer-wise' }],
   ['cached', { weightMode: 'cached', f32Layers: new Set([1]) }],
   ['streaming', { weightMode: 'streaming', f32Layers: new Set<number>() }],
 ];
@@ -57,7 +57,7 @@ describe('16-bit checkpoints in their stored dtype = their float32 conversion', 
     it(`${label}, ${dtype}`, async () => {
       const dir = tmp(dtype);
       await writeCheckpointForConfig(dir, raw, 7, dtype);
-      const reference = await MoeEngine.load(await f32Copy(dir), { wholeGraph: true });
+      const reference = await MoeEngine.load(await f32Copy(dir), { execution: 'whole-graph' });
       const ids = Array.from({ length: 23 }, (_, i) => (i * 37 + 5) % 256);
       const capture = { routing: true, hidden: true, logits: true };
       const norms = { routing: true, hidden: false, logits: false, expertNorms: true };

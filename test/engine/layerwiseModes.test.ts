@@ -27,7 +27,7 @@ for (const name of fixtureNames) {
     let whole: MoeEngine;
     const engines: MoeEngine[] = [];
     before(async () => {
-      whole = await MoeEngine.load(dir, { wholeGraph: true });
+      whole = await MoeEngine.load(dir, { execution: 'whole-graph' });
       for (const [, opts] of MODES) engines.push(await MoeEngine.load(dir, opts));
     });
     after(async () => {
