@@ -38,8 +38,8 @@ export interface EngineOptions extends LoadOptions {
    */
   readonly execution?: 'whole-graph' | 'layer-wise';
   /**
-   * Tests and benchmarks: how weights are held, instead of what the memory plan chooses (resident until
-   * the plan is wired), and the layers that keep a float32 copy in cached mode.
+   * Tests and benchmarks: how weights are held, instead of what the memory plan chooses (the plan is then
+   * made for this mode and never refuses), and the layers that keep a float32 copy (default none).
    */
   readonly weightMode?: WeightMode;
   readonly f32Layers?: ReadonlySet<number>;
@@ -88,10 +88,10 @@ export class MoeEngine {
       const c = ckpt.config;
       // The whole-model graph needs every float32 weight. A forced mode is for tests and benchmarks.
       const forced: WeightMode | undefined = opts.execution === 'whole-graph' ? 'resident' : opts.weightMode;
-      const plan = planCheckpointMemory(ckpt, { ...(opts.memoryBudget === undefined ? {} : { budgetBytes: opts.memoryBudget }), maxTokens: attentionTokenCap(c), ...(forced ? { mode: forced } : {}) });
+      const plan = planCheckpointMemory(ckpt, { ...(opts.memoryBudget === undefined ? {} : { budgetBytes: opts.memoryBudget }), maxTokens: attentionTokenCap(c), ...(forced ? { mode: forced } : {}), ...(forced && opts.f32Layers ? { f32Layers: opts.f32Layers } : {}) });
       const tokenizer = loadTokenizer(ckpt.dir);
       const info: ModelInfo = { ...describeCheckpoint(ckpt), memory: memoryInfoOf(plan, c.numLayers) };
-      const f32Layers = opts.f32Layers ?? plan.f32Layers;
+      const f32Layers = forced ? plan.f32Layers : (opts.f32Layers ?? plan.f32Layers);
       const weights = await WeightStore.load(ckpt, { mode: plan.mode, f32Layers, ...(opts.prefetch === undefined ? {} : { prefetch: opts.prefetch }) }, opts);
       const layerWise = opts.execution === undefined ? plan.mode !== 'resident' : opts.execution === 'layer-wise';
       return new MoeEngine(info, c, weights, tokenizer, opts.threads, layerWise, plan.maxTokens, Math.max(0, plan.budgetBytes - plan.estimate.peakBytes));
