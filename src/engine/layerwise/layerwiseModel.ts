@@ -3,10 +3,11 @@
 // as inputs, then the head. Outputs carry the whole-model graph's names (embeddings, hidden.L,
 // router_logits.L, ..., final_norm, logits, logprobs), so a caller decodes either engine alike.
 //
-// Measured with onnxruntime-node 1.30 (scripts in the H-layer report): InferenceSession.run() returns at
-// once but does the work in a setImmediate callback *on the JS thread* — a 100 ms JS busy loop started
-// right after run() adds its full 100 ms to the run, and no timer fires while it runs. So weight
-// conversion cannot overlap compute on the main thread; overlapping needs a worker thread.
+// Measured with onnxruntime-node 1.30 on this machine: InferenceSession.run() returns at once but does the
+// work in a setImmediate callback *on the JS thread* (node_modules/onnxruntime-node/dist/backend.js) — a
+// 100 ms JS busy loop started right after run() added its full 100 ms to the run (MatMul 512x2048x8192:
+// 159 ms alone, 256 ms with the loop), and no 5 ms timer fired during a run. So weight conversion cannot
+// overlap compute on the main thread; the next unit is prepared in a worker (model/conversionWorker.ts).
 import { MoeError } from '../../protocol/moeError';
 import type { GraphOutputs } from '../graph/decoderGraph';
 import type { ModelConfig } from '../model/modelConfig';
