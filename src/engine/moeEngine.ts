@@ -231,15 +231,31 @@ export class MoeEngine {
   }
 
   private session(outputs: GraphOutputs): Promise<OrtSession> {
-    const key = `${+outputs.routing}${+outputs.hidden}${+outputs.logits}${+!!outputs.expertNorms}${+!!outputs.routerMask}`;
+    const key = `forward|${+outputs.routing}${+outputs.hidden}${+outputs.logits}${+!!outputs.expertNorms}${+!!outputs.routerMask}`;
+    return this.cachedSession(key, () => encodeModel(buildDecoderGraph(this.config, outputs).build()));
+  }
+
+  /**
+   * A session over a graph built elsewhere in the engine (the gradient graphs of src/engine/training/),
+   * created once per key with the engine's thread count and released by releaseSessions() or dispose().
+   */
+  cachedSession(key: string, build: () => Uint8Array): Promise<OrtSession> {
     let s = this.sessions.get(key);
     if (!s) {
-      const bytes = encodeModel(buildDecoderGraph(this.config, outputs).build());
-      s = OrtSession.create(bytes, this.threads === undefined ? {} : { threads: this.threads });
+      s = OrtSession.create(build(), this.threads === undefined ? {} : { threads: this.threads });
       s.catch(() => this.sessions.delete(key));
       this.sessions.set(key, s);
     }
     return s;
+  }
+
+  /** Releases the cached sessions whose key starts with `prefix` (e.g. a training run's graphs). */
+  async releaseSessions(prefix: string): Promise<void> {
+    for (const [key, s] of [...this.sessions]) {
+      if (!key.startsWith(prefix)) continue;
+      this.sessions.delete(key);
+      await (await s.catch(() => undefined))?.release();
+    }
   }
 
   private decode(ids: Int32Array, out: Record<string, OutTensor>, capture: Capture, runMs: number): ForwardResult {
