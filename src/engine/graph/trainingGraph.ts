@@ -11,11 +11,11 @@ import type { LayerSpec, ModelConfig } from '../model/modelConfig';
 import { lmHeadName } from '../model/tensorSpec';
 import { GraphBuilder, int } from '../onnx/graphBuilder';
 import { DataType } from '../onnx/onnxProto';
-import { attention, type RopeTables } from './attention';
+import { attention } from './attention';
 import { linear, swiglu } from './linear';
 import { trainableMoeBlock } from './trainableMoeBlock';
 import { rmsNorm } from './norms';
-import { ropeInvFreq } from './rope';
+import { positionTables, type PositionTables } from './positionTables';
 
 const INT64_MAX = Number.MAX_SAFE_INTEGER;
 
@@ -26,28 +26,6 @@ export interface TrainingGraph {
   readonly lmLoss: string;
   readonly auxLoss: string;
   readonly zLoss: string;
-}
-
-export interface PositionTables {
-  readonly rope: RopeTables;
-  /** [T, T] additive causal (and sliding-window) mask. */
-  readonly mask: string;
-}
-
-/** RoPE tables and the causal mask for positions 0..T-1, `T` an int64 scalar value. */
-export function positionTables(g: GraphBuilder, c: ModelConfig, T: string): PositionTables {
-  const pos = g.op('Range', [g.constant([0], DataType.INT64, []), T, g.constant([1], DataType.INT64, [])]);
-  const posF = g.op('Cast', [pos], { to: int(DataType.FLOAT) });
-  const freqs = g.op('Mul', [g.op('Unsqueeze', [posF, g.i64([1])]), g.constant(Array.from(ropeInvFreq(c)))]);
-  const emb = g.op('Concat', [freqs, freqs], { axis: int(-1) });
-  const rope: RopeTables = { cos: g.op('Unsqueeze', [g.op('Cos', [emb]), g.i64([1])]), sin: g.op('Unsqueeze', [g.op('Sin', [emb]), g.i64([1])]) };
-  const qi = g.op('Unsqueeze', [pos, g.i64([1])]);
-  const kj = g.op('Unsqueeze', [pos, g.i64([0])]);
-  let allowed = g.op('LessOrEqual', [kj, qi]);
-  if (c.attention.slidingWindow !== null) {
-    allowed = g.op('And', [allowed, g.op('Less', [g.op('Sub', [qi, kj]), g.constant([c.attention.slidingWindow], DataType.INT64, [])])]);
-  }
-  return { rope, mask: g.op('Where', [allowed, g.scalar(0), g.scalar(-Infinity)]) };
 }
 
 export interface TrainingLayer {

@@ -4,7 +4,8 @@
 // shape with that layer's weights fed under those names (renameLayer maps them). The ops come from
 // decoderGraph.ts, so each unit computes exactly what the whole-model graph computes for it. The
 // embedding lookup needs no graph: it is a row copy done in JS (layerwiseModel.ts).
-import { decoderLayer, lmHead, positionTables, type GraphOutputs } from '../graph/decoderGraph';
+import { decoderLayer, lmHead, type GraphOutputs } from '../graph/decoderGraph';
+import { positionTables } from '../graph/positionTables';
 import type { ModelConfig } from '../model/modelConfig';
 import { GraphBuilder, int } from '../onnx/graphBuilder';
 import { DataType } from '../onnx/onnxProto';

@@ -12,7 +12,8 @@
 // - head: hidden, input_ids, loss_mask -> lm_loss, grad.hidden and the final norm's / LM head's gradients.
 import { differentiate } from '../autodiff/differentiate';
 import { splitAtBackward } from '../autodiff/splitAtBackward';
-import { lmLossOf, positionTables, rowLogSumExp, trainingLayer, type TrainingLayer } from '../graph/trainingGraph';
+import { positionTables } from '../graph/positionTables';
+import { lmLossOf, rowLogSumExp, trainingLayer, type TrainingLayer } from '../graph/trainingGraph';
 import type { LayerSpec, ModelConfig } from '../model/modelConfig';
 import { GraphBuilder, int, type Dim } from '../onnx/graphBuilder';
 import { DataType, encodeModel } from '../onnx/onnxProto';
