@@ -1,25 +1,13 @@
 // The CLI as a user runs it: the built dist/cli.js, in a child process, through the engine worker.
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import type { RoutingTrace } from '../../src/protocol/trace';
-import { cliBundle, fixture } from '../support/paths';
+import { cli } from '../support/runCli';
+import { fixture } from '../support/paths';
 
-const run = promisify(execFile);
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cliBundle, ...args], { maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 interface Expected {
   prompts: { input_ids: number[]; loss: number; topk_idx: Record<string, number[][]> }[];

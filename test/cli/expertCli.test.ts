@@ -1,27 +1,15 @@
 // The expert operations from the command line (issue #4): profile, prune, merge and eval through the built
 // dist/cli.js and the real engine worker, with the spellings scripts rely on, and their refusals.
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import type { EvalReport, ExpertProfile, OperationRecord, OperationReport } from '../../src/protocol/expertOps';
-import { cliBundle } from '../support/paths';
+import { runCli, type CliResult } from '../support/runCli';
 import { copyFixture, removeTempModels } from '../support/tempModel';
 
-const run = promisify(execFile);
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cliBundle, ...args], { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, XDG_CACHE_HOME: cacheDir } });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(args, { XDG_CACHE_HOME: cacheDir });
 
 let tmp: string;
 let cacheDir: string;

@@ -4,34 +4,23 @@
 // experts zero, the values agree with central differences of an independent float64 forward
 // (referenceForward.ts) tensor by tensor, and every bad input is refused with its value named and no file.
 import * as assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { writeRandomCheckpoint } from '../../src/devtools/randomCheckpoint';
 import { loadModelConfig } from '../../src/engine/model/parseConfig';
 import { isStagingName, STAGING_MARKER } from '../../src/engine/surgery/staleStaging';
 import { openSafetensors, type SafetensorsFile } from '../../src/engine/model/safetensors';
+import { cli } from '../support/runCli';
 import { cliBundle, fixture, fixtureNames } from '../support/paths';
 import { centralDifference, checkpointWeights, float64Losses } from '../support/float32CentralDifference';
 
-const run = promisify(execFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-cli-gradients-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 const freshDir = (): string => fs.mkdtempSync(path.join(tmp, `r${n++}-`));
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cliBundle, ...args], { maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 interface Prompt {
   input_ids: number[];

@@ -1,27 +1,15 @@
 // --memory-budget as a user meets it (issue #9 §1, §5): the plan's mode and reason in `inspect`, and a
 // budget too small for even one layer refused with the numbers before anything is written.
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import type { ModelInfo } from '../../src/protocol/modelInfo';
-import { cliBundle, fixture } from '../support/paths';
+import { cli } from '../support/runCli';
+import { fixture } from '../support/paths';
 
-const run = promisify(execFile);
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-budget-cli-'));
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cliBundle, ...args], { maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 describe('--memory-budget', () => {
   after(() => fs.rmSync(scratch, { recursive: true, force: true }));

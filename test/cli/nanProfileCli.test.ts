@@ -2,27 +2,16 @@
 // null), read back by `--profile`, and planning refuses it with the layer and expert instead of printing a
 // plan that prunes by position. Through the built dist/cli.js and the real engine process.
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { cliBundle } from '../support/paths';
+import { runCli, type CliResult } from '../support/runCli';
 import { copyFixture, removeTempModels } from '../support/tempModel';
 
-const run = promisify(execFile);
 let tmp: string;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cliBundle, ...args], { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, XDG_CACHE_HOME: path.join(tmp, 'cache') } });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(args, { XDG_CACHE_HOME: path.join(tmp, 'cache') });
 
 /** A copy of qwen3_moe with every weight of every expert of decoder layer 1 set to NaN (bf16 0x7fc0). */
 function nanModel(): string {
