@@ -17,7 +17,7 @@ import { openCheckpoint } from './model/checkpoint';
 import { MoeEngine } from './moeEngine';
 import { writeExpertPlan } from './surgery/writeExpertPlan';
 import { computeGradients } from './training/computeGradients';
-import { checkGradientsOut, writeGradientsFile } from './training/gradientsFile';
+import { checkGradientsOut, LONGEST_JSON_NUMBER, streamGradientsFile } from './training/gradientsFile';
 import { DEFAULT_TRAIN_SPECS, resolveTrainSpecs } from './training/trainSpec';
 
 /** Longest text a `tokenize` request takes (the extension annotates at most 2,000,000 characters). */
@@ -130,14 +130,30 @@ export class MoeEngineService implements EngineService {
       if (bad >= 0) throw new MoeError('E_INPUT', `token id ${ids[bad]} (position ${bad}) is outside the vocabulary of ${V} tokens (ids 0..${V - 1})`);
       if (ids.length < 2) throw new MoeError('E_INPUT', `the prompt has ${ids.length} token${ids.length === 1 ? '' : 's'}; a next-token loss needs at least 2`);
       const coef = auxLossCoef ?? 0;
-      const g = await computeGradients(engine, ids, { trainable, auxLossCoef: coef, signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
-      throwIfCancelled(ctx.signal);
-      const about = { model: engine.info.path, train: train.length > 0 ? train : DEFAULT_TRAIN_SPECS, auxLossCoef: coef, tokens: ids.length, lmLoss: g.lmLoss };
+      const about = { model: engine.info.path, train: train.length > 0 ? train : DEFAULT_TRAIN_SPECS, auxLossCoef: coef, tokens: ids.length };
+      const metadata = (lmLoss: number): Record<string, string> => ({ moe_workbench: JSON.stringify({ ...about, lmLoss }) });
       const file = path.resolve(outFile);
-      const tensors = await writeGradientsFile(file, engine.config, trainable, g, { moe_workbench: JSON.stringify(about) }, async () => {
+      let g: Awaited<ReturnType<typeof computeGradients>> | undefined;
+      // Each gradient goes to the file as its layer's backward finishes: memory holds a layer's, not all.
+      // The header is sized for the longest lmLoss, known only at the end. Cancellation is checked before
+      // each write; waiting queries are not let in (ctx.pause) in the middle of the backward, whose layer
+      // state they were never checked against.
+      const tensors = await streamGradientsFile(file, engine.config, trainable, metadata(LONGEST_JSON_NUMBER), async (write) => {
+        g = await computeGradients(engine, ids, {
+          trainable,
+          auxLossCoef: coef,
+          signal: ctx.signal,
+          onProgress: (p) => ctx.progress(p),
+          onGradient: async (name, grad) => {
+            throwIfCancelled(ctx.signal);
+            await write(name, grad);
+          },
+        });
         throwIfCancelled(ctx.signal);
         await ctx.pause();
+        return { loss: g.loss, auxLoss: g.auxLoss, metadata: metadata(g.lmLoss) };
       });
+      if (!g) throw new MoeError('E_INTERNAL', 'the gradients file was written without a gradient computation');
       return { file, loss: g.loss, auxLoss: g.auxLoss, lmLoss: g.lmLoss, tensors, tokens };
     },
     unload: async () => {

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { openSafetensors } from '../../src/engine/model/safetensors';
 import { loadModelConfig } from '../../src/engine/model/parseConfig';
-import { checkGradientsOut, type GradientTensor, gradientFileTensors, writeGradientsFile } from '../../src/engine/training/gradientsFile';
+import { writeSafetensors } from '../../src/engine/model/safetensorsWriter';
+import { checkGradientsOut, type GradientTensor, gradientFileTensors, streamGradientsFile, writeGradientsFile } from '../../src/engine/training/gradientsFile';
 import { resolveTrainSpecs } from '../../src/engine/training/trainSpec';
 import { fixture } from '../support/paths';
 
@@ -99,6 +100,68 @@ describe('writeGradientsFile', () => {
     await writeGradientsFile(out, c, set, { loss: 1, auxLoss: 0, grads }, {});
     assert.deepEqual(fs.readdirSync(dir), ['g.safetensors']);
     assert.notEqual(fs.readFileSync(out, 'utf8'), 'old');
+  });
+});
+
+describe('the streamed layout', () => {
+  test('byte for byte what writeSafetensors writes for the same tensors (Mixtral; GraniteMoE with its frozen slices zeroed)', async () => {
+    for (const [name, train] of [['mixtral', ['experts=0:1,1:5', 'routers']], ['granitemoe', ['experts=1:2,1:4', 'routers']]] as const) {
+      const c = loadModelConfig(fixture(name));
+      const set = resolveTrainSpecs([...train], c);
+      const expected = gradientFileTensors(c, set);
+      const grads = gradsFor(expected);
+      const dir = freshDir();
+      const metadata = { moe_workbench: JSON.stringify({ model: name, lmLoss: 2.0625 }) };
+      const ours = path.join(dir, 'ours.safetensors');
+      // Delivered in reverse file order, as the backward does (top layer first).
+      await streamGradientsFile(ours, c, set, metadata, async (write) => {
+        for (const t of [...expected].reverse()) await write(t.name, grads.get(t.name)!);
+        return { loss: 3.5, auxLoss: 0.75, metadata };
+      });
+      const fused = /input_linear|output_linear/;
+      const zeroed = (t: { name: string; shape: readonly number[] }): Float32Array => {
+        const d = grads.get(t.name)!.data.slice();
+        if (!fused.test(t.name)) return d;
+        const per = d.length / t.shape[0]!;
+        for (let e = 0; e < t.shape[0]!; e++) if (e !== 2 && e !== 4) d.fill(0, e * per, (e + 1) * per);
+        return d;
+      };
+      const reference = path.join(dir, 'reference.safetensors');
+      const tensors = expected.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: zeroed(t) }));
+      tensors.push({ name: 'loss', dtype: 'F32', shape: [], data: Float32Array.of(3.5) }, { name: 'aux_loss', dtype: 'F32', shape: [], data: Float32Array.of(0.75) });
+      await writeSafetensors(reference, tensors, { format: 'pt', ...metadata });
+      assert.ok(fs.readFileSync(ours).equals(fs.readFileSync(reference)), `${name}: same bytes`);
+    }
+  });
+
+  test('a gradient not in the file, or delivered twice: E_INTERNAL, nothing left', async () => {
+    const c = loadModelConfig(fixture('olmoe'));
+    const set = resolveTrainSpecs(['experts=0:1'], c);
+    const expected = gradientFileTensors(c, set);
+    const grads = gradsFor(expected);
+    const dir = freshDir();
+    const out = path.join(dir, 'g.safetensors');
+    const first = expected[0]!;
+    const cases: [(write: (n: string, g: GradientTensor) => Promise<void>) => Promise<void>, RegExp][] = [
+      [(write) => write('model.layers.0.mlp.gate.weight', grads.get(first.name)!), /gate\.weight, which is not trainable/],
+      [async (write) => {
+        await write(first.name, grads.get(first.name)!);
+        await write(first.name, grads.get(first.name)!);
+      }, /returned .* twice/],
+    ];
+    for (const [deliver, re] of cases) {
+      await assert.rejects(streamGradientsFile(out, c, set, {}, async (write) => {
+        await deliver(write);
+        return { loss: 0, auxLoss: 0, metadata: {} };
+      }), (e: { code: string; message: string }) => e.code === 'E_INTERNAL' && re.test(e.message));
+      assert.deepEqual(fs.readdirSync(dir), []);
+    }
+    // A final metadata longer than the bound the header was sized for.
+    await assert.rejects(streamGradientsFile(out, c, set, { m: 'short' }, async (write) => {
+      for (const t of expected) await write(t.name, grads.get(t.name)!);
+      return { loss: 0, auxLoss: 0, metadata: { m: 'much longer than the bound' } };
+    }), /header grew to \d+ bytes; \d+ were reserved/);
+    assert.deepEqual(fs.readdirSync(dir), []);
   });
 });
 
