@@ -10,6 +10,7 @@ import { MoeError } from '../protocol/moeError';
 import type { F32Matrix } from '../protocol/tensors';
 import { buildDecoderGraph, type GraphOutputs } from './graph/decoderGraph';
 import { openCheckpoint } from './model/checkpoint';
+import { weightOrExpertSlice } from './model/expertSliceView';
 import { memoryInfoOf } from './memory/memoryInfo';
 import { planCheckpointMemory } from './memory/memoryPlan';
 import { attentionTokenCap } from './memory/workingSet';
@@ -163,7 +164,7 @@ export class MoeEngine {
         feeds[name] = { type: 'float32', data: m, dims: [m.length] };
         continue;
       }
-      const w = this.weights.get(name);
+      const w = weightOrExpertSlice((n) => this.weights.get(n), name);
       feeds[name] = { type: 'float32', data: w.data, dims: w.dims };
     }
     const t0 = performance.now();

@@ -5,7 +5,9 @@
 //   -inf removes it), so a model can be run with experts masked out of the router;
 // - `expertNorms`: the routed experts run explicitly (per expert: gather its tokens, SwiGLU, scatter-add
 //   the gated output), which yields ‖f_e(x)‖₂ of every routed token as `expert_norms.L` [T, E] (0 where
-//   not routed) at about the cost of the operator itself (profiling for REAP and EAN).
+//   not routed) at about the cost of the operator itself (profiling for REAP and EAN). Each expert's
+//   weights are graph inputs of their own (expertFc1SliceName/expertFc2SliceName, fed as views of the
+//   store's fc1/fc2 by weightOrExpertSlice): a Gather out of the whole fc1/fc2 would copy them.
 import type { LayerSpec } from '../model/modelConfig';
 import { expertFc1Name, expertFc2Name } from '../model/engineTensorNames';
 import { expertLayout } from '../model/tensorSpec';
@@ -13,6 +15,7 @@ import type { ModelConfig } from '../model/modelConfig';
 import { int, str, type GraphBuilder } from '../onnx/graphBuilder';
 import { DataType } from '../onnx/onnxProto';
 import { linear, swiglu } from './linear';
+import { expertFc1SliceName, expertFc2SliceName } from './trainableMoeBlock';
 
 export interface MoeOutputs {
   readonly routing: boolean;
@@ -27,9 +30,6 @@ export function moeBlock(g: GraphBuilder, c: ModelConfig, layer: number, spec: E
   const lay = expertLayout(c, layer);
   let router = linear(g, x, g.weight(lay.router, [E, H])); // [T, E]
   if (outputs.routerMask) router = g.op('Add', [router, g.input(`router_mask.${layer}`, DataType.FLOAT, [E])]);
-  const fc1 = g.weight(expertFc1Name(layer), [E, 2 * I, H]);
-  const fc2 = g.weight(expertFc2Name(layer), [E, H, I]);
-
   let out: string;
   const needRouting = outputs.routing || outputs.expertNorms;
   let idx = '';
@@ -41,11 +41,13 @@ export function moeBlock(g: GraphBuilder, c: ModelConfig, layer: number, spec: E
     weights = renormalize ? g.op('Div', [vals, g.op('ReduceSum', [vals, g.i64([-1])], { keepdims: int(1) })]) : vals;
   }
   if (outputs.expertNorms) {
-    const explicit = explicitExperts(g, c, x, idx, weights, fc1, fc2, E, I);
+    const explicit = explicitExperts(g, c, layer, x, idx, weights, E, I);
     out = explicit.out;
     g.output(explicit.norms, `expert_norms.${layer}`, DataType.FLOAT, ['T', E]);
   } else {
     // The operator applies softmax -> top-k (-> renormalise) to its router input itself.
+    const fc1 = g.weight(expertFc1Name(layer), [E, 2 * I, H]);
+    const fc2 = g.weight(expertFc2Name(layer), [E, H, I]);
     out = g.op('MoE', [x, router, fc1, '', fc2], { k: int(K), activation_type: str('swiglu'), swiglu_fusion: int(1), normalize_routing_weights: int(renormalize ? 1 : 0) }, 'com.microsoft');
   }
   if (outputs.routing) {
@@ -72,7 +74,7 @@ export function moeBlock(g: GraphBuilder, c: ModelConfig, layer: number, spec: E
  * Σ_k w_k f_{S_k}(x) computed expert by expert, with the norm of every routed expert output. fc1 rows are
  * gate/up interleaved (row 2i gate, 2i+1 up), as the MoE operator takes them.
  */
-function explicitExperts(g: GraphBuilder, c: ModelConfig, x: string, idx: string, weights: string, fc1: string, fc2: string, E: number, I: number): { out: string; norms: string } {
+function explicitExperts(g: GraphBuilder, c: ModelConfig, layer: number, x: string, idx: string, weights: string, E: number, I: number): { out: string; norms: string } {
   let acc = g.op('Mul', [x, g.scalar(0)]); // [T, H] zeros (x is finite: it is a normed hidden state)
   const zerosT = g.op('ReduceSum', [acc, g.i64([-1])], { keepdims: int(0) }); // [T] zeros
   const cols: string[] = [];
@@ -86,8 +88,8 @@ function explicitExperts(g: GraphBuilder, c: ModelConfig, x: string, idx: string
     const rows = g.op('Squeeze', [g.op('NonZero', [chosen]), g.i64([0])]); // [n]
     const rows2 = g.op('Unsqueeze', [rows, g.i64([1])]); // [n, 1]
     const xe = g.op('Gather', [x, rows], { axis: int(0) }); // [n, H]
-    const w1 = g.op('Gather', [fc1, g.constant([e], DataType.INT64, [])], { axis: int(0) }); // [2I, H]
-    const w2 = g.op('Gather', [fc2, g.constant([e], DataType.INT64, [])], { axis: int(0) }); // [H, I]
+    const w1 = g.weight(expertFc1SliceName(layer, e), [2 * I, H]);
+    const w2 = g.weight(expertFc2SliceName(layer, e), [H, I]);
     const h = g.op('Reshape', [linear(g, xe, w1), splitShape]); // [n, I, 2]
     const gate = g.op('Gather', [h, g.constant([0], DataType.INT64, [])], { axis: int(2) }); // [n, I]
     const up = g.op('Gather', [h, g.constant([1], DataType.INT64, [])], { axis: int(2) });

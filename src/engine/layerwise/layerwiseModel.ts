@@ -10,6 +10,7 @@
 // overlap compute on the main thread; the next unit is prepared in a worker (model/conversionWorker.ts).
 import { MoeError } from '../../protocol/moeError';
 import type { GraphOutputs } from '../graph/decoderGraph';
+import { weightOrExpertSlice } from '../model/expertSliceView';
 import type { ModelConfig } from '../model/modelConfig';
 import type { WeightTensor } from '../model/weightStore';
 import { encodeModel, type ModelProto } from '../onnx/onnxProto';
@@ -72,7 +73,7 @@ export class LayerwiseModel {
           feeds[name] = { type: 'float32', data: m, dims: [m.length] };
           continue;
         }
-        const t = weights.get(real);
+        const t = weightOrExpertSlice((n) => weights.get(n), real);
         feeds[name] = { type: 'float32', data: t.data, dims: t.dims };
       }
       const raw = await session.run(feeds);
