@@ -9,12 +9,11 @@ export const RUNTIME_RESERVE_BYTES = 256 * 2 ** 20;
 const ARENA_SLACK = 0.25;
 /**
  * Each ONNX Runtime session keeps its own arena at the peak of its runs, and the engine keeps one session
- * per capture variant: annotation's and profiling's (expert norms) both stay. Measured on OLMoE-1B-7B shape
- * (streaming, T = 128): the expert-norms variant's arena also holds about two float32 copies of one
- * layer's routed experts (its per-expert weight gathers), 3.4 GiB beside the 4.7 GiB of buffers.
+ * per capture variant: annotation's and profiling's (expert norms) both stay. The expert-norms variant holds
+ * no copy of expert weights: each expert's fc1/fc2 is its own input, fed as a view of the store's buffer
+ * (it used to Gather them out of fc1/fc2, about two float32 copies of a layer's experts, 3.4 GiB on OLMoE).
  */
 const RETAINED_VARIANTS = 2;
-const EXPERT_COPIES = 2;
 /** The engine refuses prompts whose [heads, T, T] float scores would exceed this (MoeEngine.maxAttentionTokens). */
 const MAX_ATTENTION_SCORE_BYTES = 2 ** 31;
 
@@ -46,9 +45,7 @@ export function estimateWorkingSet(c: ModelConfig, tokens: number): WorkingSet {
   // context; o_proj's output; the normed input and the residual sum.
   const attention = T * (q + 2 * kv + 2 * q + q + H + 2 * H);
   let mlp = 0;
-  let experts = 0;
   for (const l of c.layers) {
-    if (l.kind === 'moe') experts = Math.max(experts, l.routing.numExperts * 3 * l.intermediateSize * H);
     const I = l.intermediateSize;
     let m: number;
     if (l.kind === 'dense') {
@@ -70,7 +67,7 @@ export function estimateWorkingSet(c: ModelConfig, tokens: number): WorkingSet {
   const attentionBytes = 4 * 2 * c.numHeads * T * T;
   // Per-run intermediates: what one session's arena keeps; the other variant's arena keeps as much again.
   const transient = 4 * (layerTemps + logits) + attentionBytes;
-  const runtimeBytes = RUNTIME_RESERVE_BYTES + Math.ceil(ARENA_SLACK * RETAINED_VARIANTS * transient) + (RETAINED_VARIANTS - 1) * transient + EXPERT_COPIES * 4 * experts;
+  const runtimeBytes = RUNTIME_RESERVE_BYTES + Math.ceil(ARENA_SLACK * RETAINED_VARIANTS * transient) + (RETAINED_VARIANTS - 1) * transient;
   return { tokens, activationBytes, attentionBytes, runtimeBytes };
 }
 
