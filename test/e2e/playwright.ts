@@ -36,7 +36,7 @@ export interface PageGlobals {
 }
 
 export interface Locator {
-  click(options?: { timeout?: number }): Promise<void>;
+  click(options?: { timeout?: number; position?: { x: number; y: number } }): Promise<void>;
   hover(options?: { timeout?: number; position?: { x: number; y: number } }): Promise<void>;
   waitFor(options?: { state?: 'attached' | 'detached' | 'visible' | 'hidden'; timeout?: number }): Promise<void>;
   innerText(options?: { timeout?: number }): Promise<string>;
@@ -60,6 +60,7 @@ export interface Keyboard {
 
 export interface Mouse {
   move(x: number, y: number, options?: { steps?: number }): Promise<void>;
+  wheel(deltaX: number, deltaY: number): Promise<void>;
 }
 
 /** The document inside an iframe (webviews nest two). */

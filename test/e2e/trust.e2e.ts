@@ -110,9 +110,17 @@ describe('e2e: Restricted Mode (workspace trust on)', { timeout: 8 * 60_000 }, (
     };
     await clickRow('Extensions');
     await clickRow('MoE Workbench');
+    // The settings list is virtual: rows below the fold are rendered only when scrolled to, so the lines seen
+    // while scrolling down are collected.
+    const seen: string[] = [];
     const shown = await waitFor('the extension\'s settings in the Settings UI', async () => {
       const text = await body.first().innerText().catch(() => '');
-      return /Model Path/.test(text) && /Tokens Per Pass/.test(text) ? text : undefined;
+      for (const line of text.split('\n')) if (!seen.includes(line)) seen.push(line);
+      const all = seen.join('\n');
+      if (/^Model Path$/m.test(all) && /^Tokens Per Pass$/m.test(all)) return all;
+      await body.first().hover().catch(() => undefined);
+      await wb.page.mouse.wheel(0, 300);
+      return undefined;
     });
     assert.doesNotMatch(shown, /Moe Workbench/, `the Settings UI shows:\n${shown}`);
     for (const label of ['Model Path', 'Debounce Ms', 'Tokens Per Pass']) assert.match(shown, new RegExp(`^${label}$`, 'm'), `"${label}" stands alone:\n${shown}`);

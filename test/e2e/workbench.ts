@@ -183,6 +183,13 @@ export class Workbench {
     );
   }
 
+  /** Scrolls the panel's editor (the Output view) to its first line. */
+  async scrollPanelToTop(): Promise<void> {
+    // Near the editor's top-left corner: its centre can lie under the panel's title toolbar.
+    await this.page.locator('.part.panel .monaco-editor').first().click({ position: { x: 40, y: 8 } });
+    await this.page.keyboard.press('Control+Home');
+  }
+
   /** Waits until the panel's editor shows `text`; returns the whole panel text. */
   async waitForPanelText(text: string | RegExp, timeoutMs = this.timeoutMs): Promise<string> {
     return this.poll(`the panel to show ${String(text)}`, timeoutMs, async () => {
