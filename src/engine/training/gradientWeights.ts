@@ -2,8 +2,7 @@
 // LayerWeights: a unit's float32 weights are valid between acquire and release; in cached/streaming
 // modes they are converted into a reused buffer when the unit runs). The one place gradients touch weights.
 import type { LayerWeights, WeightUnit } from '../layerwise/layerwiseModel';
-import { parseExpertSliceName } from '../graph/trainableMoeBlock';
-import { expertFc1Name, expertFc2Name } from '../model/engineTensorNames';
+import { weightOrExpertSlice } from '../model/expertSliceView';
 import type { MoeEngine } from '../moeEngine';
 
 export interface F32Tensor {
@@ -15,14 +14,7 @@ export interface F32Tensor {
 export type WeightReader = (name: string) => F32Tensor;
 
 function sliceReader(get: (name: string) => F32Tensor): WeightReader {
-  return (name) => {
-    const slice = parseExpertSliceName(name);
-    if (!slice) return get(name);
-    const all = get(slice.part === 'fc1' ? expertFc1Name(slice.layer) : expertFc2Name(slice.layer));
-    const [, rows, cols] = all.dims as [number, number, number];
-    const n = rows * cols;
-    return { dims: [rows, cols], data: all.data.subarray(slice.expert * n, (slice.expert + 1) * n) };
-  };
+  return (name) => weightOrExpertSlice(get, name);
 }
 
 /** Runs `f` with the float32 weights of `unit` (decoder layer L or 'head'); `next` is the unit after it. */
