@@ -6,5 +6,7 @@ export const repoRoot = path.resolve(__dirname, '..', '..');
 export const fixturesDir = process.env['MOE_FIXTURES'] ?? path.resolve(repoRoot, '..', 'shared', 'fixtures', 'hf-moe');
 export const fixtureNames = ['mixtral', 'qwen2_moe', 'qwen3_moe', 'olmoe', 'granitemoe', 'llama', 'qwen3'] as const;
 export const fixture = (name: string): string => path.join(fixturesDir, name);
+/** The fixtures with MoE layers (llama and qwen3 are dense): tests of routing are declared for these only. */
+export const moeFixtureNames: readonly string[] = ['mixtral', 'qwen2_moe', 'qwen3_moe', 'olmoe', 'granitemoe'];
 export const workerBundle = path.join(repoRoot, 'dist', 'engineWorker.js');
 export const cliBundle = path.join(repoRoot, 'dist', 'cli.js');
