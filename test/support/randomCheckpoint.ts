@@ -15,7 +15,7 @@ import { fixture } from './paths';
 const TORCH_DTYPE: Record<StorageDtype, string> = { F32: 'float32', BF16: 'bfloat16', F16: 'float16' };
 
 /** mulberry32: deterministic uniform (0, 1) samples for a seed, and N(0, 1) ones through Box-Muller. */
-function sampler(seed: number): { uniform: () => number; normal: () => number } {
+export function sampler(seed: number): { uniform: () => number; normal: () => number } {
   let a = seed >>> 0;
   const uniform = (): number => {
     a = (a + 0x6d2b79f5) >>> 0;

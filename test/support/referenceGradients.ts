@@ -10,6 +10,7 @@
 import type { ModelConfig } from '../../src/engine/model/modelConfig';
 import { expectedTensors, expertLayout } from '../../src/engine/model/tensorSpec';
 import type { TrainableSet } from '../../src/engine/training/trainableSet';
+import { sampler } from './randomCheckpoint';
 import { referenceForward, type RefOutput } from './referenceForward';
 
 export interface LossOptions {
@@ -76,17 +77,9 @@ export function float64Weights(c: ModelConfig, read: (name: string) => Float32Ar
   return new Map(expectedTensors(c).map((t) => [t.name, Float64Array.from(read(t.name))]));
 }
 
-/** A deterministic N(0, 1) stream (mulberry32 + Box-Muller). */
+/** A deterministic N(0, 1) stream (randomCheckpoint.ts's mulberry32 + Box-Muller sampler). */
 export function normalStream(seed: number): () => number {
-  let a = seed >>> 0;
-  const uniform = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  return sampler(seed).normal;
 }
 
 function sameRouting(a: RefOutput, b: RefOutput): boolean {
