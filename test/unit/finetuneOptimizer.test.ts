@@ -1,0 +1,147 @@
+// Fine-tuning's optimizer, schedule and clipping against independent float64 formulas.
+// Run: node --import tsx --test test/unit/finetuneOptimizer.test.ts
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { clipGradients, globalNorm } from '../../src/engine/finetune/gradientClip';
+import { checkSchedule, learningRateAt } from '../../src/engine/finetune/learningRate';
+import { Optimizer } from '../../src/engine/finetune/optimizer';
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+}
+const randomF32 = (n: number, rnd: () => number, scale = 1): Float32Array => Float32Array.from({ length: n }, () => rnd() * scale);
+
+/** AdamW as the paper's Algorithm 2 with PyTorch's placement of eps, in float64. */
+function adamwF64(w: number[], grads: number[][], lr: number[], wd: number, b1 = 0.9, b2 = 0.95, eps = 1e-8): number[] {
+  const p = [...w];
+  const m = p.map(() => 0);
+  const v = p.map(() => 0);
+  grads.forEach((g, s) => {
+    const t = s + 1;
+    for (let i = 0; i < p.length; i++) {
+      p[i] = p[i]! - lr[s]! * wd * p[i]!;
+      m[i] = b1 * m[i]! + (1 - b1) * g[i]!;
+      v[i] = b2 * v[i]! + (1 - b2) * g[i]! ** 2;
+      const mHat = m[i]! / (1 - b1 ** t);
+      const vHat = Math.sqrt(v[i]!) / Math.sqrt(1 - b2 ** t);
+      p[i] = p[i]! - (lr[s]! * mHat) / (vHat + eps);
+    }
+  });
+  return p;
+}
+
+describe('SGD', () => {
+  test('one step is W - lr * grad, rounded to float32, entry by entry', () => {
+    const rnd = lcg(1);
+    const w = randomF32(1000, rnd);
+    const g = randomF32(1000, rnd, 3);
+    const before = w.slice();
+    new Optimizer('sgd').apply([{ name: 'x', param: w, grad: g, weightDecay: 0 }], 0.01);
+    for (let i = 0; i < w.length; i++) assert.equal(w[i], Math.fround(before[i]! - Math.fround(Math.fround(0.01) * g[i]!)));
+    assert.notDeepEqual(w, before);
+  });
+});
+
+describe('AdamW', () => {
+  test('20 steps with weight decay and a changing learning rate equal the float64 algorithm', () => {
+    const rnd = lcg(7);
+    const n = 512;
+    const w = randomF32(n, rnd);
+    // Gradients of very different scales per entry: Adam's normalisation is what is being checked.
+    const grads = Array.from({ length: 20 }, () => Float32Array.from({ length: n }, (_, i) => rnd() * 10 ** ((i % 7) - 4)));
+    const lrs = grads.map((_, s) => 1e-3 * (1 + Math.cos(s)));
+    const ref = adamwF64(Array.from(w), grads.map((g) => Array.from(g)), lrs, 0.1);
+    const opt = new Optimizer('adamw');
+    grads.forEach((g, s) => opt.apply([{ name: 'w', param: w, grad: g, weightDecay: 0.1 }], lrs[s]!));
+    assert.equal(opt.step, 20);
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(w[i]! - ref[i]!) / Math.max(1e-3, Math.abs(ref[i]!)));
+    assert.ok(worst < 2e-6, `max relative difference ${worst}`);
+  });
+
+  test('the first step moves every entry by about lr (bias correction), decay only where asked', () => {
+    const rnd = lcg(3);
+    const a = randomF32(64, rnd);
+    const b = a.slice();
+    const g = randomF32(64, rnd);
+    new Optimizer('adamw').apply([{ name: 'a', param: a, grad: g, weightDecay: 0 }, { name: 'b', param: b, grad: g, weightDecay: 0.5 }], 0.01);
+    const start = randomF32(64, lcg(3));
+    for (let i = 0; i < 64; i++) {
+      assert.ok(Math.abs(Math.abs(a[i]! - start[i]!) - 0.01) < 1e-5, `entry ${i}`);
+      assert.ok(Math.abs(b[i]! - (start[i]! * (1 - 0.005) - 0.01 * Math.sign(g[i]!))) < 1e-5, `decayed entry ${i}`);
+    }
+  });
+
+  test('a run resumed from the saved state equals the uninterrupted run, bit for bit', () => {
+    const rnd = lcg(11);
+    const w0 = randomF32(300, rnd);
+    const grads = Array.from({ length: 10 }, () => randomF32(300, rnd));
+    const full = w0.slice();
+    const o1 = new Optimizer('adamw');
+    for (const g of grads) o1.apply([{ name: 'w', param: full, grad: g, weightDecay: 0.1 }], 1e-3);
+    const part = w0.slice();
+    const o2 = new Optimizer('adamw');
+    for (const g of grads.slice(0, 4)) o2.apply([{ name: 'w', param: part, grad: g, weightDecay: 0.1 }], 1e-3);
+    const saved = o2.state();
+    o2.apply([{ name: 'w', param: part.slice(), grad: grads[9]!, weightDecay: 0.1 }], 1); // must not leak into the snapshot
+    const o3 = new Optimizer('adamw', undefined, saved);
+    for (const g of grads.slice(4)) o3.apply([{ name: 'w', param: part, grad: g, weightDecay: 0.1 }], 1e-3);
+    assert.deepEqual(part, full);
+  });
+
+  test('bad settings and mismatched state are refused, naming the value', () => {
+    assert.throws(() => new Optimizer('adamw', { beta1: 1, beta2: 0.95, eps: 1e-8 }), /beta1 1/);
+    assert.throws(() => new Optimizer('adamw').apply([], Number.NaN), /learning rate .*NaN/);
+    assert.throws(() => new Optimizer('sgd', undefined, new Optimizer('adamw').state()), /adamw, not sgd/);
+    const o = new Optimizer('adamw');
+    o.apply([{ name: 'w', param: new Float32Array(4), grad: new Float32Array(4), weightDecay: 0 }], 1e-3);
+    assert.throws(() => new Optimizer('adamw', undefined, o.state()).apply([{ name: 'w', param: new Float32Array(5), grad: new Float32Array(5), weightDecay: 0 }], 1e-3), /w: the saved optimizer state holds 4 entries, the tensor 5/);
+  });
+});
+
+describe('learning-rate schedule', () => {
+  test('warm-up is linear from 0, cosine reaches 0 at the end, constant stays', () => {
+    const cos = checkSchedule({ kind: 'cosine', lr: 1e-3, warmup: 10, totalSteps: 110 });
+    assert.equal(learningRateAt(cos, 0), 0);
+    assert.ok(Math.abs(learningRateAt(cos, 5) - 5e-4) < 1e-15);
+    assert.equal(learningRateAt(cos, 10), 1e-3);
+    assert.ok(Math.abs(learningRateAt(cos, 60) - 5e-4) < 1e-12);
+    assert.ok(learningRateAt(cos, 110) < 1e-15);
+    const c = checkSchedule({ kind: 'constant', lr: 2e-4, warmup: 0, totalSteps: 5 });
+    for (let s = 0; s < 5; s++) assert.equal(learningRateAt(c, s), 2e-4);
+  });
+
+  test('bad values are refused, naming the flag and value', () => {
+    assert.throws(() => checkSchedule({ kind: 'constant', lr: 0, warmup: 0, totalSteps: 5 }), /--lr .*got 0/);
+    assert.throws(() => checkSchedule({ kind: 'constant', lr: 1, warmup: 0, totalSteps: 0 }), /--steps .*got 0/);
+    assert.throws(() => checkSchedule({ kind: 'constant', lr: 1, warmup: 5, totalSteps: 5 }), /--warmup .*steps - 1 = 4 \(got 5\)/);
+  });
+});
+
+describe('gradient clipping', () => {
+  test('scales by max/(norm+1e-6) when the global norm exceeds the maximum, else leaves the gradients', () => {
+    const a = Float32Array.of(3, 0);
+    const b = Float32Array.of(0, 4);
+    const r = clipGradients([a, b], 1);
+    assert.equal(r.norm, 5);
+    assert.equal(r.scale, Math.fround(1 / (5 + 1e-6)));
+    assert.ok(Math.abs(globalNorm([a, b]) - 1) < 1e-6);
+    const c = Float32Array.of(0.3, 0.4);
+    const rc = clipGradients([c], 1);
+    assert.equal(rc.scale, 1);
+    assert.ok(Math.abs(rc.norm - 0.5) < 1e-7);
+    assert.deepEqual(c, Float32Array.of(0.3, 0.4));
+    assert.equal(clipGradients([Float32Array.of(30, 40)], 0).scale, 1, 'max 0 disables');
+  });
+
+  test('a non-finite norm is reported and nothing is scaled', () => {
+    const g = Float32Array.of(1, Number.POSITIVE_INFINITY);
+    const r = clipGradients([g], 1);
+    assert.equal(r.norm, Infinity);
+    assert.deepEqual(g, Float32Array.of(1, Number.POSITIVE_INFINITY));
+  });
+});
