@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { MoeError } from '../../protocol/moeError';
 import { isModelOrToolOutput } from './skipModelOutputs';
 import { type JsonlRecordRange, scanCalibrationFile } from './calibrationScan';
-import { jsonlRecordText } from './jsonlRecord';
+import { jsonlRecordSegments, jsonlRecordText } from './jsonlRecord';
 
 export interface CalibrationDocument {
   /** File it came from; for .jsonl also the 1-based line. */
@@ -18,6 +18,11 @@ export interface CalibrationDocument {
   readonly text: string;
   /** The text's first `chars` UTF-16 units (fewer only where it ends), reading no more of the file than that. */
   head(chars: number): string;
+  /**
+   * A chat record's trained ranges ([start, end) UTF-16 offsets into `text`: its assistant turns' content),
+   * read from disk on each call; `hasAssistant` false when it has no assistant turn. Absent: all text trains.
+   */
+  readonly chat?: () => { readonly ranges: readonly (readonly [number, number])[]; readonly hasAssistant: boolean } | undefined;
 }
 
 export interface CalibrationSet {
@@ -71,7 +76,8 @@ function textDocument(file: string, size: number): CalibrationDocument {
 }
 
 function jsonlDocument(file: string, r: JsonlRecordRange): CalibrationDocument {
-  const text = (): string => jsonlRecordText(new TextDecoder('utf-8').decode(readBytes(file, r.begin, r.end - r.begin)), file, r.line);
+  const raw = (): string => new TextDecoder('utf-8').decode(readBytes(file, r.begin, r.end - r.begin));
+  const text = (): string => jsonlRecordText(raw(), file, r.line);
   return {
     source: file,
     line: r.line,
@@ -79,6 +85,17 @@ function jsonlDocument(file: string, r: JsonlRecordRange): CalibrationDocument {
       return text();
     },
     head: (chars) => text().slice(0, chars),
+    chat: () => {
+      const rec = jsonlRecordSegments(raw(), file, r.line);
+      if (!rec.chat) return undefined;
+      const ranges: [number, number][] = [];
+      let at = 0;
+      for (const s of rec.segments) {
+        if (s.trained && s.text.length > 0) ranges.push([at, at + s.text.length]);
+        at += s.text.length;
+      }
+      return { ranges, hasAssistant: rec.hasAssistant };
+    },
   };
 }
 
