@@ -57,6 +57,11 @@ export interface ForwardOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface BatchOptions extends ForwardOptions {
+  /** Bytes of activations a layer-major batch keeps in memory (default layerMajorBatchBytes); the rest is spilled to disk. */
+  readonly activationBytes?: number;
+}
+
 export class MoeEngine {
   private readonly sessions = new Map<string, Promise<OrtSession>>();
   private readonly layerwise: LayerwiseModel | undefined;
@@ -109,27 +114,44 @@ export class MoeEngine {
   /**
    * Several sequences at once, layer-major (all pass layer L before L + 1) when weights are converted or
    * read per unit (cached, streaming): each unit is prepared once per batch. Results equal forward() on
-   * each sequence. The caller bounds the batch: every sequence's activations are held until the end.
+   * each sequence. Every result is held until the end: for large batches use forwardEach.
    */
-  forwardBatch(seqs: readonly (readonly number[])[], capture: Capture, opts: ForwardOptions = {}): Promise<ForwardResult[]> {
+  async forwardBatch(seqs: readonly (readonly number[])[], capture: Capture, opts: BatchOptions = {}): Promise<ForwardResult[]> {
+    const out: ForwardResult[] = [];
+    await this.forwardEach(seqs, capture, (i, r) => {
+      out[i] = r;
+    }, opts);
+    return out;
+  }
+
+  /**
+   * forwardBatch delivering each sequence's result to `onResult` (in order) as soon as its head has run,
+   * keeping none: the batch holds activations only, in memory up to opts.activationBytes (default
+   * layerMajorBatchBytes) and spilled to disk beyond. `onResult` must not call the engine (it is busy).
+   */
+  forwardEach(seqs: readonly (readonly number[])[], capture: Capture, onResult: (i: number, r: ForwardResult) => void | Promise<void>, opts: BatchOptions = {}): Promise<void> {
     return this.serialized(async () => {
       if (!this.layerwise) {
-        const out: ForwardResult[] = [];
-        for (const ids of seqs) out.push(await this.forwardNow(ids, capture, opts));
-        return out;
+        for (const [i, ids] of seqs.entries()) await onResult(i, await this.forwardNow(ids, capture, opts));
+        return;
       }
       for (const ids of seqs) this.checkIds(ids);
       const mask = opts.maskedExperts && opts.maskedExperts.size > 0 ? this.routerMasks(opts.maskedExperts) : undefined;
       const outputs = graphOutputs(capture, !!mask);
       const ids32 = seqs.map((ids) => Int32Array.from(ids));
-      const res = await this.layerwise.forwardMany(ids32, this.weights, outputs, mask, opts.signal);
-      return res.map((r, i) => this.decode(ids32[i]!, r.outs, capture, r.runMs));
+      await this.layerwise.forwardMany(ids32, this.weights, outputs, {
+        ...(mask ? { masks: mask } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        memoryBytes: opts.activationBytes ?? this.layerMajorBatchBytes,
+        onResult: (i, outs, runMs) => onResult(i, this.decode(ids32[i]!, outs, capture, runMs)),
+      });
     });
   }
 
   /**
-   * Bytes of activations a layer-major batch may hold: what the memory budget leaves beside the plan's
-   * peak, at most LAYER_MAJOR_BATCH_BYTES (a batch of one sequence is always allowed).
+   * Bytes of activations a layer-major batch may hold in memory: what the memory budget leaves beside the
+   * plan's peak, at most LAYER_MAJOR_BATCH_BYTES (a batch of one sequence is always allowed); sequences
+   * beyond it are spilled to disk (layerwise/activationSpill.ts).
    */
   get layerMajorBatchBytes(): number {
     return Math.min(LAYER_MAJOR_BATCH_BYTES, this.spareBytes);

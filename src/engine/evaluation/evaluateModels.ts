@@ -6,6 +6,7 @@ import type { Capture, ForwardResult, Progress, TokenSpan } from '../../protocol
 import type { EvalReport, EvalSide, TokenChange } from '../../protocol/expertOps';
 import { MoeError } from '../../protocol/moeError';
 import type { I32Matrix } from '../../protocol/tensors';
+import { HeldArrays, spillCapBytes } from '../layerwise/activationSpill';
 import { layerMajorBatches, sequenceBytes } from '../layerwise/layerMajorBatches';
 import type { MoeEngine } from '../moeEngine';
 import { argmaxRow, klDivergence } from './nextTokenStats';
@@ -58,30 +59,45 @@ export async function evaluateModels(baseline: MoeEngine, candidate: MoeEngine, 
   let agree = 0;
   let klSum = 0;
   let done = 0;
-  // Layer-major when either model converts or reads weights per layer: each layer is prepared once per batch.
+  // Layer-major when either model converts or reads weights per layer: each layer is prepared once per
+  // batch. Logits are consumed as each sequence's head runs; only the baseline's wait for the candidate's
+  // pass, in memory up to half the allowance (activations get the other half), on disk beyond, as are the
+  // activations beyond their half.
   const layerMajor = baseline.prefersLayerMajor || candidate.prefersLayerMajor;
-  const batches = layerMajor ? layerMajorBatches(scored, (ids) => sequenceBytes(baseline.config, ids.length, 2 * V * 4), Math.min(baseline.layerMajorBatchBytes, candidate.layerMajorBatchBytes)) : scored.map((ids) => [ids]);
-  const run = async (e: MoeEngine, batch: readonly (readonly number[])[]): Promise<ForwardResult[]> => (batch.length === 1 ? [await e.forward(batch[0]!, LOGITS)] : await e.forwardBatch(batch, LOGITS, opts.signal ? { signal: opts.signal } : {}));
+  const allowance = Math.min(baseline.layerMajorBatchBytes, candidate.layerMajorBatchBytes);
+  const batches = layerMajor ? layerMajorBatches(scored, (ids) => sequenceBytes(baseline.config, ids.length, V * 4), allowance + spillCapBytes()) : scored.map((ids) => [ids]);
+  const each = async (e: MoeEngine, batch: readonly (readonly number[])[], f: (j: number, r: ForwardResult) => void): Promise<void> => {
+    if (batch.length === 1) f(0, await e.forward(batch[0]!, LOGITS));
+    else await e.forwardEach(batch, LOGITS, f, { ...(opts.signal ? { signal: opts.signal } : {}), activationBytes: allowance / 2 });
+  };
   for (const batch of batches) {
     await opts.pause?.();
     checkCancelled(opts.signal);
-    const bs = await run(baseline, batch);
-    checkCancelled(opts.signal);
-    const cs = await run(candidate, batch);
-    for (const [j, ids] of batch.entries()) {
-      const b = bs[j]!;
-      const c = cs[j]!;
-      const bl = logitsOf(b);
-      const cl = logitsOf(c);
-      const n = ids.length - 1;
-      for (let i = 0; i < n; i++) {
-        nllBase -= b.logprobs[i]!;
-        nllCand -= c.logprobs[i]!;
-        if (argmaxRow(bl, i, V) === argmaxRow(cl, i, V)) agree++;
-        klSum += klDivergence(bl, cl, i, V);
-      }
-      positions += n;
-      done += ids.length;
+    const held = new HeldArrays(batch.length === 1 ? Infinity : allowance / 2);
+    try {
+      const baseLogprobs: Float32Array[] = [];
+      await each(baseline, batch, (j, b) => {
+        baseLogprobs[j] = b.logprobs;
+        held.put(j, logitsOf(b));
+      });
+      checkCancelled(opts.signal);
+      await each(candidate, batch, (j, c) => {
+        const ids = batch[j]!;
+        const bp = baseLogprobs[j]!;
+        const bl = held.take(j);
+        const cl = logitsOf(c);
+        const n = ids.length - 1;
+        for (let i = 0; i < n; i++) {
+          nllBase -= bp[i]!;
+          nllCand -= c.logprobs[i]!;
+          if (argmaxRow(bl, i, V) === argmaxRow(cl, i, V)) agree++;
+          klSum += klDivergence(bl, cl, i, V);
+        }
+        positions += n;
+        done += ids.length;
+      });
+    } finally {
+      held.dispose();
     }
     progress(done);
   }

@@ -1,11 +1,12 @@
 // Profiling: runs the model over a calibration set in chunks, with the experts run explicitly so every
 // routed expert output's norm is known, and accumulates the per-expert statistics of a profile.
 import type { ExpertProfile } from '../../protocol/expertOps';
-import type { Progress } from '../../protocol/engineProtocol';
+import type { ForwardResult, Progress } from '../../protocol/engineProtocol';
 import { MoeError } from '../../protocol/moeError';
 import { tokeniseCalibration } from '../calibration/calibrationChunks';
 import type { CalibrationSet } from '../calibration/calibrationSet';
 import { throwIfCancelled } from '../engineService';
+import { spillCapBytes } from '../layerwise/activationSpill';
 import { layerMajorBatches, sequenceBytes } from '../layerwise/layerMajorBatches';
 import type { MoeEngine } from '../moeEngine';
 import { modelIdentity } from './modelIdentity';
@@ -43,19 +44,21 @@ export async function profileExperts(engine: MoeEngine, data: CalibrationSet, op
   let done = 0;
   // Layer-major when weights are converted or read per layer: each layer is prepared once per batch.
   const capture = { routing: true, hidden: false, logits: false, expertNorms: true };
-  const batches = engine.prefersLayerMajor ? layerMajorBatches(chunks, (ch) => sequenceBytes(c, ch.spans.length), engine.layerMajorBatchBytes) : chunks.map((ch) => [ch]);
+  // Beyond the memory allowance a batch spills activations to disk; each result is consumed as it comes.
+  const batches = engine.prefersLayerMajor ? layerMajorBatches(chunks, (ch) => sequenceBytes(c, ch.spans.length), engine.layerMajorBatchBytes + spillCapBytes()) : chunks.map((ch) => [ch]);
   for (const batch of batches) {
     await opts.pause?.();
     throwIfCancelled(signal);
     const ids = batch.map((ch) => ch.spans.map((s) => s.id));
-    const results = batch.length === 1 ? [await engine.forward(ids[0]!, capture)] : await engine.forwardBatch(ids, capture, { signal });
-    for (const [j, res] of results.entries()) {
+    const consume = (j: number, res: ForwardResult): void => {
       const chunk = batch[j]!;
       runMs += res.runMs;
       res.routing.forEach((r, i) => layers[i]!.add(r));
       if (!sample.full) sample.add(chunk.doc, chunk.spans, res.routing);
       done += chunk.spans.length;
-    }
+    };
+    if (batch.length === 1) consume(0, await engine.forward(ids[0]!, capture));
+    else await engine.forwardEach(ids, capture, consume, { signal });
     const elapsed = (performance.now() - t0) / 1000;
     const eta = done < total ? ` · ETA ${Math.ceil((elapsed / done) * (total - done))} s` : '';
     opts.onProgress?.({ stage: 'profile', done, total, message: `${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} tokens · ${Math.round(done / Math.max(elapsed, 1e-3))} tok/s${eta}` });

@@ -15,7 +15,9 @@ import type { ModelConfig } from '../model/modelConfig';
 import type { WeightTensor } from '../model/weightStore';
 import { encodeModel, type ModelProto } from '../onnx/onnxProto';
 import { type FeedTensor, OrtSession, type OutTensor } from '../runtime/ortSession';
+import { ActivationSpill, type SpillOptions, type SpillRef } from './activationSpill';
 import { buildHeadGraph, buildLayerGraph, layerTemplates, renameLayer } from './layerGraphs';
+import { heldBytes } from './layerMajorBatches';
 
 /** A unit of weights: decoder layer L, or the head (final norm and lm_head). */
 export type WeightUnit = number | 'head';
@@ -134,35 +136,65 @@ export class LayerwiseModel {
 
   /**
    * Several sequences layer-major: every sequence passes layer L before any passes L + 1, so each unit's
-   * weights are converted (or read) once for the batch instead of once per sequence. The activations of
-   * the whole batch are held meanwhile. Returns each sequence's outputs and the milliseconds its runs took.
+   * weights are converted (or read) once for the batch instead of once per sequence. Sequences are held in
+   * memory, in order, while their held bytes (heldBytes) fit `memoryBytes` (the first always); the hidden states and layer
+   * outputs of the others are spilled to disk between layers and read back for their turn. Each sequence's
+   * outputs go to `onResult` (in order) as soon as its head has run, with the milliseconds its runs took,
+   * and are not kept. Whatever was spilled is removed before this returns or throws.
    */
-  async forwardMany(seqs: readonly Int32Array[], w: LayerWeights, outputs: GraphOutputs, masks?: ReadonlyMap<string, Float32Array>, signal?: AbortSignal): Promise<{ outs: Outs; runMs: number }[]> {
+  async forwardMany(seqs: readonly Int32Array[], w: LayerWeights, outputs: GraphOutputs, opts: ManyOptions): Promise<void> {
     const c = this.config;
     const H = c.hiddenSize;
-    const res = seqs.map(() => ({ outs: {} as Outs, runMs: 0 }));
-    const h = seqs.map((ids, i) => {
-      const e = this.embed(ids, w);
-      if (outputs.hidden) res[i]!.outs['embeddings'] = { dims: [ids.length, H], data: e };
-      return e;
+    const limit = opts.memoryBytes ?? Infinity;
+    let resident = 0;
+    const states: (SeqState | undefined)[] = seqs.map((ids, i) => {
+      const b = heldBytes(c, ids.length, outputs);
+      // The first always: the memory plan's peak counts one sequence's activations.
+      const inMemory = i === 0 || resident + b <= limit;
+      if (inMemory) resident += b;
+      return { inMemory, h: undefined, outs: new Map(), runMs: 0 };
     });
-    for (let L = 0; L < c.layers.length; L++) {
-      if (signal?.aborted) throw new MoeError('E_CANCELLED', 'cancelled');
-      for (const [i, ids] of seqs.entries()) {
-        const t0 = performance.now();
-        const r = await this.runLayer(L, h[i]!, w, outputs, masks, L + 1 < c.layers.length ? L + 1 : 'head');
-        res[i]!.runMs += performance.now() - t0;
-        Object.assign(res[i]!.outs, r.outs);
-        h[i] = r.hidden;
-        if (outputs.hidden) res[i]!.outs[`hidden.${L}`] = { dims: [ids.length, H], data: r.hidden };
+    const spill = new ActivationSpill(opts.spill);
+    const cancelled = (): void => {
+      if (opts.signal?.aborted) throw new MoeError('E_CANCELLED', 'cancelled');
+    };
+    try {
+      for (let L = 0; L < c.layers.length; L++) {
+        for (const [i, ids] of seqs.entries()) {
+          cancelled();
+          const s = states[i]!;
+          const T = ids.length;
+          let h: Float32Array;
+          if (s.h === undefined) {
+            // Embedded at its first turn: nothing of a sequence is held before it runs.
+            h = this.embed(ids, w);
+            if (outputs.hidden) s.outs.set('embeddings', hold(s, spill, { dims: [T, H], data: h }));
+          } else h = take(spill, s.h, !outputs.hidden) as Float32Array;
+          const t0 = performance.now();
+          const r = await this.runLayer(L, h, w, outputs, opts.masks, L + 1 < c.layers.length ? L + 1 : 'head');
+          s.runMs += performance.now() - t0;
+          for (const [name, t] of Object.entries(r.outs)) s.outs.set(name, hold(s, spill, t));
+          s.h = hold(s, spill, { dims: [T, H], data: r.hidden });
+          if (outputs.hidden) s.outs.set(`hidden.${L}`, s.h);
+        }
       }
+      for (const [i, ids] of seqs.entries()) {
+        cancelled();
+        const s = states[i]!;
+        const outs: Outs = {};
+        for (const [name, t] of s.outs) outs[name] = { dims: t.dims, data: take(spill, t, true) };
+        // With hidden states captured, the last one was read back among the outputs.
+        const last = outputs.hidden ? outs[`hidden.${c.layers.length - 1}`]?.data : undefined;
+        const h = s.h === undefined ? this.embed(ids, w) : ((last ?? take(spill, s.h, true)) as Float32Array);
+        const t0 = performance.now();
+        Object.assign(outs, await this.runHead(ids, h, w, outputs));
+        s.runMs += performance.now() - t0;
+        states[i] = undefined; // the caller owns the outputs now
+        await opts.onResult(i, outs, s.runMs);
+      }
+    } finally {
+      spill.dispose();
     }
-    for (const [i, ids] of seqs.entries()) {
-      const t0 = performance.now();
-      Object.assign(res[i]!.outs, await this.runHead(ids, h[i]!, w, outputs));
-      res[i]!.runMs += performance.now() - t0;
-    }
-    return res;
   }
 
   private session(key: string, build: () => ModelProto): Promise<OrtSession> {
@@ -180,6 +212,44 @@ export class LayerwiseModel {
     this.sessions.clear();
     for (const s of all) await (await s.catch(() => undefined))?.release();
   }
+}
+
+export interface ManyOptions {
+  readonly masks?: ReadonlyMap<string, Float32Array>;
+  /** Checked before every sequence's run of a layer (E_CANCELLED). */
+  readonly signal?: AbortSignal;
+  /** Bytes of sequences held in memory between layers (default: no limit); the others are spilled. */
+  readonly memoryBytes?: number;
+  readonly spill?: SpillOptions;
+  /** A sequence's outputs once its head has run; must not call into the engine (it is busy). */
+  readonly onResult: (i: number, outs: Outs, runMs: number) => void | Promise<void>;
+}
+
+/** A tensor held between layers: in memory (`data`) or spilled (`ref`). */
+interface Held {
+  readonly dims: readonly number[];
+  readonly data?: Float32Array | BigInt64Array;
+  readonly ref?: SpillRef;
+}
+
+interface SeqState {
+  readonly inMemory: boolean;
+  /** The last layer's output (undefined before layer 0). */
+  h: Held | undefined;
+  readonly outs: Map<string, Held>;
+  runMs: number;
+}
+
+function hold(s: SeqState, spill: ActivationSpill, t: OutTensor): Held {
+  return s.inMemory ? t : { dims: t.dims, ref: spill.write(t.data) };
+}
+
+/** The array of `t`, read back when spilled (its slot released when `last`: nothing reads it again). */
+function take(spill: ActivationSpill, t: Held, last: boolean): Float32Array | BigInt64Array {
+  if (t.data) return t.data;
+  const a = spill.read(t.ref!);
+  if (last) spill.release(t.ref!);
+  return a;
 }
 
 function variantKey(o: GraphOutputs): string {
