@@ -6,6 +6,8 @@ import { EngineClient } from '../host/engineClient';
 import type { PromptInput, Progress } from '../protocol/engineProtocol';
 import { parseMemoryBudget } from '../engine/memory/memoryBudget';
 import { MoeError } from '../protocol/moeError';
+import { applyExpertAdapter } from '../engine/finetune/expertAdapter';
+import { installStagingCleanup } from '../engine/surgery/stagingCleanup';
 import { buildTrace } from '../trace/buildTrace';
 import { formatAnnotateTable } from './annotateTable';
 import { UsageError, evalCommand, planCommand, profileCommand, recordedSource } from './expertCommands';
@@ -42,6 +44,9 @@ commands:
       gradient for every trainable tensor, F32 in Hugging Face names and shapes, plus scalars loss and
       aux_loss (unscaled). SPEC (repeatable, union; default experts): all | experts (every routed expert) |
       experts=L:E,L:E,... (expert E of decoder layer L) | routers | shared-experts
+  apply-adapter --model DIR --adapter DIR --out DIR
+      writes the full checkpoint of the base model DIR with an expert adapter's tensors in place (every
+      other tensor and file byte-identical); refused when the adapter was made for another base
   options of prune/merge: [--profile FILE] (reuse a profile) [--eval-data PATH...] (held-out; default: the
       calibration data) [--no-eval] [--document FILE] [--dry-run] (show the plan and its impact only)
       [--chunk N] (tokens per pass, default 512) [--max-tokens N] [--max-eval-tokens N] [--json]
@@ -89,9 +94,12 @@ async function main(argv: string[]): Promise<number> {
       'memory-budget': { type: 'string' },
       train: { type: 'string', multiple: true },
       'aux-loss-coef': { type: 'string' },
+      adapter: { type: 'string' },
     },
   });
   if (!values.model) throw new UsageError('--model DIR is required');
+  // A file operation: no model is loaded, so it runs here rather than in the engine process.
+  if (command === 'apply-adapter') return applyAdapterCommand(values.model, values.adapter, values.out);
   // eval loads the baseline (given, or recorded in the candidate's moe_workbench.json) and compares --model to it.
   let loadDir = path.resolve(values.model);
   if (command === 'eval') {
@@ -142,6 +150,20 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await client.dispose();
     stop.exitIfStopped(); // 130 / 143 / 129 whatever the request ended with, once the partial outputs are gone
+  }
+}
+
+async function applyAdapterCommand(model: string, adapter: string | undefined, out: string | undefined): Promise<number> {
+  if (!adapter) throw new UsageError('--adapter DIR is required');
+  if (!out) throw new UsageError('--out DIR is required');
+  installStagingCleanup();
+  const stop = trapStopSignals(() => [out]);
+  try {
+    const { written } = await applyExpertAdapter(path.resolve(model), path.resolve(adapter), path.resolve(out), { signal: stop.signal, ...(progressPrinter() ? { onProgress: progressPrinter()! } : {}) });
+    process.stdout.write(`wrote ${written.dir} (${written.files.length} files, ${written.bytes} bytes)\n`);
+    return 0;
+  } finally {
+    stop.exitIfStopped();
   }
 }
 

@@ -59,6 +59,12 @@ function readOrigins(file: string, moeLayers: readonly number[], numExperts: num
     warnings.push(`${file}: ${why}; expert ids are shown without their source ids`);
     return undefined;
   };
+  // A checkpoint whose tensors were updated in place (fine-tuned, an adapter applied) keeps its experts' ids:
+  // their origins are those of the model it was made from, recorded as `previous`.
+  while (isRecord(raw) && raw['format'] === 'moe-workbench.tensor-update') {
+    if (raw['previous'] === undefined) return undefined;
+    raw = raw['previous'];
+  }
   if (!isRecord(raw) || raw['format'] !== 'moe-workbench.operation') return fail('not a "moe-workbench.operation" record');
   const experts = raw['experts'];
   if (!Array.isArray(experts)) return fail('"experts" is not a list');

@@ -26,7 +26,8 @@ export interface WriteCheckpointOptions {
 export interface CheckpointContents {
   /** Sorted as they should appear in the shards. */
   readonly tensors: readonly PlannedTensor[];
-  readonly configText: string;
+  /** config.json's bytes (a string is written as UTF-8). */
+  readonly configText: string | Buffer;
   /**
    * The operation's own files (record, profile copy), given the source files that were skipped; written
    * last, create-only.
