@@ -4,11 +4,13 @@
 // conversion on the main thread cannot overlap compute. It also refuses SharedArrayBuffer-backed inputs
 // ("Invalid argument"), so the buffer being filled is an ordinary ArrayBuffer *transferred* to the worker
 // and back (no copy). The worker reads 16-bit tensors held in SharedArrayBuffers (cached mode) or from the
-// files with its own descriptors (streaming), and performs the same row copies as tensorSource.ts with the
-// loops of rowConversion.ts; its F16 table is the main thread's, so both convert bit for bit alike.
+// files with its own descriptors (streaming), and performs the same row copies as tensorSource.ts: 16-bit
+// blocks through its own instance of the main thread's wasm kernel (widener.ts, same module), else the
+// loops of rowConversion.ts with the main thread's F16 table, so both convert bit for bit alike.
 import { Worker } from 'node:worker_threads';
 import { MoeError } from '../../protocol/moeError';
 import { f16BitsTable } from './rowConversion';
+import { compileWiden, type WasmModule, WIDEN_BLOCK, WIDEN_BYTES, WIDEN_DST } from './widenWasm';
 import type { Located, StoredTensor } from './tensorSource';
 import type { RowCopy } from './unitTensors';
 
@@ -27,6 +29,26 @@ const held = new Map(workerData.held.map(([n, t]) => [n, { dtype: t.dtype, data:
 const f16 = new Uint32Array(workerData.f16Table);
 const fds = new Map();
 let scratch = new Uint8Array(0);
+// widener.ts's Widener.rows, on this thread's instance of the kernel (absent where wasm is unavailable).
+const BLOCK = workerData.widen.block, DST = workerData.widen.dst;
+let wk;
+try { wk = workerData.widen.module && new WebAssembly.Instance(workerData.widen.module).exports; } catch { wk = undefined; }
+const wsrc = wk && new Uint16Array(wk.mem.buffer, 0, BLOCK), wout = wk && new Float32Array(wk.mem.buffer, DST, BLOCK);
+function widen(dtype, fill, rowLen, rows, dst, to, stride) {
+  const total = rowLen * rows, block = rowLen <= BLOCK ? Math.floor(BLOCK / rowLen) * rowLen : BLOCK;
+  const kernel = dtype === 'BF16' ? wk.bf16 : wk.f16;
+  for (let e0 = 0; e0 < total; e0 += block) {
+    const n = Math.min(block, total - e0);
+    fill(wsrc.subarray(0, n), e0);
+    kernel(0, DST, (n + 7) >>> 3);
+    if (stride === rowLen || rows === 1) { dst.set(wout.subarray(0, n), to + e0); continue; }
+    for (let e = e0; e < e0 + n; ) {
+      const r = Math.floor(e / rowLen), c = e - r * rowLen, len = Math.min(rowLen - c, e0 + n - e);
+      dst.set(wout.subarray(e - e0, e - e0 + len), to + r * stride + c);
+      e += len;
+    }
+  }
+}
 function convert(dtype, src, dst) {
   if (dtype === 'F32') { dst.set(src); return; }
   const d = new Uint32Array(dst.buffer, dst.byteOffset, src.length);
@@ -56,10 +78,12 @@ function read(l, name, dst, offset) {
 }
 function copy(k, dst, base) {
   const h = held.get(k.hf);
+  if (h && wk && h.dtype !== 'F32') { widen(h.dtype, (b, at) => b.set(h.data.subarray(k.from + at, k.from + at + b.length)), k.rowLen, k.rows, dst, base + k.to, k.stride); return; }
   if (h) { copyRows(h.dtype, h.data, k.from, k.rowLen, k.rows, dst, base + k.to, k.stride); return; }
   const l = where.get(k.hf);
   if (!l) throw new Error('tensor "' + k.hf + '" is neither held nor in the files');
   const size = l.dtype === 'F32' ? 4 : 2, n = k.rows * k.rowLen;
+  if (wk && size === 2) { widen(l.dtype, (b, at) => read(l, k.hf, new Uint8Array(b.buffer, b.byteOffset, b.length * 2), (k.from + at) * 2), k.rowLen, k.rows, dst, base + k.to, k.stride); return; }
   if (k.rows === 1 || k.stride === k.rowLen) {
     const at = dst.byteOffset + (base + k.to) * 4, out = dst.subarray(base + k.to, base + k.to + n);
     if (size === 4) { read(l, k.hf, new Uint8Array(dst.buffer, at, n * 4), k.from * 4); return; }
@@ -77,7 +101,7 @@ parentPort.on('message', (m) => {
   try {
     const dst = new Float32Array(m.buffer);
     for (const it of m.items) for (const k of it.copies) copy(k, dst, it.at);
-    parentPort.postMessage({ id: m.id, buffer: m.buffer, scratch: scratch.byteLength }, [m.buffer]);
+    parentPort.postMessage({ id: m.id, buffer: m.buffer, scratch: scratch.byteLength + (wk ? workerData.widen.bytes : 0) }, [m.buffer]);
   } catch (e) {
     parentPort.postMessage({ id: m.id, buffer: m.buffer, error: String(e && e.message) }, [m.buffer]);
   }
@@ -98,6 +122,14 @@ export interface FillResult {
   readonly error?: MoeError;
 }
 
+let compiled: WasmModule | null | undefined;
+
+/** The kernel's module, compiled once and shared with every worker (undefined without wasm SIMD). */
+function widenModule(): WasmModule | undefined {
+  if (compiled === undefined) compiled = compileWiden() ?? null;
+  return compiled ?? undefined;
+}
+
 export class ConversionWorker {
   private readonly worker: Worker;
   private readonly waiting = new Map<number, (r: FillResult) => void>();
@@ -114,6 +146,7 @@ export class ConversionWorker {
         where: [...files],
         held: shared.map(([n, t]) => [n, { dtype: t.dtype, buffer: t.data.buffer, byteOffset: t.data.byteOffset, length: t.data.length }]),
         f16Table: f16BitsTable().slice().buffer,
+        widen: { module: widenModule(), block: WIDEN_BLOCK, dst: WIDEN_DST, bytes: WIDEN_BYTES },
       },
     });
     this.worker.unref();

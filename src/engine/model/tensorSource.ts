@@ -1,13 +1,16 @@
 // Where the engine's float32 weights are built from: checkpoint tensors held in memory in their stored
 // dtype (cached mode), or read from the safetensors files with positioned reads when needed (streaming,
-// and loading). Both convert BF16/F16 to float32 exactly (dtype.ts) and copy blocks of rows, which is all
-// the engine's layouts need (unitTensors.ts). The headers were validated by openCheckpoint; the file
+// and loading). Both convert BF16/F16 to float32 exactly (the wasm kernel of widener.ts; dtype.ts's loops
+// where wasm is unavailable) and copy blocks of rows, which is all the engine's layouts need
+// (unitTensors.ts). The headers were validated by openCheckpoint; the file
 // descriptors here are this module's own, so the checkpoint can be closed after loading.
 import * as fs from 'node:fs';
 import { MoeError } from '../../protocol/moeError';
 import type { Checkpoint } from './checkpoint';
 import { bf16ToF32, f16ToF32, isStorageDtype, type StorageDtype } from './dtype';
 import { copyRows } from './rowConversion';
+import { copyRowsInto, widener } from './widener';
+import { WIDEN_BYTES } from './widenWasm';
 import type { RowCopy } from './unitTensors';
 
 /** A checkpoint tensor in memory, in its stored dtype. */
@@ -35,7 +38,7 @@ export class HeldSource implements TensorSource {
   copy(k: RowCopy, dst: Float32Array, base: number): void {
     const t = this.held.get(k.hf);
     if (!t) throw new MoeError('E_INTERNAL', `tensor "${k.hf}" is not held in memory`);
-    copyRows(t.dtype, t.data, k.from, k.rowLen, k.rows, dst, base + k.to, k.stride);
+    copyRowsInto(widener(), t.dtype, t.data, k.from, k.rowLen, k.rows, dst, base + k.to, k.stride);
   }
 }
 
@@ -54,8 +57,9 @@ const MAX_READ = 1 << 30;
 export class DiskSource implements TensorSource {
   private readonly where = new Map<string, Located>();
   private readonly fds = new Map<string, number>();
-  /** Block reads of strided copies land here (one expert's gate or up projection at a time). */
+  /** Block reads of strided F32 copies land here (16-bit blocks are read into the wasm kernel's memory). */
   private scratch = new Uint8Array(0);
+  private widened = false;
 
   constructor(ckpt: Pick<Checkpoint, 'tensors'>) {
     for (const [name, { file, entry }] of ckpt.tensors) {
@@ -70,9 +74,9 @@ export class DiskSource implements TensorSource {
     }
   }
 
-  /** Bytes of the scratch buffer (counted as held by the weight store). */
+  /** Bytes of the scratch buffers (counted as held by the weight store). */
   get scratchBytes(): number {
-    return this.scratch.byteLength;
+    return this.scratch.byteLength + (this.widened ? WIDEN_BYTES : 0);
   }
 
   /** Every tensor's location (for the conversion worker, which reads with its own descriptors). */
@@ -99,6 +103,14 @@ export class DiskSource implements TensorSource {
     const l = this.locate(k.hf);
     const size = l.dtype === 'F32' ? 4 : 2;
     const n = k.rows * k.rowLen;
+    const w = size === 2 ? widener() : undefined;
+    if (w) {
+      // Each block is read straight into the kernel's memory, widened there and copied out.
+      this.widened = true;
+      const fill = (block: Uint16Array, at: number): void => this.read(l, k.hf, new Uint8Array(block.buffer, block.byteOffset, block.length * 2), (k.from + at) * 2);
+      w.rows(l.dtype as 'BF16' | 'F16', fill, k.rowLen, k.rows, dst, base + k.to, k.stride);
+      return;
+    }
     if (k.rows === 1 || k.stride === k.rowLen) {
       // Contiguous: read straight into the destination. A 16-bit block goes into the upper half of its
       // float32 bytes and is widened in place, front to back: element i is read before its 4 bytes are
