@@ -97,9 +97,10 @@ describe('memory plan inputs and rules', () => {
     const c = loadModelConfig(fixture('olmoe'));
     const a = estimateWorkingSet(c, 512);
     const b = estimateWorkingSet(c, 1024);
-    assert.equal(b.attentionBytes, 4 * a.attentionBytes);
-    assert.equal(a.attentionBytes, 4 * 2 * c.numHeads * 512 * 512);
-    assert.equal(b.activationBytes, 2 * a.activationBytes);
+    // Rounded up to whole bytes: within a byte of the exact ratios.
+    assert.ok(Math.abs(b.attentionBytes - 4 * a.attentionBytes) <= 4, `${b.attentionBytes} vs ${a.attentionBytes}`);
+    assert.ok(a.attentionBytes >= 4 * 2 * 2 * c.numHeads * 512 * 512, 'at least two [heads, T, T] float tensors per retained layer session');
+    assert.ok(Math.abs(b.activationBytes - 2 * a.activationBytes) <= 2);
     assert.ok(a.runtimeBytes > RUNTIME_RESERVE_BYTES && b.runtimeBytes > a.runtimeBytes);
   });
 
@@ -111,7 +112,7 @@ describe('memory plan inputs and rules', () => {
     const tight = planMemory(c, units, { budgetBytes: 400 * MiB, available: free(64 * GiB) });
     assert.ok(tight.maxTokens < 2048 && tight.maxTokens >= 128, `${tight.maxTokens} tokens`);
     assert.ok(tight.estimate.peakBytes <= 400 * MiB);
-    assert.match(tight.reason, new RegExp(`sequences are limited to ${tight.maxTokens} tokens \\(${c.contextLength} without the budget\\)`));
+    assert.match(tight.reason, new RegExp(`sequences are limited to ${tight.maxTokens} tokens \\(${c.contextLength} without the budget; a --memory-budget of about \\d+\\.\\dGiB allows ${c.contextLength}\\)`));
     const budget = parseMemoryBudget('200MiB');
     assert.throws(
       () => planMemory(c, units, { budgetBytes: budget, available: free(64 * GiB), modelDir: '/models/tiny' }),

@@ -6,7 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PUBLISHED_CONFIGS, type PublishedModel } from '../../src/devtools/publishedShapes';
-import { planMemory, type MemoryPlan } from '../../src/engine/memory/memoryPlan';
+import { CACHED_MIN_TOKENS, holding, MODE_TOKENS, planMemory, type MemoryPlan } from '../../src/engine/memory/memoryPlan';
 import { shapeMemoryUnits } from '../../src/engine/memory/memoryUnits';
 import type { ModelConfig } from '../../src/engine/model/modelConfig';
 import { parseModelConfig } from '../../src/engine/model/parseConfig';
@@ -59,7 +59,7 @@ describe('memory plans for published model shapes', () => {
     assert.equal(shape('olmoe-1b-7b').units.find((u) => u.layer === 3)!.f32Bytes, 4 * olmoeLayer);
   });
 
-  it('OLMoE-1B-7B: refused at 3 GiB, streams at 4, 8 and 16 GiB, caches at 24, is resident at 32 and 64', () => {
+  it('OLMoE-1B-7B: refused at 3 GiB, streams at 4, 8 and 16 GiB, caches at 20.4 and 24, is resident at 32 and 64', () => {
     const e = refusal('olmoe-1b-7b', 3);
     assert.match(e.message, /within the 3\.0 GiB memory budget: even streaming, .* largest layer \(1\.6 GiB each\) .*at least 4GiB\./);
     const p4 = plan('olmoe-1b-7b', 4);
@@ -70,12 +70,14 @@ describe('memory plans for published model shapes', () => {
     assert.equal(p8.mode, 'streaming');
     assert.equal(p8.f32Layers.size, 0);
     assert.ok(p8.maxTokens < p8.capTokens && p8.maxTokens >= 1024 && p8.maxTokens > p4.maxTokens, `8 GiB leaves room for ${p8.maxTokens} tokens`);
-    assert.match(p8.reason, /^streaming: the 12\.9 GiB of BF16 weights do not fit in the 8\.0 GiB memory budget .*each layer is read from disk when it runs; sequences are limited to \d+ tokens \(4096 without the budget\)$/);
+    assert.match(p8.reason, /^streaming: the 12\.9 GiB of BF16 weights do not fit in the 8\.0 GiB memory budget with 1024-token sequences \(held as stored they would need about \d+\.\d GiB\); each layer is read from disk when it runs; sequences are limited to \d+ tokens \(4096 without the budget; a --memory-budget of about \d+\.\dGiB allows 4096\)$/);
     const p16 = plan('olmoe-1b-7b', 16);
     assert.equal(p16.mode, 'streaming');
-    // Full-length sequences come before float32 layers: the whole context fits, with no room for a layer.
-    assert.equal(p16.maxTokens, 4096, 'the whole context fits at 16 GiB');
-    assert.equal(p16.f32Layers.size, 0);
+    // Float32 layers before sequences longer than MODE_TOKENS: as many as leave room for 2,048 tokens.
+    assert.ok(p16.f32Layers.size > 0 && p16.maxTokens >= MODE_TOKENS && p16.maxTokens < 4096, `${p16.f32Layers.size} layers, ${p16.maxTokens} tokens`);
+    const { c, units } = shape('olmoe-1b-7b');
+    const more = holding('streaming', units, p16.f32Layers.size + 1);
+    assert.ok(planMemory(c, units, { mode: 'streaming', f32Layers: more.f32Layers, budgetBytes: 16 * GiB, available: PLENTY }).maxTokens < MODE_TOKENS, 'one more float32 layer would not leave room for 2,048 tokens');
     const p24 = plan('olmoe-1b-7b', 24);
     assert.equal(p24.mode, 'cached');
     assert.equal(p24.estimate.storedBytes, sumBytes(shape('olmoe-1b-7b').units, 'storedBytes'), 'cached holds every stored weight');
@@ -110,6 +112,25 @@ describe('memory plans for published model shapes', () => {
       assert.match(e.message, new RegExp(`within the ${g}\\.0 GiB memory budget: .*largest layer \\(5\\.4 GiB each\\).*at least 12GiB`));
     }
     for (const g of [12, 16, 32]) assert.equal(plan('mixtral-8x7b', g).mode, 'streaming', `${g} GiB`);
+  });
+
+  it('OLMoE-1B-7B at the 20.4 GiB a 24 GB machine leaves: cached with a shorter cap, not streaming 4,096 tokens', () => {
+    const p = plan('olmoe-1b-7b', 20.4);
+    assert.equal(p.mode, 'cached', p.reason);
+    assert.equal(p.estimate.storedBytes, sumBytes(shape('olmoe-1b-7b').units, 'storedBytes'));
+    assert.ok(p.maxTokens >= CACHED_MIN_TOKENS && p.maxTokens < MODE_TOKENS, `${p.maxTokens} tokens`);
+    assert.equal(p.f32Layers.size, 0, 'no float32 layer while the cap is below 2,048 tokens');
+    // Streaming would have run longer sequences: that is the trade the rule declines.
+    const { c, units } = shape('olmoe-1b-7b');
+    const streaming = planMemory(c, units, { mode: 'streaming', budgetBytes: 20.4 * GiB, available: PLENTY });
+    assert.ok(streaming.maxTokens > p.maxTokens, `streaming: ${streaming.maxTokens} tokens`);
+    assert.match(
+      p.reason,
+      new RegExp(`^cached: the 12\\.9 GiB of BF16 weights are held as stored, but as float32 \\(25\\.8 GiB\\) they exceed the 20\\.4 GiB memory budget; 0 of 16 layers keep a float32 copy, the others are converted when they run; sequences are limited to ${p.maxTokens} tokens \\(4096 without the budget; cached mode is kept rather than streaming, which reads every layer from disk on each pass, while sequences of 1024 tokens fit; a --memory-budget of about (\\d+\\.\\d)GiB allows 4096\\)$`),
+    );
+    // The budget named does run the whole context.
+    const advised = Number(/about (\d+\.\d)GiB/.exec(p.reason)![1]);
+    assert.equal(plan('olmoe-1b-7b', advised).maxTokens, 4096, `${advised} GiB`);
   });
 
   it('every plan stays within its budget, adds up, and keeps as many float32 layers as fit', () => {

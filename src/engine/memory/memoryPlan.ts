@@ -1,12 +1,18 @@
-// Before any weight is read: how the engine holds a model within its memory budget. The fastest mode that
-// fits wins (resident, then cached with as many float32 layers as fit, then streaming); a model that does
-// not fit even streaming is refused with the numbers, instead of being loaded until the out-of-memory
-// killer ends the process.
+// Before any weight is read: how the engine holds a model within its memory budget, and the longest
+// sequence a forward pass may then take (`maxTokens`). A model that does not fit even streaming is refused
+// with the numbers, instead of being loaded until the out-of-memory killer ends the process.
 //
-// Modes are chosen for sequences of MODE_TOKENS: ordinary prompts and profiling chunks should not run in a
-// slower mode for room that only a rare long prompt needs. Within the mode, float32 layers are kept only as
-// far as the engine's longest sequence still fits; when even none leaves room for it, what the budget
-// leaves sets `maxTokens`, the longest sequence a forward pass may take.
+// The rule, in order (target = MODE_TOKENS, or the engine's cap when smaller):
+// 1. Resident when every float32 weight fits with target-token sequences.
+// 2. Else cached when the stored weights fit with sequences of at least CACHED_MIN_TOKENS: cached runs
+//    from memory, streaming reads every layer from disk on every pass (on a machine whose budget cannot hold
+//    the weights, the page cache cannot either), so a shorter sequence cap is the better trade down to the
+//    length of an ordinary prompt or profiling chunk. Longer sequences never buy streaming: OLMoE-1B-7B at a
+//    20.4 GiB budget is cached with a shorter cap rather than streaming 4,096-token sequences.
+// 3. Else streaming, on sequences as long as fit (down to MIN_TOKENS; below that the model is refused).
+// Within the mode, float32 layers (no conversion when they run) are kept as far as the cap stays at the
+// target, or at what the mode reaches with none when that is less: they are not traded for sequences longer
+// than MODE_TOKENS. What the budget leaves after them lengthens the cap up to the engine's own.
 import type { MemoryEstimate, MemoryMode } from '../../protocol/modelInfo';
 import { MoeError } from '../../protocol/moeError';
 import type { AvailableMemory } from '../model/availableMemory';
@@ -18,8 +24,10 @@ import { checkpointMemoryUnits, type MemoryUnit } from './memoryUnits';
 import { resolveBudget, type ResolvedBudget } from './resolveBudget';
 import { attentionTokenCap, estimateWorkingSet, type WorkingSet } from './workingSet';
 
-/** The sequence length modes are chosen for. */
+/** The sequence length modes and float32 layers are chosen for. */
 export const MODE_TOKENS = 2048;
+/** Cached mode is kept over streaming as long as it runs sequences at least this long. */
+export const CACHED_MIN_TOKENS = 1024;
 /** Below this a model is refused rather than run on ever shorter sequences. */
 export const MIN_TOKENS = 128;
 
@@ -53,6 +61,8 @@ export interface PlanOptions {
   readonly f32Layers?: ReadonlySet<number>;
   /** Named in a refusal (MoeError.file). */
   readonly modelDir?: string;
+  /** Internal (budgetForCap's own plans): no budget advice in the reason. */
+  readonly noAdvice?: boolean;
 }
 
 /** What a mode holds for weights with a given set of float32 layers. */
@@ -82,9 +92,20 @@ export function planMemory(c: ModelConfig, units: readonly MemoryUnit[], opts: P
   const capTokens = Math.max(1, Math.min(opts.maxTokens ?? attentionTokenCap(c), c.contextLength));
   const working = opts.workingSet ?? ((t: number) => estimateWorkingSet(c, t));
   const peakOf = (h: WeightHolding, t: number): MemoryEstimate => estimateOf(h, working(t));
+  const floor = Math.min(capTokens, CACHED_MIN_TOKENS);
+  const target = Math.min(capTokens, MODE_TOKENS);
   const facts = (mode: MemoryMode, h: WeightHolding, maxTokens: number): MemoryPlan => {
     const estimate = peakOf(h, maxTokens);
-    const reason = describePlan({ mode, units, numLayers: c.numLayers, holding: h, estimate, budget, maxTokens, capTokens, forced: opts.mode !== undefined });
+    const forced = opts.mode !== undefined;
+    const why = forced
+      ? {}
+      : {
+          floorTokens: floor,
+          targetTokens: target,
+          ...(mode === 'streaming' ? { cachedPeakBytes: peakOf(holding('cached', units, 0), floor).peakBytes } : {}),
+          ...(maxTokens < capTokens && !opts.noAdvice ? { fullCapBudgetBytes: budgetForCap(c, units, B, capTokens, opts) } : {}),
+        };
+    const reason = describePlan({ mode, units, numLayers: c.numLayers, holding: h, estimate, budget, maxTokens, capTokens, forced, ...why });
     return { mode, f32Layers: h.f32Layers, budgetBytes: B, estimate, maxTokens, capTokens, budget, reason };
   };
   const bottom = Math.min(capTokens, MIN_TOKENS);
@@ -97,18 +118,47 @@ export function planMemory(c: ModelConfig, units: readonly MemoryUnit[], opts: P
     const est = peakOf(h, bottom);
     return { ...facts(opts.mode, h, bottom), reason: `${opts.mode}: forced, beyond the budget (about ${formatBytes(est.peakBytes)} for ${bottom}-token sequences, budget ${formatBytes(B)})` };
   }
-  for (const t of tokenSteps(capTokens)) {
-    for (const mode of ['resident', 'cached', 'streaming'] as const) {
-      const atMode = bestHolding(mode, units, c.numLayers, (x) => peakOf(x, t).peakBytes <= B);
-      if (!atMode) continue;
-      // Full-length sequences before float32 layers: when the mode runs the engine's longest sequence,
-      // keep as many float32 layers as leave room for it (fewer, but no prompt refused for the budget).
-      const h = bestHolding(mode, units, c.numLayers, (x) => peakOf(x, capTokens).peakBytes <= B) ?? atMode;
-      return facts(mode, h, longestFitting(t, capTokens, (x) => peakOf(h, x).peakBytes <= B));
-    }
+  const fitsAt = (h: WeightHolding, t: number): boolean => peakOf(h, t).peakBytes <= B;
+  const steps = tokenSteps(capTokens);
+  // First the modes that run from memory, on sequences of at least `floor`; then any mode, the fastest that
+  // fits at the longest length (streaming, unless only very short sequences fit at all).
+  const inMemory = ['resident', 'cached'] as const;
+  const tries: [MemoryMode, number][] = [
+    ...steps.filter((t) => t >= floor).flatMap((t) => inMemory.map((m): [MemoryMode, number] => [m, t])),
+    ...steps.flatMap((t) => [...inMemory, 'streaming' as const].map((m): [MemoryMode, number] => [m, t])),
+  ];
+  for (const [mode, t] of tries) {
+    const none = holding(mode, units, mode === 'resident' ? c.numLayers : 0);
+    if (!fitsAt(none, t)) continue;
+    if (mode === 'resident') return facts(mode, none, longestFitting(t, capTokens, (x) => fitsAt(none, x)));
+    // Float32 layers as far as the cap stays at the target (or at what the mode reaches without any).
+    const reach = longestFitting(t, Math.max(t, target), (x) => fitsAt(none, x));
+    const h = bestHolding(mode, units, c.numLayers, (x) => fitsAt(x, reach)) ?? none;
+    return facts(mode, h, longestFitting(reach, capTokens, (x) => fitsAt(h, x)));
   }
   const estimate = peakOf(holding('streaming', units, 0), bottom);
   throw new MoeError('E_UNSUPPORTED', refusalMessage({ modelDir: opts.modelDir, units, budget, estimate, tokens: bottom }), opts.modelDir);
+}
+
+/**
+ * The smallest budget above `from` whose plan runs `cap`-token sequences, scanned upward in 64 steps to
+ * the resident peak at `cap` (which always does): not bisected, because a larger budget can choose a faster
+ * mode with a shorter cap (cached where streaming ran the whole context).
+ */
+function budgetForCap(c: ModelConfig, units: readonly MemoryUnit[], from: number, cap: number, opts: PlanOptions): number {
+  const working = opts.workingSet ?? ((t: number) => estimateWorkingSet(c, t));
+  const top = estimateOf(holding('resident', units, c.numLayers), working(cap)).peakBytes;
+  const plenty = { bytes: Number.MAX_SAFE_INTEGER, source: 'budgetForCap' };
+  const step = Math.max(2 ** 20, (top - from) / 64);
+  for (let b = from + step; b < top; b += step) {
+    try {
+      const p = planMemory(c, units, { ...opts, budgetBytes: Math.ceil(b), available: plenty, noAdvice: true });
+      if (p.maxTokens >= cap) return Math.ceil(b);
+    } catch {
+      // Refused at this budget: try a larger one.
+    }
+  }
+  return top;
 }
 
 /** MODE_TOKENS (or the cap, when smaller), then halving down to MIN_TOKENS. */

@@ -17,6 +17,14 @@ export interface PlanFacts {
   readonly capTokens: number;
   /** The caller chose the mode (tests): say what it does, not why the budget chose it. */
   readonly forced?: boolean;
+  /** Streaming: what cached mode would need with sequences of `floorTokens` (why it was not chosen). */
+  readonly cachedPeakBytes?: number;
+  /** Cached mode is preferred over streaming down to sequences of this length (CACHED_MIN_TOKENS). */
+  readonly floorTokens?: number;
+  /** The length modes are chosen for (MODE_TOKENS, or the cap when smaller). */
+  readonly targetTokens?: number;
+  /** When maxTokens < capTokens: the smallest budget whose plan runs capTokens-token sequences. */
+  readonly fullCapBudgetBytes?: number;
 }
 
 export function describePlan(f: PlanFacts): string {
@@ -34,11 +42,17 @@ export function describePlan(f: PlanFacts): string {
   } else if (f.mode === 'cached') {
     s = `cached: the ${stored} are held as stored, but as float32 (${formatBytes(total(f.units, (u) => u.f32Bytes - u.sharedF32Bytes))}) they exceed ${budget}; ${n} of ${f.numLayers} layers keep a float32 copy, the others are converted when they run`;
   } else {
-    s =
-      `streaming: the ${stored} do not fit in ${budget} next to ${formatBytes(e.layerBufferBytes + working)} of layer buffers and working memory; each layer is read from disk when it runs` +
-      (n > 0 ? ` (${n} of ${f.numLayers} layers keep a float32 copy)` : '');
+    const why = f.cachedPeakBytes !== undefined && f.floorTokens !== undefined ? ` with ${f.floorTokens}-token sequences (held as stored they would need about ${formatBytes(f.cachedPeakBytes)})` : ` next to ${formatBytes(e.layerBufferBytes + working)} of layer buffers and working memory`;
+    s = `streaming: the ${stored} do not fit in ${budget}${why}; each layer is read from disk when it runs` + (n > 0 ? ` (${n} of ${f.numLayers} layers keep a float32 copy)` : '');
   }
-  if (f.maxTokens < f.capTokens) s += `; sequences are limited to ${f.maxTokens} tokens (${f.capTokens} without the budget)`;
+  if (f.maxTokens < f.capTokens) {
+    s += `; sequences are limited to ${f.maxTokens} tokens (${f.capTokens} without the budget`;
+    if (f.mode === 'cached' && f.floorTokens !== undefined && f.maxTokens < (f.targetTokens ?? f.capTokens)) {
+      s += `; cached mode is kept rather than streaming, which reads every layer from disk on each pass, while sequences of ${f.floorTokens} tokens fit`;
+    }
+    if (f.fullCapBudgetBytes !== undefined) s += `; a --memory-budget of about ${budgetText(f.fullCapBudgetBytes)} allows ${f.capTokens}`;
+    s += ')';
+  }
   if (f.budget.lowered) s += ` (${f.budget.source})`;
   else if (!f.budget.explicit) s += ` (budget: ${f.budget.source})`;
   return s;
@@ -68,6 +82,11 @@ export function refusalMessage(f: RefusalFacts): string {
     `even streaming, which holds no weights in memory, needs about ${formatBytes(e.peakBytes)}: two float32 buffers for its largest layer ` +
     `(${formatBytes(largest)} each) and ${formatBytes(working)} of working memory (activations, ONNX Runtime's arenas) for ${f.tokens}-token sequences. ${change}`
   );
+}
+
+/** A budget to give, rounded up to a tenth of a GiB: "23.6GiB". */
+function budgetText(bytes: number): string {
+  return `${(Math.ceil((bytes / 2 ** 30) * 10) / 10).toFixed(1)}GiB`;
 }
 
 function total(units: readonly MemoryUnit[], f: (u: MemoryUnit) => number): number {
