@@ -12,6 +12,7 @@ export type MoeErrorCode =
   | 'E_WORKER' // the engine worker died or could not start
   | 'E_TIMEOUT'
   | 'E_IO' // writing an output failed
+  | 'E_NUMERIC' // a computation became non-finite (a NaN/inf loss or gradient while training)
   | 'E_INTERNAL';
 
 /** The serialisable form of an error, as it crosses postMessage. */

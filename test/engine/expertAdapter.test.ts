@@ -39,15 +39,6 @@ function changedExperts(name: string, e: number): { names: string[]; values: Map
   }
 }
 
-const raw = (dir: string, name: string): Buffer => {
-  const c = openCheckpoint(dir);
-  try {
-    return Buffer.from(c.tensors.get(name)!.file.readRaw(name));
-  } finally {
-    c.close();
-  }
-};
-
 describe('expert adapters', () => {
   for (const name of ['olmoe', 'mixtral']) {
     test(`${name}: adapter holds only the changed tensors; applied, it gives the base with exactly those replaced`, async () => {

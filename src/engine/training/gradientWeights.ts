@@ -17,20 +17,32 @@ function sliceReader(get: (name: string) => F32Tensor): WeightReader {
   return (name) => weightOrExpertSlice(get, name);
 }
 
+/**
+ * Weights that take the place of the engine's during a computation, by training-graph name (a training
+ * run's float32 master copies: plain weights by HF name, routed experts as their per-expert slices).
+ */
+export type WeightOverrides = ReadonlyMap<string, F32Tensor>;
+
 /** Runs `f` with the float32 weights of `unit` (decoder layer L or 'head'); `next` is the unit after it. */
-export async function withUnitWeights<T>(engine: MoeEngine, unit: WeightUnit, next: WeightUnit | undefined, f: (read: WeightReader) => Promise<T>): Promise<T> {
+export async function withUnitWeights<T>(engine: MoeEngine, unit: WeightUnit, next: WeightUnit | undefined, f: (read: WeightReader) => Promise<T>, overrides?: WeightOverrides): Promise<T> {
   const source: LayerWeights = engine.weights;
   const w = await source.acquire(unit, next);
   try {
-    return await f(sliceReader((name) => w.get(name)));
+    const base = sliceReader((name) => w.get(name));
+    return await f(overrides && overrides.size > 0 ? (name) => overrides.get(name) ?? base(name) : base);
   } finally {
     source.release(unit);
   }
 }
 
-/** Rows of the token embedding for `ids`, float32 [T · H]. */
-export function embeddingRows(engine: MoeEngine, ids: readonly number[]): Float32Array {
-  return engine.weights.embeddingRows(Int32Array.from(ids));
+/** Rows of the token embedding for `ids`, float32 [T · H] (from the overrides when they hold the embedding). */
+export function embeddingRows(engine: MoeEngine, ids: readonly number[], overrides?: WeightOverrides): Float32Array {
+  const e = overrides?.get('model.embed_tokens.weight');
+  if (!e) return engine.weights.embeddingRows(Int32Array.from(ids));
+  const H = engine.config.hiddenSize;
+  const out = new Float32Array(ids.length * H);
+  ids.forEach((id, t) => out.set(e.data.subarray(id * H, (id + 1) * H), t * H));
+  return out;
 }
 
 /** Any weight, outside a unit's run (the whole-model graph, which holds every weight at once). */

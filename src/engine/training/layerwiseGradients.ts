@@ -10,7 +10,7 @@ import { lmHeadName } from '../model/tensorSpec';
 import type { MoeEngine } from '../moeEngine';
 import type { FeedTensor, OrtSession, OutTensor } from '../runtime/ortSession';
 import { GRAD_HIDDEN, gradName, headVjpBytes, HIDDEN, layerForwardBytes, layerSplitBytes, layerVjpBytes, layerWeightName, layerWeightNames } from './layerGradGraphs';
-import { embeddingRows, type WeightReader, withUnitWeights } from './gradientWeights';
+import { embeddingRows, type WeightOverrides, type WeightReader, withUnitWeights } from './gradientWeights';
 import { type LayerRouting, pooledRouterLosses } from './pooledRouterLosses';
 import { cachedSession } from './sessionCache';
 
@@ -29,6 +29,8 @@ export interface LayerwiseRun {
   readonly step: (what: string) => void;
   /** Called with the graph weights whose gradients are final, as soon as they are (head, each layer, embedding). */
   readonly done: (grads: ReadonlyMap<string, Float32Array>) => Promise<void>;
+  /** Weights used instead of the engine's (a training run's current values), by graph name. */
+  readonly overrides?: WeightOverrides;
 }
 
 export interface LayerwiseResult {
@@ -96,7 +98,7 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
   };
 
   // Embedding (a row gather; its backward is a row scatter-add, done in JS below).
-  let h: Float32Array = embeddingRows(engine, run.ids);
+  let h: Float32Array = embeddingRows(engine, run.ids, run.overrides);
   if (c.embeddingMultiplier !== 1) for (let i = 0; i < h.length; i++) h[i] = h[i]! * c.embeddingMultiplier;
 
   // Forward, keeping each layer's input, its routing, and while the budget lasts its saved activations.
@@ -113,7 +115,7 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
       ? await cachedSession(engine, `layer-split-forward|${p.key}`, () => splitOf(p).forward)
       : await cachedSession(engine, `layer-forward|${p.rep}`, () => layerForwardBytes(c, p.rep, spec));
     const feeds: Record<string, FeedTensor> = { [HIDDEN]: { type: 'float32', data: h, dims: [T, H] } };
-    const out = await withUnitWeights(engine, L, L + 1 < c.numLayers ? L + 1 : 'head', (read) => runWith(read, s, feeds, p.rep, L));
+    const out = await withUnitWeights(engine, L, L + 1 < c.numLayers ? L + 1 : 'head', (read) => runWith(read, s, feeds, p.rep, L), run.overrides);
     h = f32(out, 'hidden_out');
     if (spec.kind === 'moe') routing.set(L, { logits: f32(out, 'router_logits'), topk: out['topk']!.data as BigInt64Array });
     let kept = '';
@@ -141,7 +143,7 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
     input_ids: { type: 'int64', data: BigInt64Array.from(run.ids, (i) => BigInt(i)), dims: [T] },
     loss_mask: { type: 'float32', data: run.lossMask, dims: [T - 1] },
   };
-  const headOut = await withUnitWeights(engine, 'head', needBelow ? c.numLayers - 1 : undefined, (read) => runWith(read, head, headFeeds, 0, 0));
+  const headOut = await withUnitWeights(engine, 'head', needBelow ? c.numLayers - 1 : undefined, (read) => runWith(read, head, headFeeds, 0, 0), run.overrides);
   const lmLoss = f32(headOut, 'lm_loss')[0]!;
   const embedName = 'model.embed_tokens.weight';
   const headGrads = new Map(headWeights.map((w) => [w, f32(headOut, gradName(w))]));
@@ -170,7 +172,7 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
     }
     // A split backward takes only the inputs it reads.
     for (const k of Object.keys(feeds)) if (!s.inputNames.includes(k)) delete feeds[k];
-    const out = await withUnitWeights(engine, L, L - 1 >= Math.max(run.lowest, 0) ? L - 1 : undefined, (read) => runWith(read, s, feeds, p.rep, L));
+    const out = await withUnitWeights(engine, L, L - 1 >= Math.max(run.lowest, 0) ? L - 1 : undefined, (read) => runWith(read, s, feeds, p.rep, L), run.overrides);
     stored.delete(L);
     await run.done(new Map(p.weights.map((w) => [layerWeightName(w, p.rep, L), f32(out, gradName(w))])));
     seed = p.inputGrad ? f32(out, GRAD_HIDDEN) : undefined;
