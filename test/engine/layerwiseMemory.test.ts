@@ -67,10 +67,8 @@ describe('bytes held by the weight store in each mode', () => {
       const h = e.weights.holding;
       await e.dispose();
       assert.deepEqual([h.storedBytes, h.f32Bytes, h.overrideBytes], [0, 0, 0]);
-      const c = e.config;
-      const l = c.layers.find((x) => x.kind === 'moe')!;
-      const scratch = l.intermediateSize * c.hiddenSize * 2; // one BF16 gate or up projection, per thread
-      assert.equal(h.bufferBytes, 2 * largestConverted(() => false) + 2 * scratch);
+      // 16-bit blocks are read into the conversion kernel's fixed memory (widener.ts), not a scratch buffer.
+      assert.equal(h.bufferBytes, 2 * largestConverted(() => false));
     });
   }
 });

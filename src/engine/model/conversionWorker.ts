@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { MoeError } from '../../protocol/moeError';
 import { f16BitsTable } from './rowConversion';
-import { compileWiden, type WasmModule, WIDEN_BLOCK, WIDEN_BYTES, WIDEN_DST } from './widenWasm';
+import { compileWiden, type WasmModule, WIDEN_BLOCK, WIDEN_DST } from './widenWasm';
 import type { Located, StoredTensor } from './tensorSource';
 import type { RowCopy } from './unitTensors';
 
@@ -101,7 +101,7 @@ parentPort.on('message', (m) => {
   try {
     const dst = new Float32Array(m.buffer);
     for (const it of m.items) for (const k of it.copies) copy(k, dst, it.at);
-    parentPort.postMessage({ id: m.id, buffer: m.buffer, scratch: scratch.byteLength + (wk ? workerData.widen.bytes : 0) }, [m.buffer]);
+    parentPort.postMessage({ id: m.id, buffer: m.buffer, scratch: scratch.byteLength }, [m.buffer]);
   } catch (e) {
     parentPort.postMessage({ id: m.id, buffer: m.buffer, error: String(e && e.message) }, [m.buffer]);
   }
@@ -146,7 +146,7 @@ export class ConversionWorker {
         where: [...files],
         held: shared.map(([n, t]) => [n, { dtype: t.dtype, buffer: t.data.buffer, byteOffset: t.data.byteOffset, length: t.data.length }]),
         f16Table: f16BitsTable().slice().buffer,
-        widen: { module: widenModule(), block: WIDEN_BLOCK, dst: WIDEN_DST, bytes: WIDEN_BYTES },
+        widen: { module: widenModule(), block: WIDEN_BLOCK, dst: WIDEN_DST },
       },
     });
     this.worker.unref();

@@ -10,7 +10,6 @@ import type { Checkpoint } from './checkpoint';
 import { bf16ToF32, f16ToF32, isStorageDtype, type StorageDtype } from './dtype';
 import { copyRows } from './rowConversion';
 import { copyRowsInto, widener } from './widener';
-import { WIDEN_BYTES } from './widenWasm';
 import type { RowCopy } from './unitTensors';
 
 /** A checkpoint tensor in memory, in its stored dtype. */
@@ -59,7 +58,6 @@ export class DiskSource implements TensorSource {
   private readonly fds = new Map<string, number>();
   /** Block reads of strided F32 copies land here (16-bit blocks are read into the wasm kernel's memory). */
   private scratch = new Uint8Array(0);
-  private widened = false;
 
   constructor(ckpt: Pick<Checkpoint, 'tensors'>) {
     for (const [name, { file, entry }] of ckpt.tensors) {
@@ -74,9 +72,12 @@ export class DiskSource implements TensorSource {
     }
   }
 
-  /** Bytes of the scratch buffers (counted as held by the weight store). */
+  /**
+   * Bytes of the scratch buffer (counted as held by the weight store). The kernel's memory (widenWasm.ts,
+   * 768 KiB per converting thread, fixed) is the thread's like its stack and heap, and not counted here.
+   */
   get scratchBytes(): number {
-    return this.scratch.byteLength + (this.widened ? WIDEN_BYTES : 0);
+    return this.scratch.byteLength;
   }
 
   /** Every tensor's location (for the conversion worker, which reads with its own descriptors). */
@@ -106,7 +107,6 @@ export class DiskSource implements TensorSource {
     const w = size === 2 ? widener() : undefined;
     if (w) {
       // Each block is read straight into the kernel's memory, widened there and copied out.
-      this.widened = true;
       const fill = (block: Uint16Array, at: number): void => this.read(l, k.hf, new Uint8Array(block.buffer, block.byteOffset, block.length * 2), (k.from + at) * 2);
       w.rows(l.dtype as 'BF16' | 'F16', fill, k.rowLen, k.rows, dst, base + k.to, k.stride);
       return;

@@ -5,9 +5,11 @@
 //   of every unit stored as F32, which runs from its own copy), the other units converted when they run;
 // - streaming: nothing kept: a unit is read from the safetensors files when it runs (the page cache does
 //   the rest).
-// Units converted when they run share two reused float32 buffers (the running unit's, and the next one's,
-// prepared meanwhile by a worker thread, conversionWorker.ts): a fresh multi-GB buffer costs far more to
-// touch the first time than the copy into it (9.2 s vs 0.58 s for 2.4 GB measured here).
+// Units converted when they run share two reused float32 slots (the running unit's, and the next one's,
+// prepared meanwhile by worker threads, conversionWorker.ts): a fresh multi-GB buffer costs far more to
+// touch the first time than the copy into it (9.2 s vs 0.58 s for 2.4 GB measured here). With two cores
+// a slot is split into two buffers (unitParts.ts; together the size of the largest unit) filled by two
+// workers at once: when a layer's run is short, converting is what a pass waits for.
 // get(name) serves any weight as float32 in every mode (converted on demand when no copy is kept, not
 // retained); set(name) replaces one, kept as float32 whatever the mode.
 import { MoeError } from '../../protocol/moeError';
@@ -15,7 +17,9 @@ import type { Progress } from '../../protocol/engineProtocol';
 import type { LayerWeights, UnitWeights, WeightUnit } from '../layerwise/layerwiseModel';
 import type { Checkpoint } from './checkpoint';
 import type { ModelConfig } from './modelConfig';
+import { availableParallelism } from 'node:os';
 import { ConversionWorker, type FillItem } from './conversionWorker';
+import { placeUnits, type Placement } from './unitParts';
 import { DiskSource, HeldSource, type StoredTensor, type TensorSource } from './tensorSource';
 import { engineTensors, type EngineTensor } from './unitTensors';
 
@@ -35,13 +39,15 @@ export interface WeightPlan {
 }
 
 interface Slot {
-  data: Float32Array;
-  /** Elements of its buffer (also while the buffer is away in the worker). */
-  readonly size: number;
+  /** One buffer per part (unitParts.ts), each of its part's size. */
+  parts: Float32Array[];
   unit: WeightUnit | undefined;
-  /** Set while the worker fills it (its buffer is transferred away meanwhile). */
+  /** Set while workers fill it (its buffers are transferred away meanwhile). */
   pending: Promise<void> | undefined;
 }
+
+/** Units split over two buffers, filled by two workers, when the machine has the cores for it. */
+const MAX_PARTS = 2;
 
 /** Bytes held by the store, by what holds them. */
 export interface WeightHolding {
@@ -76,7 +82,10 @@ export class WeightStore implements LayerWeights {
    */
   private readonly slots: Slot[] = [];
   private current = 0;
-  private worker: ConversionWorker | undefined;
+  /** One per part; none without prefetching. */
+  private workers: ConversionWorker[] = [];
+  private placement: ReadonlyMap<string, Placement> = new Map();
+  private partSizes: readonly number[] = [];
 
   constructor(
     private readonly config: ModelConfig,
@@ -122,11 +131,10 @@ export class WeightStore implements LayerWeights {
         this.fillNow(this.slots[s]!, unit, missing);
       }
       this.current = s;
-      let at = 0;
-      const buf = this.slots[s]!.data;
+      const parts = this.slots[s]!.parts;
       for (const t of missing) {
-        views.set(t.name, { dims: t.dims, data: buf.subarray(at, at + t.elements) });
-        at += t.elements;
+        const p = this.place(t);
+        views.set(t.name, { dims: t.dims, data: parts[p.part]!.subarray(p.at, p.at + t.elements) });
       }
     }
     if (next !== undefined) this.prefetch(next);
@@ -138,11 +146,20 @@ export class WeightStore implements LayerWeights {
     return (this.byUnit.get(unit) ?? []).filter((t) => !this.f32.has(t.name) && !this.overrides.has(t.name));
   }
 
+  private place(t: EngineTensor): Placement {
+    const p = this.placement.get(t.name);
+    if (!p) throw new MoeError('E_INTERNAL', `weight "${t.name}" has no place in the layer buffers`);
+    return p;
+  }
+
+  private addSlots(want: number): void {
+    while (this.slots.length < want) this.slots.push({ parts: this.partSizes.map((n) => new Float32Array(n)), unit: undefined, pending: undefined });
+  }
+
   /** A slot to convert into now: not the running one when there are two, waited for if being filled. */
   private async freeSlot(): Promise<number> {
-    const size = this.largestConverted();
-    const want = this.worker ? 2 : 1;
-    while (this.slots.length < want) this.slots.push({ data: new Float32Array(size), size, unit: undefined, pending: undefined });
+    const want = this.workers.length > 0 ? 2 : 1;
+    this.addSlots(want);
     const s = want === 1 ? 0 : 1 - this.current;
     await this.slots[s]!.pending;
     return s;
@@ -150,38 +167,36 @@ export class WeightStore implements LayerWeights {
 
   private fillNow(slot: Slot, unit: WeightUnit, missing: readonly EngineTensor[]): void {
     slot.unit = undefined; // a failed conversion leaves no half-filled unit behind
-    let at = 0;
     for (const t of missing) {
-      for (const k of t.copies) this.source!.copy(k, slot.data, at);
-      at += t.elements;
+      const p = this.place(t);
+      for (const k of t.copies) this.source!.copy(k, slot.parts[p.part]!, p.at);
     }
     slot.unit = unit;
   }
 
-  /** Starts preparing `unit` in the worker, into the slot that is not running (if it is free). */
+  /** Starts preparing `unit` in the workers (one per part), into the slot that is not running (if it is free). */
   private prefetch(unit: WeightUnit): void {
-    const worker = this.worker;
-    if (!worker || this.slots.some((x) => x.unit === unit)) return;
+    if (this.workers.length === 0 || this.slots.some((x) => x.unit === unit)) return;
     const missing = this.missing(unit);
     if (missing.length === 0) return;
-    while (this.slots.length < 2) {
-      const size = this.largestConverted();
-      this.slots.push({ data: new Float32Array(size), size, unit: undefined, pending: undefined });
-    }
+    this.addSlots(2);
     const slot = this.slots[1 - this.current]!;
     if (slot.pending) return;
-    const items: FillItem[] = [];
-    let at = 0;
+    const items: FillItem[][] = this.partSizes.map(() => []);
     for (const t of missing) {
-      items.push({ copies: t.copies, at });
-      at += t.elements;
+      const p = this.place(t);
+      items[p.part]!.push({ copies: t.copies, at: p.at });
     }
-    const size = slot.size;
     slot.unit = unit;
-    slot.pending = worker.fill(slot.data.buffer as ArrayBuffer, items).then((r) => {
-      slot.data = r.buffer ? new Float32Array(r.buffer) : new Float32Array(size);
+    const fills = items.map(async (its, part) => {
+      if (its.length === 0) return true;
+      const r = await this.workers[part]!.fill(slot.parts[part]!.buffer as ArrayBuffer, its);
+      slot.parts[part] = r.buffer ? new Float32Array(r.buffer) : new Float32Array(this.partSizes[part]!);
+      return !r.error && !!r.buffer;
+    });
+    slot.pending = Promise.all(fills).then((ok) => {
       // On failure the unit is converted on the main thread when it runs, which reports the error.
-      if (r.error || !r.buffer) slot.unit = undefined;
+      if (!ok.every(Boolean)) slot.unit = undefined;
       slot.pending = undefined;
     });
   }
@@ -215,8 +230,8 @@ export class WeightStore implements LayerWeights {
     const storedBytes = count([...this.stored.values()].map((t) => t.data));
     const f32Bytes = count([...this.f32.values()].map((t) => t.data));
     const overrideBytes = count([...this.overrides.values()].map((t) => t.data));
-    const slotBytes = this.slots.reduce((n, x) => n + x.size * 4, 0);
-    const bufferBytes = slotBytes + (this.disk?.scratchBytes ?? 0) + (this.worker?.scratchBytes ?? 0);
+    const slotBytes = this.slots.length * this.partSizes.reduce((n, x) => n + x * 4, 0);
+    const bufferBytes = slotBytes + (this.disk?.scratchBytes ?? 0) + this.workers.reduce((n, w) => n + w.scratchBytes, 0);
     return { mode: this.mode, storedBytes, f32Bytes, bufferBytes, overrideBytes, totalBytes: storedBytes + f32Bytes + bufferBytes + overrideBytes };
   }
 
@@ -224,22 +239,31 @@ export class WeightStore implements LayerWeights {
     return this.holding.totalBytes;
   }
 
-  /** Closes the files a streaming store reads from and stops the conversion worker. */
+  /** Closes the files a streaming store reads from and stops the conversion workers. */
   async close(): Promise<void> {
     for (const slot of this.slots) await slot.pending;
-    await this.worker?.close();
-    this.worker = undefined;
+    for (const w of this.workers) await w.close();
+    this.workers = [];
     this.disk?.close();
     this.disk = undefined;
   }
 
-  private largestConverted(): number {
-    let max = 0;
-    for (const [unit, ts] of this.byUnit) {
-      if (unit === 'embeddings') continue;
-      max = Math.max(max, ts.filter((t) => !this.f32.has(t.name)).reduce((n, t) => n + t.elements, 0));
-    }
-    return max;
+  /** The converted tensors of each unit (those without a kept float32 copy after loading). */
+  private convertedUnits(): EngineTensor[][] {
+    return [...this.byUnit].filter(([unit]) => unit !== 'embeddings').map(([, ts]) => ts.filter((t) => !this.f32.has(t.name)));
+  }
+
+  /**
+   * Places the converted tensors in `parts` buffers; one buffer when splitting would hold more in all
+   * than the largest unit (the memory plan counts two buffers of the largest unit).
+   */
+  private split(parts: number): void {
+    const units = this.convertedUnits();
+    const largest = Math.max(0, ...units.map((ts) => ts.reduce((n, t) => n + t.elements, 0)));
+    let placed = placeUnits(units, parts);
+    if (parts > 1 && placed.sizes.reduce((a, b) => a + b, 0) > largest) placed = placeUnits(units, 1);
+    this.placement = placed.placement;
+    this.partSizes = placed.sizes;
   }
 
   /** Loads per `plan`: reads what the mode keeps, converting the kept float32 tensors. */
@@ -260,9 +284,12 @@ export class WeightStore implements LayerWeights {
       disk.close();
       store.source = new HeldSource(store.stored);
     }
-    // Two or more units converted per forward: the next one is prepared while the current one runs.
+    // Two or more units converted per forward: the next one is prepared while the current one runs, by a
+    // worker per part of the slot.
     const converted = [...store.byUnit.keys()].filter((u) => u !== 'embeddings' && store.missing(u).length > 0);
-    if (prefetch && plan.mode !== 'resident' && converted.length >= 2) store.worker = new ConversionWorker(store.stored, plan.mode === 'streaming' ? disk.locations : new Map());
+    const workers = prefetch && plan.mode !== 'resident' && converted.length >= 2;
+    store.split(workers ? Math.max(1, Math.min(MAX_PARTS, availableParallelism())) : 1);
+    if (workers) store.workers = store.partSizes.map(() => new ConversionWorker(store.stored, plan.mode === 'streaming' ? disk.locations : new Map()));
     return store;
   }
 
