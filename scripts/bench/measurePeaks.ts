@@ -2,6 +2,7 @@
 // length and weight mode, so the estimate is checked against real runs instead of guessed:
 //   node --import tsx scripts/bench/measurePeaks.ts [--shapes olmoe,qwen1.5,qwen3] [--layers 2]
 //        [--modes cached,streaming] [--tokens 128,512,1024,2048,4096] [--f32 0] [--checkpoint DIR]
+// (MEASURE_PEAKS_VERBOSE=1 prints each phase as it starts; MEASURE_PEAKS_NO_PREFETCH=1 converts on the main thread.)
 // Each shape is a random-weight BF16 checkpoint at a published width (OLMoE-1B-7B, Qwen1.5-MoE-A2.7B with
 // its shared expert, Qwen3-30B-A3B with 32 heads of 128) and full vocabulary, with only `--layers` decoder
 // layers, written once into .cache/measure-peaks/ by makeBenchCheckpoint's writer. For each mode a fresh
@@ -64,7 +65,7 @@ async function child(dir: string, mode: WeightMode, f32: number, tokens: number[
   };
   send({ phase });
   const f32Layers = new Set(Array.from({ length: f32 }, (_, i) => i));
-  const engine = await MoeEngine.load(dir, { weightMode: mode, f32Layers, memoryBudget: NO_BUDGET });
+  const engine = await MoeEngine.load(dir, { weightMode: mode, f32Layers, memoryBudget: NO_BUDGET, ...(process.env['MEASURE_PEAKS_NO_PREFETCH'] ? { prefetch: false } : {}) });
   begin('loaded');
   const text = fs.readFileSync(path.join(root, 'README.md'), 'utf8').repeat(40);
   const ids = engine.tokenizer.encodeHead(text, Math.max(...tokens)).tokens.map((t) => t.id);

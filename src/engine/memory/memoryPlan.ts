@@ -3,16 +3,18 @@
 // with the numbers, instead of being loaded until the out-of-memory killer ends the process.
 //
 // The rule, in order (target = MODE_TOKENS, or the engine's cap when smaller):
-// 1. Resident when every float32 weight fits with target-token sequences.
-// 2. Else cached when the stored weights fit with sequences of at least CACHED_MIN_TOKENS: cached runs
-//    from memory, streaming reads every layer from disk on every pass (on a machine whose budget cannot hold
-//    the weights, the page cache cannot either), so a shorter sequence cap is the better trade down to the
-//    length of an ordinary prompt or profiling chunk. Longer sequences never buy streaming: OLMoE-1B-7B at a
-//    20.4 GiB budget is cached with a shorter cap rather than streaming 4,096-token sequences.
-// 3. Else streaming, on sequences as long as fit (down to MIN_TOKENS; below that the model is refused).
-// Within the mode, float32 layers (no conversion when they run) are kept as far as the cap stays at the
+// 1. A mode that runs from memory, on the longest of target, target/2, ... down to CACHED_MIN_TOKENS at
+//    which one fits, resident before cached at each length: resident converts nothing, cached converts
+//    each layer when it runs (in a worker, beside the compute).
+// 2. Else streaming. Streaming reads every layer from disk on every pass (a budget that cannot hold the
+//    weights leaves no page cache that could), so cached is kept over it down to CACHED_MIN_TOKENS, the
+//    length of an ordinary prompt or profiling chunk: longer sequences never buy streaming. OLMoE-1B-7B at
+//    the 20.4 GiB a 24 GB machine leaves is cached with a cap of about 1,600 tokens, not streamed at 4,096.
+// 3. Below that, the fastest mode at the longest length that fits, down to MIN_TOKENS; else a refusal.
+// Within the mode, float32 layers (not converted when they run) are kept as far as the cap stays at the
 // target, or at what the mode reaches with none when that is less: they are not traded for sequences longer
-// than MODE_TOKENS. What the budget leaves after them lengthens the cap up to the engine's own.
+// than MODE_TOKENS. What the budget leaves after them lengthens the cap up to the engine's own; the reason
+// names the budget that runs the engine's whole cap.
 import type { MemoryEstimate, MemoryMode } from '../../protocol/modelInfo';
 import { MoeError } from '../../protocol/moeError';
 import type { AvailableMemory } from '../model/availableMemory';
