@@ -11,6 +11,7 @@ import { installStagingCleanup } from '../engine/surgery/stagingCleanup';
 import { buildTrace } from '../trace/buildTrace';
 import { formatAnnotateTable } from './annotateTable';
 import { UsageError, evalCommand, planCommand, profileCommand, recordedSource } from './expertCommands';
+import { finetuneCommand, finetuneParams } from './finetuneCommand';
 import { gradientsCommand, gradientsParams } from './gradientsCommand';
 import { formatInspect } from './inspectText';
 import { expandMultiValueFlags } from './multiValueArgs';
@@ -44,6 +45,15 @@ commands:
       gradient for every trainable tensor, F32 in Hugging Face names and shapes, plus scalars loss and
       aux_loss (unscaled). SPEC (repeatable, union; default experts): all | experts (every routed expert) |
       experts=L:E,L:E,... (expert E of decoder layer L) | routers | shared-experts
+  finetune --model DIR (--data PATH... | --ids 1,2,3) --out DIR [--train SPEC]... [--select esft-token|esft-gate]
+           [--threshold P] [--steps N] [--lr X] [--optimizer adamw|sgd] [--schedule constant|cosine] [--warmup N]
+           [--weight-decay X] [--grad-clip X] [--seq-len N] [--batch-tokens N] [--aux-loss-coef X] [--seed N]
+           [--eval-data PATH...] [--general-data PATH...] [--no-eval] [--adapter-only] [--json]
+      trains only the chosen parameters (default: the experts ESFT-Token selects on the data, p = 0.2; SPEC as
+      for gradients) with a held-out loss, and writes the checkpoint (trained tensors in the source dtype,
+      everything else byte-identical) with its expert adapter in DIR/adapter (--adapter-only: just the adapter).
+      Defaults: 100 steps, AdamW lr 1e-4 cosine, warm-up min(10, steps/10), weight decay 0.1, clip 1.0,
+      --seq-len 512, --batch-tokens 4 x seq-len, seed 0; the load-balancing loss only when routers train
   apply-adapter --model DIR --adapter DIR --out DIR
       writes the full checkpoint of the base model DIR with an expert adapter's tensors in place (every
       other tensor and file byte-identical); refused when the adapter was made for another base
@@ -64,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   const { values } = parseArgs({
-    args: expandMultiValueFlags(rest, ['--data', '--eval-data']),
+    args: expandMultiValueFlags(rest, ['--data', '--eval-data', '--general-data']),
     strict: true,
     options: {
       model: { type: 'string' },
@@ -95,6 +105,20 @@ async function main(argv: string[]): Promise<number> {
       train: { type: 'string', multiple: true },
       'aux-loss-coef': { type: 'string' },
       adapter: { type: 'string' },
+      select: { type: 'string' },
+      threshold: { type: 'string' },
+      steps: { type: 'string' },
+      lr: { type: 'string' },
+      optimizer: { type: 'string' },
+      schedule: { type: 'string' },
+      warmup: { type: 'string' },
+      'weight-decay': { type: 'string' },
+      'grad-clip': { type: 'string' },
+      'seq-len': { type: 'string' },
+      'batch-tokens': { type: 'string' },
+      seed: { type: 'string' },
+      'general-data': { type: 'string', multiple: true },
+      'adapter-only': { type: 'boolean', default: false },
     },
   });
   if (!values.model) throw new UsageError('--model DIR is required');
@@ -109,6 +133,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // Malformed flags are refused before the model loads.
   const gradients = command === 'gradients' ? gradientsParams(values, promptInput(values)) : undefined;
+  const finetune = command === 'finetune' ? finetuneParams(values) : undefined;
   const stop = trapStopSignals(() => (values.out !== undefined ? [values.out] : []));
   const abort = { signal: stop.signal };
   const client = new EngineClient({ workerPath: path.join(__dirname, 'engineWorker.js') });
@@ -127,6 +152,8 @@ async function main(argv: string[]): Promise<number> {
         return await evalCommand(ctx, values, path.resolve(values.model));
       case 'gradients':
         return await gradientsCommand(ctx, gradients!);
+      case 'finetune':
+        return await finetuneCommand(ctx, finetune!, values.json);
       case 'inspect':
         process.stdout.write((values.json ? JSON.stringify(info, null, 1) : formatInspect(info)) + '\n');
         return 0;

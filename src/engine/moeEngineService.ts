@@ -13,6 +13,7 @@ import { profileExperts } from './experts/profileExperts';
 import { evaluateModels } from './evaluation/evaluateModels';
 import { evaluationChunks } from './evaluation/evaluationChunks';
 import { exportOnnx } from './exportOnnx';
+import { runFinetune } from './finetune/finetuneJob';
 import { openCheckpoint } from './model/checkpoint';
 import { MoeEngine } from './moeEngine';
 import { writeExpertPlan } from './surgery/writeExpertPlan';
@@ -156,6 +157,7 @@ export class MoeEngineService implements EngineService {
       if (!g) throw new MoeError('E_INTERNAL', 'the gradients file was written without a gradient computation');
       return { file, loss: g.loss, auxLoss: g.auxLoss, lmLoss: g.lmLoss, tensors, tokens };
     },
+    finetune: async (params, ctx) => runFinetune(this.loaded(), params, ctx),
     unload: async () => {
       await this.unloadEngine();
       return null;

@@ -68,6 +68,8 @@ export interface Progress {
   readonly done: number;
   readonly total: number;
   readonly message?: string;
+  /** A training step's figures (finetune: step, loss, evalLoss, tokensPerSecond, lr, gradNorm). */
+  readonly metrics?: Readonly<Record<string, number>>;
 }
 
 /** Requests, keyed by method, with their parameters and results. */
@@ -89,6 +91,8 @@ export interface EngineMethods {
   evaluate: { params: EvaluateParams; result: EvalReport };
   /** Loss and gradients of the trainable parameters on one sequence, written as a safetensors file. */
   gradients: { params: GradientsParams; result: GradientsResult };
+  /** Trains the chosen parameters of the loaded model on data and writes the checkpoint and its adapter. */
+  finetune: { params: FinetuneParams; result: FinetuneResult };
 }
 
 export interface ProfileParams {
@@ -148,6 +152,60 @@ export interface GradientsResult {
   readonly tensors: readonly string[];
   readonly tokens: TokenSpan[];
 }
+export interface FinetuneParams {
+  /** Training data (calibration files/folders), or exactly one sequence of token ids. */
+  readonly data?: readonly string[];
+  readonly ids?: readonly number[];
+  readonly outDir: string;
+  /** `--train` specs (as gradients); with `select`, the union. Neither: ESFT-Token at p = 0.2. */
+  readonly train?: readonly string[];
+  readonly select?: 'esft-token' | 'esft-gate';
+  readonly threshold?: number;
+  readonly steps: number;
+  readonly lr: number;
+  readonly optimizer: 'adamw' | 'sgd';
+  readonly schedule: 'constant' | 'cosine';
+  readonly warmup: number;
+  readonly weightDecay: number;
+  readonly gradClip: number;
+  /** Default: 512, or the model's longest sequence when shorter. */
+  readonly seqLen?: number;
+  /** Default: 4 × seqLen. */
+  readonly batchTokens?: number;
+  /** Load-balancing loss weight when routers train; default: config.json's router_aux_loss_coef, else 0.001. */
+  readonly auxLossCoef?: number;
+  readonly seed: number;
+  /** Held-out data; default: a deterministic split of the training sequences (every 10th). */
+  readonly evalData?: readonly string[];
+  readonly noEval?: boolean;
+  /** General data: its loss before and after measures forgetting. */
+  readonly generalData?: readonly string[];
+  /** Held-out loss every this many steps (default: about 10 times per run). */
+  readonly evalEvery?: number;
+  /** Write only the adapter (at outDir), not the full checkpoint. */
+  readonly adapterOnly?: boolean;
+}
+
+export interface FinetuneResult {
+  /** The checkpoint folder (absent with adapterOnly). */
+  readonly checkpointDir?: string;
+  readonly adapterDir: string;
+  readonly steps: number;
+  readonly trainedTensors: readonly string[];
+  readonly trainableParameters: number;
+  readonly totalParameters: number;
+  /** MoE layer -> trained routed experts. */
+  readonly experts: readonly (readonly [number, readonly number[]])[];
+  readonly history: readonly { readonly step: number; readonly loss: number; readonly lmLoss: number; readonly evalLoss?: number; readonly lr: number; readonly tokens: number }[];
+  readonly evalBefore?: number;
+  readonly evalAfter?: number;
+  readonly generalBefore?: number;
+  readonly generalAfter?: number;
+  /** Where the held-out data came from. */
+  readonly heldOut: string;
+  readonly tokensPerSecond: number;
+  readonly seconds: number;
+}
 export type EngineMethod = keyof EngineMethods;
 
 /**
@@ -170,6 +228,7 @@ export const METHOD_CLASS: { readonly [M in EngineMethod]: MethodClass } = {
   applyPlan: 'job',
   evaluate: 'job',
   gradients: 'job',
+  finetune: 'job',
 };
 
 /** Among waiting queries, `interactive` ones (the visible text) go before `background` ones (the rest of a long document). */

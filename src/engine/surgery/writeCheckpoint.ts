@@ -33,6 +33,8 @@ export interface CheckpointContents {
    * last, create-only.
    */
   readonly extraFiles: (skipped: readonly SkippedFile[]) => readonly { readonly name: string; readonly bytes: string | Buffer }[];
+  /** Writes more into the staging folder (e.g. a fine-tuning's adapter/ subfolder) before it is committed. */
+  readonly beforeCommit?: (tempDir: string) => Promise<void>;
 }
 
 /** The source files that will be copied and those that will be skipped (for a record made before writing). */
@@ -92,9 +94,14 @@ export async function writeCheckpoint(srcDir: string, outDir: string, contents: 
     await writeNewFile(path.join(tmp, 'config.json'), contents.configText);
     for (const c of copies) await copyRegularFile(c.from, path.join(tmp, c.name));
     for (const f of extra) await writeNewFile(path.join(tmp, f.name), f.bytes);
+    await contents.beforeCommit?.(tmp);
 
     const files = fs.readdirSync(tmp).filter((f) => f !== STAGING_MARKER).sort();
-    const bytes = files.reduce((s, f) => s + fs.statSync(path.join(tmp, f)).size, 0);
+    const sizeOf = (p: string): number => {
+      const st = fs.statSync(p);
+      return st.isDirectory() ? fs.readdirSync(p).reduce((s, f) => s + sizeOf(path.join(p, f)), 0) : st.size;
+    };
+    const bytes = files.reduce((s, f) => s + sizeOf(path.join(tmp, f)), 0);
     checkCancelled();
     const { removedStale } = staging;
     await staging.commit();
