@@ -11,6 +11,8 @@
 // then hold arenas sized for T, the state the estimate at T describes. This process samples the child's
 // RssAnon (/proc/PID/status: heap and buffers, not the page cache) every 20 ms; the child also reads its
 // VmHWM (reset per phase through /proc/self/clear_refs) less RssFile, which catches spikes between samples.
+// The engine's budget is lowered to the free memory: a length whose estimate exceeds it is refused by the
+// engine (reported as failed, with the rows measured before it), so a shared machine is not pushed into OOM.
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

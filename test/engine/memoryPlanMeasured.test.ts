@@ -21,6 +21,8 @@ interface Measured {
   readonly config: Readonly<Record<string, unknown>>;
   /** Tokens -> peak RssAnon in GiB, cumulative over the lengths before it. */
   readonly peaks: Readonly<Record<number, number>>;
+  /** Measured with prefetch off (MEASURE_PEAKS_NO_PREFETCH): one layer buffer held instead of two. */
+  readonly oneBuffer?: boolean;
 }
 
 const MEASURED: readonly Measured[] = [
@@ -29,24 +31,41 @@ const MEASURED: readonly Measured[] = [
     config: { ...PUBLISHED_CONFIGS['olmoe-1b-7b'], num_hidden_layers: 2 },
     peaks: { 128: 5.31, 512: 5.76, 1024: 6.69, 2048: 9.79, 4096: 18.61 },
   },
+  {
+    // 32 query heads of 128 on 4 KV heads, 128 experts of 768, vocab 151936. Measured with prefetch off: at
+    // 2,048 tokens the prefetching engine hung (see the report of this change) and the free memory then
+    // (16 GiB) did not hold the estimate, so the engine refused the length.
+    name: 'Qwen3-30B-A3B widths, 2 layers',
+    config: {
+      architectures: ['Qwen3MoeForCausalLM'], model_type: 'qwen3_moe', hidden_act: 'silu', hidden_size: 2048, intermediate_size: 6144, moe_intermediate_size: 768,
+      num_attention_heads: 32, num_key_value_heads: 4, head_dim: 128, num_hidden_layers: 2, num_experts: 128, num_experts_per_tok: 8, norm_topk_prob: true,
+      decoder_sparse_step: 1, mlp_only_layers: [], use_sliding_window: false, attention_bias: false, vocab_size: 151936, max_position_embeddings: 4096,
+      rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: false,
+    },
+    peaks: { 256: 6.64, 1024: 9.39 },
+    oneBuffer: true,
+  },
 ];
 
 describe('the memory estimate against measured peaks', () => {
   for (const m of MEASURED) {
-    it(`${m.name}: at or above every peak, working set within ${Math.round(100 * (1 + WORKING_MARGIN))}% + 25%`, () => {
+    it(`${m.name}: at or above every peak, working set within the margin + 25% of it`, () => {
       const c = parseModelConfig({ ...m.config }, `${m.name}/config.json`);
       const units = shapeMemoryUnits(c, 'BF16');
       for (const [t, gib] of Object.entries(m.peaks)) {
         const T = Number(t);
         const e = planMemory(c, units, { mode: 'cached', budgetBytes: 2 ** 50, available: PLENTY, maxTokens: T }).estimate;
         assert.equal(e.tokens, T);
-        const measured = gib * GiB;
-        assert.ok(e.peakBytes >= measured, `T = ${T}: estimate ${(e.peakBytes / GiB).toFixed(2)} GiB below the measured ${gib} GiB`);
-        // Above 1,024 tokens the working set dominates: not more than margin + 25% over what was measured
-        // (below, the fixed reserve for Node and ONNX Runtime's code is most of it).
-        const weights = e.storedBytes + e.f32CacheBytes + e.layerBufferBytes;
-        if (T >= 2048) {
-          const ratio = (e.peakBytes - weights) / (measured - weights);
+        // The working set: what is not weights or layer buffers, as estimated and as measured.
+        const weights = e.storedBytes + e.f32CacheBytes;
+        const held = weights + (m.oneBuffer ? e.layerBufferBytes / 2 : e.layerBufferBytes);
+        const estimated = e.peakBytes - weights - e.layerBufferBytes;
+        const measured = gib * GiB - held;
+        assert.ok(estimated >= measured, `T = ${T}: working set estimated ${(estimated / GiB).toFixed(2)} GiB, measured ${(measured / GiB).toFixed(2)} GiB`);
+        // Where ONNX Runtime's arenas dominate (not the fixed reserve for Node and its code): within the
+        // margin + 25%, not double.
+        if (measured >= 3 * GiB) {
+          const ratio = estimated / measured;
           assert.ok(ratio >= 1 + WORKING_MARGIN / 2 && ratio <= 1 + WORKING_MARGIN + 0.25, `T = ${T}: working set estimated ${ratio.toFixed(2)}x the measured one`);
         }
       }
