@@ -10,6 +10,8 @@ import { MoeError } from '../../protocol/moeError';
 import { readCalibrationSet } from '../calibration/calibrationSet';
 import { modelIdentity } from '../experts/modelIdentity';
 import { TOOL } from '../experts/operationRecord';
+import { formatBytes } from '../memory/memoryBudget';
+import { availableMemory } from '../model/availableMemory';
 import { isRecord, readJsonFile } from '../model/jsonFile';
 import type { MoeEngine } from '../moeEngine';
 import { trainableParameterCount } from '../training/trainableParameters';
@@ -116,6 +118,13 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   }
   const count = trainableParameterCount(c, trainable);
   if (count.trainable === 0) throw new MoeError('E_INPUT', 'the selection is empty: nothing would train');
+  // Float32 master, AdamW's two moments and the gradient accumulator per trained parameter (SGD: two).
+  const stateBytes = count.trainable * 4 * (p.optimizer === 'adamw' ? 4 : 2);
+  const m = engine.info.memory;
+  const spare = m ? m.budgetBytes - m.estimate.peakBytes : availableMemory().bytes / 2;
+  if (stateBytes > spare) {
+    throw new MoeError('E_INPUT', `training ${count.trainable.toLocaleString('en-US')} parameters with ${p.optimizer} holds about ${formatBytes(stateBytes)} (weights, gradients${p.optimizer === 'adamw' ? ', two moments' : ''} in float32) beside the model, but the memory budget leaves ${formatBytes(Math.max(0, spare))}: train fewer experts (a lower --threshold or a shorter --train list), use --optimizer sgd, or give a larger --memory-budget`);
+  }
   const routersTrain = [...trainable.tensors].some((t) => /\.(gate|router\.layer)\.weight$/.test(t) && !/shared_expert_gate/.test(t));
   const auxLossCoef = routersTrain ? (p.auxLossCoef ?? configAuxCoef(src)) : 0;
   const evalEvery = p.evalEvery ?? Math.max(1, Math.round(p.steps / 10));
