@@ -1,11 +1,16 @@
 // Layer-wise execution next to the whole-model graph on the benchmark model (scripts/benchModel.ts), in
 // one process, repetitions interleaved so machine drift hits every variant alike; then the weight modes
 // on a BF16 copy of the same model (cached: stored dtype, layers converted when they run; streaming: read
-// from the file when they run), and layer-major batches against one forward per sequence. Prints figures;
-// asserts nothing.   node --import tsx scripts/benchLayerwise.ts [runs]
+// from the file when they run), layer-major batches against one forward per sequence, and evaluation in
+// streaming mode with and without spilling activations (BENCH_LAYERWISE_ONLY_EVAL=1: that case alone).
+// Prints figures; asserts nothing.   node --import tsx scripts/benchLayerwise.ts [runs]
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { evaluateModels } from '../src/engine/evaluation/evaluateModels';
+import { spillTotals } from '../src/engine/layerwise/activationSpill';
+import { layerMajorBatches, sequenceBytes } from '../src/engine/layerwise/layerMajorBatches';
+import { planCheckpointMemory } from '../src/engine/memory/memoryPlan';
 import { openCheckpoint } from '../src/engine/model/checkpoint';
 import { writeSafetensors } from '../src/engine/model/safetensorsWriter';
 import { MoeEngine, type EngineOptions } from '../src/engine/moeEngine';
@@ -103,10 +108,66 @@ async function layerMajorRows(dir: string, opts: EngineOptions, label: string, r
   await e.dispose();
 }
 
+/**
+ * Evaluation (two streaming engines: the BF16 copy against the F32 file) over 16 chunks of 512 tokens, in
+ * the batches the engine used before activations could spill (logits of both models held for the whole
+ * batch: at most min(256 MiB, spare) / (2·V·4 + activations) tokens, evaluated batch by batch) and in
+ * today's (logits consumed as they come, the baseline's and the activations beyond the allowance spilled):
+ * with the default allowance, and with almost none (a budget 1 MiB above the plan's peak for 512 tokens).
+ */
+async function evaluationRows(dir: string, bf16: string, rows: string[]): Promise<void> {
+  const chunks = Array.from({ length: Number(process.env['BENCH_EVAL_CHUNKS'] ?? 16) }, (_, s) => Array.from({ length: 512 }, (_, i) => (i * 7919 + 13 * s + 1) % 32000));
+  const tokens = chunks.length * 512;
+  const streaming = { weightMode: 'streaming' as const, f32Layers: new Set<number>() };
+  const timed = async (label: string, base: MoeEngine, cand: MoeEngine, groups: number[][][]): Promise<void> => {
+    const w0 = spillTotals.bytesWritten;
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (const g of groups) await evaluateModels(base, cand, g);
+    const s = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    const cpu = (c.user + c.system) / 1e6;
+    rows.push(`evaluate ${tokens} tokens, streaming, ${label.padEnd(40)} ${String(groups.length).padStart(2)} batch(es): wall ${s.toFixed(1).padStart(6)} s, ${(tokens / s).toFixed(0).padStart(4)} tok/s; cpu ${cpu.toFixed(1).padStart(6)} s, ${(tokens / cpu).toFixed(0).padStart(4)} tok/cpu-s; spilled ${mib(spillTotals.bytesWritten - w0)}`);
+  };
+  const [base, cand] = [await MoeEngine.load(bf16, streaming), await MoeEngine.load(dir, streaming)];
+  const V = base.config.vocabSize;
+  const allowance = Math.min(base.layerMajorBatchBytes, cand.layerMajorBatchBytes);
+  await evaluateModels(base, cand, chunks.slice(0, 2)); // warm-up: sessions, arenas, page cache
+  const before = layerMajorBatches(chunks, (ids) => sequenceBytes(base.config, ids.length, 2 * V * 4), allowance);
+  // ABBA: machine drift hits both alike.
+  for (const order of [['before', 'spilling'], ['spilling', 'before']]) {
+    for (const v of order) {
+      if (v === 'before') await timed(`before spilling (allowance ${mib(allowance)})`, base, cand, before);
+      else await timed(`spilling (allowance ${mib(allowance)})`, base, cand, [chunks]);
+    }
+  }
+  await base.dispose();
+  await cand.dispose();
+  // A budget just above the plan's peak for 512-token chunks: (almost) no allowance, so nearly everything spills.
+  const budgetFor = (d: string): number => {
+    const ckpt = openCheckpoint(d);
+    try {
+      return planCheckpointMemory(ckpt, { mode: 'streaming', budgetBytes: 2 ** 40, maxTokens: 512 }).estimate.peakBytes + 2 ** 20;
+    } finally {
+      ckpt.close();
+    }
+  };
+  const [b0, c0] = [await MoeEngine.load(bf16, { ...streaming, memoryBudget: budgetFor(bf16) }), await MoeEngine.load(dir, { ...streaming, memoryBudget: budgetFor(dir) })];
+  await evaluateModels(b0, c0, chunks.slice(0, 2));
+  await timed(`spilling (allowance ${mib(Math.min(b0.layerMajorBatchBytes, c0.layerMajorBatchBytes))})`, b0, c0, [chunks]);
+  await b0.dispose();
+  await c0.dispose();
+}
+
 async function main(): Promise<void> {
   const dir = await ensureBenchModel();
   const bf16 = await bf16Copy(dir);
   const rows: string[] = [];
+  if (process.env['BENCH_LAYERWISE_ONLY_EVAL']) {
+    await evaluationRows(dir, bf16, rows);
+    console.log(rows.join('\n'));
+    return;
+  }
   await compare('F32 bench model: whole graph vs layer-wise', [
     ['whole graph (F32 file)', dir, { execution: 'whole-graph' }],
     ['layer-wise resident (F32 file)', dir, { execution: 'layer-wise' }],
@@ -125,6 +186,7 @@ async function main(): Promise<void> {
   ], rows);
   await layerMajorRows(bf16, { weightMode: 'cached', f32Layers: new Set() }, 'cached', rows);
   await layerMajorRows(bf16, { weightMode: 'streaming', f32Layers: new Set<number>() }, 'streaming', rows);
+  await evaluationRows(dir, bf16, rows);
   console.log(`median of ${RUNS} interleaved runs; bench model ${dir} (and ${bf16})`);
   console.log(rows.join('\n'));
 }
