@@ -1,7 +1,8 @@
 // The conversion kernel of a block copy: rows of a stored tensor (F32, BF16 or F16) widened to float32 into
 // strided positions of a destination, in one tight loop per row with no typed-array views made per row
 // (per-row subarray() calls ran at ~0.13 G elements/s on the expert layout; this runs at memory speed).
-// The conversion worker (conversionWorker.ts) runs the same loops; both are exact bit manipulations.
+// Where WebAssembly SIMD is available the engine converts 16-bit rows with widener.ts instead (faster);
+// these loops remain the fallback, for F32, and the reference the kernel is tested against.
 import { f16ToF32, type StorageDtype } from './dtype';
 
 let f16Bits: Uint32Array | undefined;
