@@ -233,10 +233,11 @@ export function holdingOf(mode: MemoryMode, units: readonly MemoryUnit[], chosen
     }
   }
   // Converted when they run: every unit neither kept nor free, into one of two buffers (current, next);
-  // streaming adds the read block of the main thread and of the conversion worker.
+  // streaming adds the read block of the main thread and of each conversion worker.
   const converted = units.filter((u) => !free.has(u) && !(u.kind === 'layer' && kept.has(u.layer!)));
   const largest = converted.reduce((m, u) => Math.max(m, u.f32Bytes), 0);
-  const blocks = mode === 'streaming' ? 2 * converted.reduce((m, u) => Math.max(m, u.readBlockBytes), 0) : 0;
+  // F32 strided reads use one block per converting thread: the main thread and up to two conversion workers.
+  const blocks = mode === 'streaming' ? 3 * converted.reduce((m, u) => Math.max(m, u.readBlockBytes), 0) : 0;
   const buffers = (converted.length === 0 ? 0 : converted.length === 1 ? largest : 2 * largest) + blocks;
   return { f32Layers: kept, storedBytes: mode === 'cached' ? sum(units, (u) => u.storedBytes) : 0, f32CacheBytes: extra, layerBufferBytes: buffers };
 }

@@ -157,11 +157,18 @@ export class ConversionWorker {
       if (r.scratch !== undefined) this.scratchBytes = r.scratch;
       w(r.error ? { buffer: r.buffer, error: new MoeError('E_WEIGHTS', `preparing weights failed: ${r.error}`) } : { buffer: r.buffer });
     });
-    this.worker.on('error', (e) => {
+    const fail = (why: string): void => {
       // The buffers it held are lost; the store allocates new ones and converts on the main thread.
-      this.failed = new MoeError('E_INTERNAL', `the weight conversion thread failed: ${e.message}`);
+      this.failed ??= new MoeError('E_INTERNAL', `the weight conversion thread failed: ${why}`);
       for (const w of this.waiting.values()) w({ error: this.failed });
       this.waiting.clear();
+    };
+    this.worker.on('error', (e) => fail(e.message));
+    // A thread that ends without an 'error' (killed, out of memory in a native allocation) must not leave
+    // the store waiting for buffers that will never come back.
+    this.worker.on('exit', (code) => {
+      if (this.waiting.size > 0) fail(`it exited (code ${code}) with ${this.waiting.size} unit(s) in flight`);
+      else this.failed ??= new MoeError('E_INTERNAL', `the weight conversion thread exited (code ${code})`);
     });
   }
 
