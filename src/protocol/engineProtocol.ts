@@ -203,6 +203,8 @@ export interface FinetuneResult {
   readonly generalAfter?: number;
   /** Where the held-out data came from. */
   readonly heldOut: string;
+  /** Per MoE layer, the mean Jaccard index of held-out tokens' top-k sets before and after (1 = unchanged). */
+  readonly routingDrift: readonly { readonly layer: number; readonly jaccard: number }[];
   readonly tokensPerSecond: number;
   readonly seconds: number;
 }

@@ -76,7 +76,7 @@ export function reportHtml(report: OperationReport, opts: ReportHtmlOptions = {}
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>${esc(report.title)}</title>
 <style nonce="${esc(nonce)}">
-${STYLE}${[...widths]
+${REPORT_STYLE}${[...widths]
     .sort((a, b) => a - b)
     .map((w) => `.w${w} { width: ${w}%; }`)
     .join('\n')}
@@ -307,7 +307,7 @@ function tokenInContextHtml(w: AffectedToken): string {
 
 const capitalised = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
-const STYLE = `:root {
+export const REPORT_STYLE = `:root {
   color-scheme: light dark;
   --fg: var(--vscode-editor-foreground, #1f1f1f);
   --bg: var(--vscode-editor-background, #ffffff);

@@ -54,6 +54,18 @@ describe('finetune CLI', () => {
       if (!trained) assert.ok(got.get(k)!.equals(b), `${k} is byte-identical`);
     }
     assert.ok(record.tensors.some((k) => !got.get(k)!.equals(src.get(k)!)), 'the selected experts changed');
+    // The report: the figures as JSON, the page self-contained and script-free.
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as { history: unknown[]; routingDrift: { layer: number; jaccard: number; tokens: number }[]; expertChanges: { layer: number; expert: number; relative: number }[]; heldOutLoss: { before: number; after: number } };
+    assert.equal(report.history.length, 6);
+    assert.deepEqual(report.routingDrift.map((d) => d.layer), [0, 1]);
+    for (const d of report.routingDrift) assert.ok(d.jaccard >= 0 && d.jaccard <= 1 && d.tokens > 0, JSON.stringify(d));
+    assert.deepEqual(report.expertChanges.map((c) => `${c.layer}.${c.expert}`).sort(), [...selected].sort());
+    assert.ok(report.expertChanges.every((c) => c.relative > 0));
+    assert.ok(Math.abs(report.heldOutLoss.after - Number(held![2])) < 1e-4, 'the report and the summary agree');
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    assert.match(html, /Content-Security-Policy" content="default-src &#39;none&#39;; style-src &#39;nonce-/);
+    assert.doesNotMatch(html, /<script/i);
+    assert.match(html, /<polyline class="train"/);
     // The adapter gives the checkpoint back.
     const applied = path.join(tmp, 'a-applied');
     const ap = await cli('apply-adapter', '--model', fixture('olmoe'), '--adapter', path.join(out, 'adapter'), '--out', applied);

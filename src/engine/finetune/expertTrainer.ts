@@ -164,13 +164,26 @@ export class ExpertTrainer {
 
   /** Mean next-token loss over the trained targets of `seqs` with the current weights (forward only). */
   async evalLoss(seqs: readonly TrainingSequenceInput[], signal?: AbortSignal): Promise<{ readonly loss: number; readonly targets: number }> {
+    const r = await this.evaluate(seqs, true, signal);
+    return { loss: r.loss, targets: r.targets };
+  }
+
+  /**
+   * Forward passes over `seqs` with the trained weights (`trained`) or the engine's own (the model as
+   * loaded): the mean loss over trained targets, and each sequence's chosen experts per MoE layer.
+   */
+  async evaluate(seqs: readonly TrainingSequenceInput[], trained: boolean, signal?: AbortSignal): Promise<{ readonly loss: number; readonly targets: number; readonly topk: ReadonlyMap<number, BigInt64Array>[] }> {
     const c = this.engine.config;
     let sum = 0;
     let targets = 0;
+    const topk: ReadonlyMap<number, BigInt64Array>[] = [];
     for (const s of seqs) {
       const mask = maskOf(s);
       const n = targetsOf(mask);
-      if (n === 0) continue;
+      if (n === 0) {
+        topk.push(new Map());
+        continue;
+      }
       const r = await layerwiseGradients(this.engine, {
         ids: s.ids,
         lossMask: mask,
@@ -179,7 +192,7 @@ export class ExpertTrainer {
         wrt: new Set(),
         lowest: c.numLayers,
         activationBytes: 0,
-        overrides: this.master,
+        ...(trained ? { overrides: this.master } : {}),
         step: () => {
           if (signal?.aborted) throw new MoeError('E_CANCELLED', 'evaluation cancelled');
         },
@@ -187,8 +200,30 @@ export class ExpertTrainer {
       });
       sum += r.lmLoss * n;
       targets += n;
+      topk.push(r.topk);
     }
-    return { loss: targets === 0 ? Number.NaN : sum / targets, targets };
+    return { loss: targets === 0 ? Number.NaN : sum / targets, targets, topk };
+  }
+
+  /** Per trained routed expert, ‖W − W₀‖ / ‖W₀‖ over its fc1 and fc2 (W₀: the engine's weights, unchanged). */
+  async expertChanges(): Promise<{ readonly layer: number; readonly expert: number; readonly relative: number }[]> {
+    const original = new Map<string, F32Tensor>();
+    await readMasters(this.engine, this.names, original);
+    const acc = new Map<string, { layer: number; expert: number; d: number; w: number }>();
+    for (const n of this.names) {
+      const slice = parseExpertSliceName(n);
+      if (!slice) continue;
+      const key = `${slice.layer}:${slice.expert}`;
+      const a = acc.get(key) ?? { layer: slice.layer, expert: slice.expert, d: 0, w: 0 };
+      const now = this.master.get(n)!.data;
+      const was = original.get(n)!.data;
+      for (let i = 0; i < now.length; i++) {
+        a.d += (now[i]! - was[i]!) ** 2;
+        a.w += was[i]! ** 2;
+      }
+      acc.set(key, a);
+    }
+    return [...acc.values()].sort((x, y) => x.layer - y.layer || x.expert - y.expert).map((a) => ({ layer: a.layer, expert: a.expert, relative: a.w > 0 ? Math.sqrt(a.d / a.w) : Math.sqrt(a.d) }));
   }
 
   /** The current values by training-graph name (views: copy before changing). */

@@ -22,6 +22,8 @@ import { esftPlan } from './esftPlan';
 import type { TrainingSequenceInput } from './expertTrainer';
 import { writeFinetunedAdapter, writeFinetunedCheckpoint } from './finetuneOutput';
 import { FinetuneRun } from './finetuneRun';
+import { routingDrift } from './routingDrift';
+import { type FinetuneReport, finetuneReportHtml } from '../../report/finetuneReport';
 import { checkSchedule } from './learningRate';
 import { packTrainingData } from './trainingSequences';
 
@@ -148,17 +150,45 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   const evalAfter = run.history.at(-1)?.evalLoss;
   const generalAfter = general.length > 0 ? (await run.current.evalLoss(general, ctx.signal)).loss : undefined;
 
+  // What changed: routing on the held-out tokens (the engine's own weights are the model as loaded) and
+  // each trained expert's relative weight change.
+  const topK = new Map(c.layers.flatMap((l, i) => (l.kind === 'moe' ? [[i, l.routing.topK] as [number, number]] : [])));
+  const drift = heldOut.length > 0 && topK.size > 0 ? routingDrift((await run.current.evaluate(heldOut, false, ctx.signal)).topk, (await run.current.evaluate(heldOut, true, ctx.signal)).topk, topK) : [];
+  const expertChanges = await run.current.expertChanges();
+
   // Output.
   const trained = run.current.hfTensors();
   const identity = modelIdentity(src);
   const hyper = { optimizer: p.optimizer, lr: p.lr, schedule: p.schedule, warmup: p.warmup, weightDecay: p.weightDecay, gradClip: p.gradClip, seqLen: seqLen, batchTokens, auxLossCoef, seed: p.seed, steps: p.steps };
   const training = { base: { dir: src, sha256: identity.sha256 }, data: dataIdentity, heldOut: heldOutFrom, selection, train: specs, trainable: { tensors: [...trainable.tensors].sort(), experts: [...trainable.experts].map(([L, es]) => [L, [...es].sort((a, b) => a - b)]) }, parameters: count, hyperParameters: hyper, history: run.history, evalBefore, evalAfter, generalBefore, generalAfter, seconds, tokensPerSecond: tokens / Math.max(1e-9, seconds) };
   const record = { format: 'moe-workbench.tensor-update', version: 1, createdAt: new Date().toISOString(), tool: TOOL, operation: 'finetune', source: { dir: src, sha256: identity.sha256 }, tensors: [...trained.keys()].sort(), training };
+  const report: FinetuneReport = {
+    format: 'moe-workbench.finetune-report',
+    version: 1,
+    createdAt: record.createdAt,
+    model: { dir: src, sha256: identity.sha256 },
+    output: { ...(p.adapterOnly ? {} : { checkpointDir: out }), adapterDir: p.adapterOnly ? out : path.join(out, 'adapter') },
+    heldOut: heldOutFrom,
+    ...(method ? { selection: selection as FinetuneReport['selection'] } : {}),
+    trainable: { parameters: count.trainable, total: count.total, tensors: trained.size },
+    hyperParameters: hyper,
+    history: run.history,
+    ...(evalBefore !== undefined && evalAfter !== undefined ? { heldOutLoss: { before: evalBefore, after: evalAfter } } : {}),
+    ...(generalBefore !== undefined && generalAfter !== undefined ? { generalLoss: { before: generalBefore, after: generalAfter } } : {}),
+    routingDrift: drift,
+    expertChanges,
+    tokensPerSecond: tokens / Math.max(1e-9, seconds),
+    seconds,
+  };
   ctx.progress({ stage: 'write', done: 0, total: 1, message: `writing ${out}` });
   if (p.adapterOnly) {
     await writeFinetunedAdapter(src, trainable, trained, out, training, ctx.signal);
   } else {
     await writeFinetunedCheckpoint(src, trainable, trained, out, record, {
+      extraFiles: [
+        { name: 'report.json', bytes: JSON.stringify(report, null, 2) + '\n' },
+        { name: 'report.html', bytes: finetuneReportHtml(report) },
+      ],
       signal: ctx.signal,
       onProgress: (q) => ctx.progress(q),
       pause: () => ctx.pause(),
@@ -181,6 +211,7 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
     ...(generalBefore === undefined ? {} : { generalBefore }),
     ...(generalAfter === undefined ? {} : { generalAfter }),
     heldOut: heldOutFrom,
+    routingDrift: drift.map((d) => ({ layer: d.layer, jaccard: d.jaccard })),
     tokensPerSecond: tokens / Math.max(1e-9, seconds),
     seconds,
   };

@@ -59,11 +59,11 @@ export function trainedTensorUpdates(ckpt: Checkpoint, trainable: TrainableSet, 
 }
 
 /** Writes the fine-tuned checkpoint of `srcDir` into `outDir` with `record` as its moe_workbench.json. */
-export async function writeFinetunedCheckpoint(srcDir: string, trainable: TrainableSet, trained: ReadonlyMap<string, F32Tensor>, outDir: string, record: unknown, opts: WriteCheckpointOptions & { readonly beforeCommit?: (tempDir: string) => Promise<void> } = {}): Promise<WrittenCheckpoint> {
+export async function writeFinetunedCheckpoint(srcDir: string, trainable: TrainableSet, trained: ReadonlyMap<string, F32Tensor>, outDir: string, record: unknown, opts: WriteCheckpointOptions & { readonly beforeCommit?: (tempDir: string) => Promise<void>; readonly extraFiles?: readonly { readonly name: string; readonly bytes: string | Buffer }[] } = {}): Promise<WrittenCheckpoint> {
   const ckpt = openCheckpoint(srcDir);
   try {
     const tensors = planTensorUpdates(ckpt, trainedTensorUpdates(ckpt, trainable, trained));
-    return await writeCheckpoint(ckpt.dir, outDir, { tensors, configText: fs.readFileSync(path.join(ckpt.dir, 'config.json')), extraFiles: () => [{ name: RECORD_FILE, bytes: JSON.stringify(record, null, 2) + '\n' }], ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}) }, opts);
+    return await writeCheckpoint(ckpt.dir, outDir, { tensors, configText: fs.readFileSync(path.join(ckpt.dir, 'config.json')), extraFiles: () => [{ name: RECORD_FILE, bytes: JSON.stringify(record, null, 2) + '\n' }, ...(opts.extraFiles ?? [])], ...(opts.beforeCommit ? { beforeCommit: opts.beforeCommit } : {}) }, opts);
   } finally {
     ckpt.close();
   }

@@ -39,6 +39,8 @@ export interface LayerwiseResult {
   readonly zLoss: number;
   /** Decoder layers whose backward ran from stored activations (the others recomputed their forward). */
   readonly storedLayers: readonly number[];
+  /** Per MoE layer, the forward's chosen experts [T, K] (routing drift compares them across weights). */
+  readonly topk: ReadonlyMap<number, BigInt64Array>;
 }
 
 /** The first layer with the same spec as layer L: its weight names label the graph all such layers share. */
@@ -189,5 +191,5 @@ export async function layerwiseGradients(engine: MoeEngine, run: LayerwiseRun): 
     }
     await run.done(new Map([[embedName, d]]));
   }
-  return { lmLoss, auxLoss: pooled.auxLoss, zLoss: pooled.zLoss, storedLayers };
+  return { lmLoss, auxLoss: pooled.auxLoss, zLoss: pooled.zLoss, storedLayers, topk: new Map([...routing].map(([L, r]) => [L, r.topk])) };
 }
