@@ -4,7 +4,7 @@
 // formatNumbers, so a hostile report.json cannot put markup in the page.
 import { makeNonce } from '../webviews/nonce';
 import { formatChange, formatFixed, formatInteger, formatParams, formatPercent, formatPerplexity, formatScore, formatSeconds } from './formatNumbers';
-import { escapeHtml as esc, REPORT_STYLE, reportCsp } from './reportHtml';
+import { escapeHtml as esc, reportPage } from './reportHtml';
 
 export interface FinetuneReport {
   readonly format: 'moe-workbench.finetune-report';
@@ -88,14 +88,10 @@ ${lossChart(r)}
 ${r.routingDrift.length === 0 ? '<p class="muted">No held-out data.</p>' : `<table><thead><tr><th>Layer</th><th>Jaccard</th><th>Tokens changed</th><th>Tokens</th></tr></thead><tbody>\n${drift}\n</tbody></table>`}
 <h2>Weight change per trained expert</h2>
 ${r.expertChanges.length === 0 ? '<p class="muted">No routed expert was trained.</p>' : `<table><thead><tr><th>Layer</th><th>Expert</th><th>‖ΔW‖ / ‖W‖</th></tr></thead><tbody>\n${changes}\n</tbody></table>`}`;
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${esc(reportCsp(nonce, opts.cspSource))}">
-<title>Fine-tuning report</title>
-<style nonce="${esc(nonce)}">
-${REPORT_STYLE}
+  return reportPage('Fine-tuning report', body, CHART_STYLE, nonce, opts.cspSource);
+}
+
+const CHART_STYLE = `
 .chart { width: 100%; max-width: ${W}px; height: auto; }
 .chart .axis { stroke: var(--border); }
 .chart .tick { fill: var(--muted); font-size: 11px; }
@@ -103,13 +99,4 @@ ${REPORT_STYLE}
 .chart .held { stroke: var(--removed); stroke-width: 2; }
 .legend .key { display: inline-block; width: 1.2em; height: 0.3em; vertical-align: middle; margin: 0 0.3em 0 1em; }
 .legend .key.train { background: var(--kept); }
-.legend .key.held { background: var(--removed); }
-</style>
-</head>
-<body>
-<main>
-${body}
-</main>
-</body>
-</html>`;
-}
+.legend .key.held { background: var(--removed); }`;

@@ -68,18 +68,24 @@ export function reportHtml(report: OperationReport, opts: ReportHtmlOptions = {}
     notesSection(report),
   ].join('\n');
 
+  const widthRules = [...widths]
+    .sort((a, b) => a - b)
+    .map((w) => `.w${w} { width: ${w}%; }`)
+    .join('\n');
+  return reportPage(report.title, body, widthRules, nonce, opts.cspSource);
+}
+
+/** A report's page: the CSP meta, the one nonce'd style block (the shared style plus `extraStyle`), `body` in <main>. */
+export function reportPage(title: string, body: string, extraStyle: string, nonce: string, cspSource?: string): string {
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${esc(reportCsp(nonce, opts.cspSource))}">
+<meta http-equiv="Content-Security-Policy" content="${esc(reportCsp(nonce, cspSource))}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${esc(report.title)}</title>
+<title>${esc(title)}</title>
 <style nonce="${esc(nonce)}">
-${REPORT_STYLE}${[...widths]
-    .sort((a, b) => a - b)
-    .map((w) => `.w${w} { width: ${w}%; }`)
-    .join('\n')}
+${REPORT_STYLE}${extraStyle}
 </style>
 </head>
 <body>

@@ -22,16 +22,8 @@ export interface RunSettings extends TrainerSettings {
   readonly evalEvery: number;
 }
 
-export interface StepRecord {
-  readonly step: number;
-  readonly lr: number;
-  readonly loss: number;
-  readonly lmLoss: number;
-  readonly auxLoss: number;
-  readonly gradNorm: number;
-  readonly tokens: number;
-  readonly evalLoss?: number;
-}
+/** What the history keeps of a step: its figures, and the held-out loss when it was evaluated. */
+export type StepRecord = Pick<StepResult, 'step' | 'lr' | 'loss' | 'lmLoss' | 'auxLoss' | 'gradNorm' | 'tokens'> & { readonly evalLoss?: number };
 
 interface Cursor {
   readonly epoch: number;
