@@ -59,7 +59,7 @@ const lossRow = (label: string, l?: { before: number; after: number }): string =
 export function finetuneReportHtml(r: FinetuneReport, opts: { readonly nonce?: string; readonly cspSource?: string } = {}): string {
   const nonce = opts.nonce ?? makeNonce();
   const hp = Object.entries(r.hyperParameters)
-    .map(([k, v]) => `${esc(k)} ${esc(typeof v === 'number' ? formatScore(v) : String(v))}`)
+    .map(([k, v]) => `${esc(k)} ${esc(typeof v === 'number' ? (Number.isInteger(v) ? formatInteger(v) : formatScore(v)) : String(v))}`)
     .join(', ');
   const selection = r.selection
     ? `${esc(r.selection.method)} at p = ${esc(formatFixed(r.selection.threshold, 2))}: ${r.selection.experts.map(([L, es]) => `layer ${esc(formatInteger(L))} [${es.map((e) => esc(formatInteger(e))).join(', ')}]`).join('; ')}`

@@ -29,7 +29,7 @@ describe('finetuneReportHtml', () => {
     heldOut: evil,
     selection: { method: evil, threshold: 0.2, experts: [[0, [1, 2]]] },
     trainable: { parameters: 1000, total: 100000, tensors: 6 },
-    hyperParameters: { [evil]: evil, lr: 1e-4 },
+    hyperParameters: { [evil]: evil, lr: 1e-4, steps: 1000 },
     history: [
       { step: 1, lmLoss: 5, loss: 5.01, lr: 1e-4, evalLoss: 5.2 },
       { step: 2, lmLoss: 4.5, loss: 4.51, lr: 1e-4, evalLoss: 4.9 },
@@ -49,6 +49,7 @@ describe('finetuneReportHtml', () => {
     assert.equal((html.match(/<style/g) ?? []).length, 1);
     assert.doesNotMatch(html, / style="/);
     assert.equal((html.match(/<polyline /g) ?? []).length, 2);
+    assert.match(html, /lr 1\.00e-4, steps 1,000/);
     assert.match(html, /4\.9000 \(perplexity 200\.337 → 134\.290, -33\.0%\)/);
   });
 
