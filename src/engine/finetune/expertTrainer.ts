@@ -9,7 +9,6 @@
 import { MoeError } from '../../protocol/moeError';
 import { parseExpertSliceName } from '../graph/trainableMoeBlock';
 import type { WeightUnit } from '../layerwise/layerwiseModel';
-import { lmHeadName } from '../model/tensorSpec';
 import type { MoeEngine } from '../moeEngine';
 import { checkInputs, defaultActivationBytes, trainableGraphWeights } from '../training/computeGradients';
 import type { F32Tensor } from '../training/gradientWeights';
@@ -263,6 +262,4 @@ async function readMasters(engine: MoeEngine, names: readonly string[], out: Map
       }
     });
   }
-  // A tied head reads the embedding under the head's name: one master serves both.
-  void lmHeadName;
 }
