@@ -12,6 +12,7 @@ import { buildTrace } from '../trace/buildTrace';
 import { formatAnnotateTable } from './annotateTable';
 import { UsageError, evalCommand, planCommand, profileCommand, recordedSource } from './expertCommands';
 import { finetuneCommand, finetuneParams } from './finetuneCommand';
+import { parseIdList } from './flagValues';
 import { gradientsCommand, gradientsParams } from './gradientsCommand';
 import { formatInspect } from './inspectText';
 import { expandMultiValueFlags } from './multiValueArgs';
@@ -199,9 +200,9 @@ function promptInput(v: { text?: string | undefined; file?: string | undefined; 
   if (given !== 1) throw new UsageError('give exactly one of --text, --file, --ids');
   if (v.text !== undefined) return { text: v.text };
   if (v.ids !== undefined) {
-    const ids = v.ids.split(',').map((s) => s.trim());
-    if (ids.some((s) => !/^\d+$/.test(s))) throw new UsageError(`--ids must be comma-separated non-negative integers, got "${v.ids}"`);
-    return { ids: ids.map(Number) };
+    const ids = parseIdList(v.ids);
+    if (!ids) throw new UsageError(`--ids must be comma-separated non-negative integers, got "${v.ids}"`);
+    return { ids };
   }
   const file = path.resolve(v.file!);
   let st: fs.Stats;

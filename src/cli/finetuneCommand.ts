@@ -8,6 +8,7 @@ import type { FinetuneParams, Progress } from '../protocol/engineProtocol';
 import { MoeError } from '../protocol/moeError';
 import { parseTrainSpec } from '../engine/training/trainSpec';
 import { UsageError } from './expertCommands';
+import { DECIMAL, parseIdList } from './flagValues';
 
 export interface FinetuneFlags {
   readonly data?: readonly string[] | undefined;
@@ -33,8 +34,6 @@ export interface FinetuneFlags {
   readonly 'adapter-only'?: boolean | undefined;
   readonly json?: boolean | undefined;
 }
-
-const DECIMAL = /^[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
 function decimal(flag: string, v: string | undefined, dflt: number, check: (x: number) => boolean, what: string): number {
   if (v === undefined) return dflt;
@@ -62,9 +61,8 @@ export function finetuneParams(v: FinetuneFlags): FinetuneParams {
   if (hasData === (v.ids !== undefined)) throw new UsageError('give exactly one of --data PATH... and --ids 1,2,3');
   let ids: number[] | undefined;
   if (v.ids !== undefined) {
-    const parts = v.ids.split(',').map((s) => s.trim());
-    if (parts.some((s) => !/^\d+$/.test(s))) throw new UsageError(`--ids must be comma-separated non-negative integers, got "${v.ids}"`);
-    ids = parts.map(Number);
+    ids = parseIdList(v.ids);
+    if (!ids) throw new UsageError(`--ids must be comma-separated non-negative integers, got "${v.ids}"`);
   }
   for (const spec of v.train ?? []) {
     try {

@@ -7,6 +7,7 @@ import type { GradientsParams, Progress, PromptInput } from '../protocol/engineP
 import { MoeError } from '../protocol/moeError';
 import { parseTrainSpec } from '../engine/training/trainSpec';
 import { UsageError } from './expertCommands';
+import { DECIMAL } from './flagValues';
 
 export interface GradientsFlags {
   readonly train?: readonly string[] | undefined;
@@ -14,8 +15,6 @@ export interface GradientsFlags {
   readonly out?: string | undefined;
 }
 
-/** A decimal number, as a user types one (no hex, no Infinity, no empty string). */
-const DECIMAL = /^[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
 /** The request the flags ask for; UsageError naming the flag and value when they are malformed. */
 export function gradientsParams(v: GradientsFlags, input: PromptInput): GradientsParams {
