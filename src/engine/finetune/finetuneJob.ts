@@ -133,8 +133,6 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
 
   // The run.
   const run = await FinetuneRun.create(engine, { trainable, optimizer: p.optimizer, weightDecay: p.weightDecay, gradClip: p.gradClip, auxLossCoef, schedule, batchTokens, seed: p.seed, evalEvery: p.noEval ? 0 : evalEvery }, train, heldOut);
-  const evalBefore = heldOut.length > 0 ? (await run.current.evalLoss(heldOut, ctx.signal)).loss : undefined;
-  const generalBefore = general.length > 0 ? (await run.current.evalLoss(general, ctx.signal)).loss : undefined;
   const t0 = performance.now();
   let tokens = 0;
   while (!run.done) {
@@ -147,13 +145,18 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
     await ctx.pause();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const evalAfter = run.history.at(-1)?.evalLoss;
-  const generalAfter = general.length > 0 ? (await run.current.evalLoss(general, ctx.signal)).loss : undefined;
 
-  // What changed: routing on the held-out tokens (the engine's own weights are the model as loaded) and
-  // each trained expert's relative weight change.
+  // Before and after, on held-out and general data: the engine's own weights are still the model as
+  // loaded, so "before" is measured now, in the same passes that give the routing drift.
+  const trainer = run.current;
+  const heldBefore = heldOut.length > 0 ? await trainer.evaluate(heldOut, false, ctx.signal) : undefined;
+  const heldAfter = heldOut.length > 0 ? await trainer.evaluate(heldOut, true, ctx.signal) : undefined;
+  const evalBefore = heldBefore?.loss;
+  const evalAfter = heldAfter?.loss;
+  const generalBefore = general.length > 0 ? (await trainer.evaluate(general, false, ctx.signal)).loss : undefined;
+  const generalAfter = general.length > 0 ? (await trainer.evaluate(general, true, ctx.signal)).loss : undefined;
   const topK = new Map(c.layers.flatMap((l, i) => (l.kind === 'moe' ? [[i, l.routing.topK] as [number, number]] : [])));
-  const drift = heldOut.length > 0 && topK.size > 0 ? routingDrift((await run.current.evaluate(heldOut, false, ctx.signal)).topk, (await run.current.evaluate(heldOut, true, ctx.signal)).topk, topK) : [];
+  const drift = heldBefore && heldAfter && topK.size > 0 ? routingDrift(heldBefore.topk, heldAfter.topk, topK) : [];
   const expertChanges = await run.current.expertChanges();
 
   // Output.
