@@ -72,7 +72,11 @@ describe('e2e: Restricted Mode (workspace trust on)', { timeout: 8 * 60_000 }, (
   step('the extension runs the demo model there, not the workspace\'s modelPath, and says why', async () => {
     await wb.openFile('hello.prompt');
     await waitFor('the demo model in the status bar', statusItem(/demo-model · 8×4 top-2/), 120_000);
-    const note = await waitFor('the Restricted Mode notification', async () => (await wb.notifications()).find((n) => /Restricted Mode/.test(n) && /moeWorkbench\.modelPath/.test(n)));
+    // The toast may have come and gone while the model loaded (toasts hide after a while): after a few
+    // seconds without it, look in the notification centre, which keeps every notification.
+    const isNote = (n: string): boolean => /Restricted Mode/.test(n) && /moeWorkbench\.modelPath/.test(n);
+    const since = Date.now();
+    const note = await waitFor('the Restricted Mode notification', async () => (await wb.notifications()).find(isNote) ?? (Date.now() - since > 5_000 ? (await wb.notificationCenter()).find(isNote) : undefined));
     assert.match(note, /is not loaded until you trust the workspace/);
     assert.ok(note.includes('mixtral'), `the notification names the held-back folder: ${note}`);
     const items = await wb.statusBarText();

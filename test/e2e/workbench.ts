@@ -172,6 +172,20 @@ export class Workbench {
     );
   }
 
+  /**
+   * Every notification of the session, from the notification centre (toasts hide after a while, so a
+   * notification shown before the test looked is only there). Opens the centre, reads it, closes it.
+   */
+  async notificationCenter(): Promise<string[]> {
+    await this.runCommand('Notifications: Show Notifications');
+    const center = '.notifications-center';
+    await this.visible(center, 'the notification centre');
+    const messages = await this.page.locator(`${center} .notification-list-item-message`).evaluateAll((items: DomElement[]) => items.map((i) => i.innerText.trim()).filter((m) => m !== ''));
+    await this.runCommand('Notifications: Hide Notifications');
+    await this.hidden(center, 'the notification centre to close');
+    return messages;
+  }
+
   /** Text of the editor in the panel (the Output view): the rendered lines (the view is virtual), in screen order. */
   async panelText(): Promise<string> {
     return this.page.locator('.part.panel .monaco-editor .view-lines .view-line').evaluateAll((lines: DomElement[]) =>

@@ -3,7 +3,6 @@
 // annotated document), and only on "Write Checkpoint…" choose the output folder and the evaluation data,
 // write the checkpoint through the engine (all or nothing), evaluate it, save and open the report.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { METHOD_LABELS, METHOD_STATISTIC, STATISTIC_LABELS } from '../../engine/experts/expertStatistics';
@@ -26,8 +25,6 @@ import { documentImpact } from './documentImpact';
 import { showOperationError, withEngineProgress } from './engineProgress';
 import {
   type OperationNaming,
-  defaultOutputDir,
-  isInside,
   parseInteger,
   parseProtectInput,
   parseRatio,
@@ -36,6 +33,7 @@ import {
   validateOutputDir,
   validateRatio,
 } from './operationInputs';
+import { defaultOutputFolder, pathState } from './outputFolder';
 import type { ProfileActions } from './profileActions';
 import { revealFile } from './profileActions';
 
@@ -341,23 +339,11 @@ async function askProtect(info: ModelInfo): Promise<ExpertRef[] | undefined> {
   return 'refs' in r ? r.refs : undefined;
 }
 
-function pathState(p: string): 'missing' | 'emptyDir' | 'nonEmptyDir' | 'file' {
-  try {
-    const st = fs.statSync(p);
-    if (!st.isDirectory()) return 'file';
-    return fs.readdirSync(p).length === 0 ? 'emptyDir' : 'nonEmptyDir';
-  } catch {
-    return 'missing';
-  }
-}
-
 /** The new checkpoint's folder: a sibling of the model by default (the workspace for the bundled demo model). */
 async function askOutputDir(info: ModelInfo, naming: OperationNaming, extensionPath: string): Promise<string | undefined> {
-  const inExtension = isInside(path.resolve(info.path), path.resolve(extensionPath));
-  const parent = inExtension ? (vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir()) : path.dirname(info.path);
-  const def = defaultOutputDir(info.path, naming, (p) => pathState(p) !== 'missing', parent);
+  const def = defaultOutputFolder(info, naming, extensionPath);
   const v = await vscode.window.showInputBox({
-    title: `MoE: ${naming.operation === 'prune' ? 'Prune' : 'Merge'} Experts — output folder`,
+    title: `MoE: ${naming.operation === 'prune' ? 'Prune' : naming.operation === 'merge' ? 'Merge' : 'Fine-tune'} Experts — output folder`,
     prompt: 'A new folder for the checkpoint (config.json, model.safetensors, tokenizer, report). The source model is not changed.',
     value: def,
     valueSelection: [def.length - path.basename(def).length, def.length],

@@ -110,11 +110,12 @@ export function targetSlug(t: PruneTarget): string {
   return `global${pct(t.ratio)}-min${t.minPerLayer}`;
 }
 
-export type OperationNaming = { readonly operation: 'prune'; readonly method: PruneMethod; readonly target: PruneTarget } | { readonly operation: 'merge'; readonly keep: number };
+export type OperationNaming = { readonly operation: 'prune'; readonly method: PruneMethod; readonly target: PruneTarget } | { readonly operation: 'merge'; readonly keep: number } | { readonly operation: 'finetune' };
 
-/** Folder name of a new checkpoint: `<model>-pruned-<method>-<target>` or `<model>-merged-keep<N>`. */
+/** Folder name of a new checkpoint: `<model>-pruned-<method>-<target>`, `<model>-merged-keep<N>` or `<model>-finetuned`. */
 export function outputFolderName(modelName: string, op: OperationNaming): string {
   const base = modelName.replace(/[\\/:*?"<>|\s]+/g, '-') || 'model';
+  if (op.operation === 'finetune') return `${base}-finetuned`;
   return op.operation === 'prune' ? `${base}-pruned-${op.method}-${targetSlug(op.target)}` : `${base}-merged-keep${op.keep}`;
 }
 

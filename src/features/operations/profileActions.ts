@@ -9,6 +9,7 @@ import type { EngineRequester } from '../../operations/expertOperation';
 import type { OutputLog } from '../log/outputLog';
 import type { ModelManager } from '../model/modelManager';
 import type { ActiveProfile, ProfileStore } from '../profile/profileStore';
+import { pickDataPaths } from './dataPicker';
 import { showOperationError, withEngineProgress } from './engineProgress';
 import { isInside, parseInteger, validateChunk, validateMaxTokens } from './operationInputs';
 
@@ -71,31 +72,14 @@ export class ProfileActions {
     return this.run(info, paths, chunkTokens, maxTokens);
   }
 
-  private async pickData(): Promise<string[] | undefined> {
-    type Item = vscode.QuickPickItem & { paths?: string[]; pick?: 'files' | 'folders' };
-    const folders = vscode.workspace.workspaceFolders ?? [];
-    const active = vscode.window.activeTextEditor?.document;
-    const items: Item[] = [];
-    if (this.lastData) items.push({ label: '$(history) Same data as last time', description: this.lastData.map((p) => path.basename(p)).join(', '), paths: [...this.lastData] });
-    for (const f of folders) items.push({ label: `$(root-folder) Workspace folder ${f.name}`, description: f.uri.fsPath, paths: [f.uri.fsPath] });
-    if (active?.uri.scheme === 'file') items.push({ label: '$(file) Current file', description: vscode.workspace.asRelativePath(active.uri), paths: [active.uri.fsPath] });
-    items.push({ label: '$(files) Choose files…', pick: 'files' }, { label: '$(folder-opened) Choose folders…', pick: 'folders' });
-    const pick = await vscode.window.showQuickPick(items, {
+  private pickData(): Promise<string[] | undefined> {
+    return pickDataPaths({
       title: 'MoE: Profile Experts (1/3) — calibration data',
       placeHolder: 'Text the model should be profiled on: .txt, .md, source code, .jsonl with "text" or "messages"',
-      ignoreFocusOut: true,
-    });
-    if (!pick) return undefined;
-    if (pick.paths) return pick.paths;
-    const uris = await vscode.window.showOpenDialog({
-      canSelectFiles: pick.pick === 'files',
-      canSelectFolders: pick.pick === 'folders',
-      canSelectMany: true,
       openLabel: 'Profile on These',
-      title: 'Calibration data',
-      ...(folders[0] ? { defaultUri: folders[0].uri } : {}),
+      dialogTitle: 'Calibration data',
+      ...(this.lastData ? { lastData: this.lastData } : {}),
     });
-    return uris?.map((u) => u.fsPath);
   }
 
   /** Profiles the loaded model; the result goes into the store. Errors are shown; undefined then. */
