@@ -6,6 +6,12 @@ import { MoeError } from '../protocol/moeError';
 export interface RequestContext {
   /** Aborted when the host cancels the request. Long work checks it between steps. */
   readonly signal: AbortSignal;
+  /**
+   * Aborted when the host asks the request to end early but finish properly (Stop, as opposed to Cancel):
+   * a job that supports it ends after the step in progress and completes normally, writing its output
+   * (finetune: the model trained so far). Jobs that do not support it ignore it. Absent: never stopped.
+   */
+  readonly finish?: AbortSignal;
   progress(p: Progress): void;
   /**
    * A job calls this between its steps: queries that arrived meanwhile (annotations of the text the

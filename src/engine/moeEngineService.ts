@@ -158,6 +158,9 @@ export class MoeEngineService implements EngineService {
       return { file, loss: g.loss, auxLoss: g.auxLoss, lmLoss: g.lmLoss, tensors, tokens };
     },
     finetune: async (params, ctx) => runFinetune(this.loaded(), params, ctx),
+    finetunePlan: async () => {
+      throw new MoeError('E_INTERNAL', 'finetunePlan is not implemented yet');
+    },
     unload: async () => {
       await this.unloadEngine();
       return null;

@@ -21,6 +21,12 @@ export type EngineState = 'stopped' | 'starting' | 'idle' | 'busy' | 'crashed';
 
 export interface RequestOptions {
   signal?: AbortSignal;
+  /**
+   * Stop rather than cancel: when it aborts, the engine is asked to end the job early but finish it properly
+   * (RequestContext.finish; a finetune writes the model trained so far). The request is not rejected: its
+   * result arrives as usual. Jobs that do not support it ignore it.
+   */
+  finish?: AbortSignal;
   onProgress?: (p: Progress) => void;
   /** Overrides EngineClientOptions.requestTimeoutMs for this request; 0 = none. */
   timeoutMs?: number;
@@ -39,6 +45,7 @@ interface Pending {
   readonly onProgress?: (p: Progress) => void;
   /** Clears the request's timer and abort listener. */
   readonly release: () => void;
+  readonly finish: AbortSignal | undefined;
   /** Whether the engine has been sent the request (only then is a cancel worth sending). */
   posted: boolean;
 }
@@ -128,11 +135,15 @@ export class EngineClient {
     timer?.unref();
     const onAbort = (): void => this.abandon(id, cancelledError(method));
     signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = opts.finish;
+    const onFinish = (): void => this.sendStop(id);
+    finish?.addEventListener('abort', onFinish, { once: true });
     const release = (): void => {
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
+      finish?.removeEventListener('abort', onFinish);
     };
-    this.pending.set(id, { method, params, priority: opts.priority, resolve, reject, onProgress, release, posted: false });
+    this.pending.set(id, { method, params, priority: opts.priority, resolve, reject, onProgress, release, finish, posted: false });
     if (slot.reload) {
       slot.reload.then(
         () => this.post(slot, id),
@@ -149,10 +160,22 @@ export class EngineClient {
     // Settled while waiting for the reload (cancelled, timed out, engine gone): nothing to send.
     if (p === undefined || this.current !== slot) return;
     try {
-      slot.post({ kind: 'request', id, method: p.method, params: p.params, ...(p.priority ? { priority: p.priority } : {}) });
+      // Stopped before it could be sent (already, or while the model reloaded): it starts stopped.
+      slot.post({ kind: 'request', id, method: p.method, params: p.params, ...(p.priority ? { priority: p.priority } : {}), ...(p.finish?.aborted ? { stopped: true } : {}) });
       p.posted = true;
     } catch (e) {
       this.settle(id, sendError(e));
+    }
+  }
+
+  /** Asks the engine to end the request early but finish it; nothing to do until it has been sent. */
+  private sendStop(id: number): void {
+    const p = this.pending.get(id);
+    if (p === undefined || !p.posted || !this.current) return;
+    try {
+      this.current.post({ kind: 'stop', id });
+    } catch {
+      // The engine is going away; its exit handler settles the request.
     }
   }
 

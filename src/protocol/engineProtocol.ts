@@ -93,6 +93,8 @@ export interface EngineMethods {
   gradients: { params: GradientsParams; result: GradientsResult };
   /** Trains the chosen parameters of the loaded model on data and writes the checkpoint and its adapter. */
   finetune: { params: FinetuneParams; result: FinetuneResult };
+  /** What a finetune with these parameters would train, on what data: the preview before training (ESFT scores per layer). */
+  finetunePlan: { params: FinetunePlanParams; result: FinetunePlan };
 }
 
 export interface ProfileParams {
@@ -184,6 +186,72 @@ export interface FinetuneParams {
   readonly evalEvery?: number;
   /** Write only the adapter (at outDir), not the full checkpoint. */
   readonly adapterOnly?: boolean;
+  /** Text of the open editor: after training, its routing and predictions base vs trained (FinetuneResult.document). */
+  readonly document?: string;
+}
+
+/** Base vs trained on the open document, from the same engine (the trainer's weights as overrides). */
+export interface FinetuneDocumentDiff {
+  /** Tokens compared (after truncation). */
+  readonly tokens: number;
+  /** The document was longer than one pass of the model: only its first `tokens` tokens were compared. */
+  readonly truncated: boolean;
+  /** Positions whose top-1 next-token prediction differs between base and trained. */
+  readonly changedPredictions: number;
+  /** Per MoE layer, the share of tokens whose top-k expert set changed. */
+  readonly routingChanged: readonly { readonly layer: number; readonly share: number }[];
+  /** Tokens whose top-k set changed in some layer or whose top-1 prediction changed, in order, at most 200. */
+  readonly perToken: readonly {
+    readonly index: number;
+    readonly text: string;
+    /** UTF-16 offsets into the document text. */
+    readonly start: number;
+    readonly end: number;
+    /** MoE layers where this token's top-k set changed. */
+    readonly layers: readonly number[];
+    /** The top-1 prediction of the next token after this one changed. */
+    readonly predictionChanged: boolean;
+  }[];
+}
+
+export interface FinetunePlanParams {
+  readonly data?: readonly string[];
+  readonly ids?: readonly number[];
+  readonly train?: readonly string[];
+  readonly select?: 'esft-token' | 'esft-gate';
+  readonly threshold?: number;
+  readonly seqLen?: number;
+  readonly evalData?: readonly string[];
+  readonly noEval?: boolean;
+  /** Tokens of the first sequence to return with their chat mask (default 200). */
+  readonly previewTokens?: number;
+}
+
+export interface FinetunePlan {
+  readonly seqLen: number;
+  readonly files: readonly string[];
+  /** Training sequences (after the held-out split). */
+  readonly sequences: number;
+  readonly tokens: number;
+  /** Next-token targets with loss (chat prompts masked out). */
+  readonly trainedTargets: number;
+  readonly chatRecords: number;
+  /** Same wording as FinetuneResult.heldOut. */
+  readonly heldOut: string;
+  readonly selection?: { readonly method: 'esft-token' | 'esft-gate'; readonly threshold: number; readonly layers: readonly { readonly layer: number; readonly scores: readonly number[]; readonly selected: readonly number[] }[] };
+  /** MoE layer -> routed experts that would train (selection ∪ --train experts), ascending; every MoE layer listed, maybe with []. */
+  readonly experts: readonly (readonly [number, readonly number[]])[];
+  /** Non-expert tensors that would train (routers, shared experts, ...), HF names. */
+  readonly tensors: readonly string[];
+  readonly trainableParameters: number;
+  readonly totalParameters: number;
+  /** Parameters that are not routed experts among the trainable ones. */
+  readonly otherParameters: number;
+  /** MoE layer -> parameters of one routed expert. */
+  readonly expertParameters: readonly (readonly [number, number])[];
+  readonly numExperts: number;
+  /** The first tokens of the first training sequence; masked = no loss on predicting it (chat prompt). */
+  readonly preview: readonly { readonly text: string; readonly masked: boolean }[];
 }
 
 export interface FinetuneResult {
@@ -207,6 +275,14 @@ export interface FinetuneResult {
   readonly routingDrift: readonly { readonly layer: number; readonly jaccard: number }[];
   readonly tokensPerSecond: number;
   readonly seconds: number;
+  /** Set only when the run was stopped (RequestContext.finish) before `steps`: the steps it took. */
+  readonly stoppedAt?: number;
+  /** Share of held-out positions (trained targets) where base and trained agree on the top-1 next token. */
+  readonly top1Agreement?: number;
+  /** Mean KL(base ‖ trained) of the next-token distributions over the same positions, in nats. */
+  readonly meanKl?: number;
+  /** Routing and predictions base vs trained on FinetuneParams.document. */
+  readonly document?: FinetuneDocumentDiff;
 }
 export type EngineMethod = keyof EngineMethods;
 
@@ -231,6 +307,7 @@ export const METHOD_CLASS: { readonly [M in EngineMethod]: MethodClass } = {
   evaluate: 'job',
   gradients: 'job',
   finetune: 'job',
+  finetunePlan: 'job',
 };
 
 /** Among waiting queries, `interactive` ones (the visible text) go before `background` ones (the rest of a long document). */
@@ -240,8 +317,11 @@ export type RequestPriority = 'interactive' | 'background';
 export const QUEUED_STAGE = 'queued';
 
 export type HostToWorker =
-  | { readonly kind: 'request'; readonly id: number; readonly method: EngineMethod; readonly params: unknown; readonly priority?: RequestPriority }
-  | { readonly kind: 'cancel'; readonly id: number };
+  /** `stopped`: the host stopped it before sending it; it starts with RequestContext.finish already aborted. */
+  | { readonly kind: 'request'; readonly id: number; readonly method: EngineMethod; readonly params: unknown; readonly priority?: RequestPriority; readonly stopped?: boolean }
+  | { readonly kind: 'cancel'; readonly id: number }
+  /** End the job early but finish it properly (RequestContext.finish): a finetune writes what it trained so far. */
+  | { readonly kind: 'stop'; readonly id: number };
 
 export type WorkerToHost =
   | { readonly kind: 'result'; readonly id: number; readonly result: unknown }

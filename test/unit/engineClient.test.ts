@@ -398,6 +398,34 @@ describe('engine scheduling', () => {
     assert.deepEqual(why, ['waiting for profile to finish its current step']);
   });
 
+  it('stops a job (finish): it ends after its current step and answers normally; a cancel after a stop still cancels', async () => {
+    const c = client();
+    await tokenize(c, 'warm up');
+    const stop = new AbortController();
+    const job = profile(c, 200, { finish: stop.signal, onProgress: () => undefined });
+    await delay(60);
+    stop.abort();
+    const r = (await job) as { file: string };
+    const taken = Number(/^steps:(\d+)$/.exec(r.file)?.[1]);
+    assert.ok(taken >= 1 && taken < 200, `stopped early, after ${taken} steps`);
+    const started = (await stats(c)).started.filter((s) => s.startsWith('step:'));
+    assert.equal(started.at(-1), `step:${taken}`, 'no step ran after the one in progress');
+
+    // Stopped before it was sent (already aborted): the engine starts it stopped, and it still answers.
+    const early = (await profile(c, 5, { finish: AbortSignal.abort() })) as { file: string };
+    assert.equal(early.file, 'steps:0');
+
+    // Stop, then cancel: the cancel wins (E_CANCELLED), exactly once.
+    const both = new AbortController();
+    const later = new AbortController();
+    const t = track(profile(c, 200, { finish: later.signal, signal: both.signal }));
+    await delay(30);
+    later.abort();
+    both.abort();
+    assert.equal(await t.outcome, 'E_CANCELLED');
+    assert.equal(t.settled(), 1);
+  });
+
   it('cancels a paused job between steps without losing the queries it let through', async () => {
     const c = client();
     const ac = new AbortController();

@@ -29,6 +29,11 @@ export class RequestQueue<R extends QueuedRequest> {
     return i < 0 ? undefined : this.items.splice(i, 1)[0];
   }
 
+  /** The waiting request with this id, left in place. */
+  find(id: number): R | undefined {
+    return this.items.find((r) => r.id === id);
+  }
+
   /** The next request to run when the engine is free. */
   takeNext(): R | undefined {
     return this.take(() => true);

@@ -11,6 +11,8 @@ import { classOf, RequestQueue, type QueuedRequest } from './requestQueue';
 interface Job extends QueuedRequest {
   readonly params: unknown;
   readonly controller: AbortController;
+  /** Stop (end early, finish properly): RequestContext.finish. */
+  readonly finisher: AbortController;
 }
 
 export interface EngineServer {
@@ -58,6 +60,7 @@ export function serveEngine(port: EnginePort, service: EngineService): EngineSer
     let settled = false;
     const ctx: RequestContext = {
       signal: job.controller.signal,
+      finish: job.finisher.signal,
       progress: (p: Progress) => {
         // Progress after the answer would arrive at the host for an id it no longer knows.
         if (!settled) post({ kind: 'progress', id: job.id, progress: p });
@@ -108,10 +111,21 @@ export function serveEngine(port: EnginePort, service: EngineService): EngineSer
     post({ kind: 'error', id, error: new MoeError('E_CANCELLED', 'cancelled before it started').toData() });
   };
 
+  /**
+   * Stop: the job ends after its current step and answers normally. A request still queued is marked the
+   * same way, so it starts with its finish signal already aborted (a finetune then refuses, having trained
+   * nothing); a request that does not look at the signal runs as usual. An unknown id is ignored.
+   */
+  const stop = (id: number): void => {
+    const job = running.find((j) => j.id === id) ?? queue.find(id);
+    job?.finisher.abort();
+  };
+
   const onMessage = (msg: HostToWorker): void => {
     switch (msg.kind) {
       case 'request': {
-        const job: Job = { id: msg.id, method: msg.method, params: msg.params, priority: msg.priority ?? 'interactive', controller: new AbortController() };
+        const job: Job = { id: msg.id, method: msg.method, params: msg.params, priority: msg.priority ?? 'interactive', controller: new AbortController(), finisher: new AbortController() };
+        if (msg.stopped) job.finisher.abort();
         queue.push(job);
         if (running.length > 0) sayQueued(job);
         pump();
@@ -119,6 +133,9 @@ export function serveEngine(port: EnginePort, service: EngineService): EngineSer
       }
       case 'cancel':
         cancel(msg.id);
+        return;
+      case 'stop':
+        stop(msg.id);
         return;
       default: {
         const unknown: never = msg;
