@@ -127,6 +127,7 @@ export async function finetuneCommand(ctx: Ctx, params: FinetuneParams, json: bo
   const pct = (100 * r.trainableParameters) / r.totalParameters;
   ctx.write(`trained     ${r.trainableParameters.toLocaleString('en-US')} of ${r.totalParameters.toLocaleString('en-US')} parameters (${pct.toFixed(pct < 1 ? 3 : 1)}%), ${r.trainedTensors.length} tensors`);
   if (r.experts.length > 0) ctx.write(`experts     ${r.experts.map(([L, es]) => `${L}:[${es.join(',')}]`).join(' ')}`);
+  if (r.stoppedAt !== undefined) ctx.write(`stopped     by the user after step ${r.stoppedAt} of ${params.steps}: the model trained so far is written`);
   ctx.write(`steps       ${r.steps} in ${r.seconds.toFixed(1)} s (${r.tokensPerSecond.toFixed(0)} tokens/s)`);
   const last = r.history.at(-1);
   if (last) ctx.write(`train loss  ${r.history[0]!.lmLoss.toFixed(4)} -> ${last.lmLoss.toFixed(4)}`);

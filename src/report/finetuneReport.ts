@@ -16,6 +16,8 @@ export interface FinetuneReport {
   readonly selection?: { readonly method: string; readonly threshold: number; readonly experts: readonly (readonly [number, readonly number[]])[] };
   readonly trainable: { readonly parameters: number; readonly total: number; readonly tensors: number };
   readonly hyperParameters: Readonly<Record<string, string | number>>;
+  /** The run was stopped by the user (Stop, not Cancel) after `afterStep` of its `of` steps. */
+  readonly stopped?: { readonly afterStep: number; readonly of: number };
   readonly history: readonly { readonly step: number; readonly lmLoss: number; readonly loss: number; readonly evalLoss?: number; readonly lr: number }[];
   readonly heldOutLoss?: { readonly before: number; readonly after: number };
   readonly generalLoss?: { readonly before: number; readonly after: number };
@@ -71,7 +73,7 @@ export function finetuneReportHtml(r: FinetuneReport, opts: { readonly nonce?: s
   const body = `<h1>Fine-tuning report</h1>
 <p class="muted">${esc(r.createdAt)} · <code>${esc(r.model.dir)}</code> (identity ${esc(r.model.sha256.slice(0, 12))})</p>
 <h2>Summary</h2>
-<dl>
+${r.stopped ? `<p class="stopped">Stopped by the user after step ${esc(formatInteger(r.stopped.afterStep))} of ${esc(formatInteger(r.stopped.of))}: the model is the one trained so far.</p>\n` : ''}<dl>
 ${row('Trained', `${esc(formatParams(r.trainable.parameters))} of ${esc(formatParams(r.trainable.total))} parameters (${esc(formatPercent(r.trainable.parameters / r.trainable.total))}), ${esc(formatInteger(r.trainable.tensors))} tensors`)}
 ${row('Selection', selection)}
 ${row('Settings', hp)}

@@ -15,11 +15,7 @@ import { availableMemory } from '../model/availableMemory';
 import { isRecord, readJsonFile } from '../model/jsonFile';
 import type { MoeEngine } from '../moeEngine';
 import { trainableParameterCount } from '../training/trainableParameters';
-import type { TrainableSet } from '../training/trainableSet';
-import { resolveTrainSpecs } from '../training/trainSpec';
-import { ESFT_DEFAULT_THRESHOLD } from './esftSelection';
-import { esftPlan } from './esftPlan';
-import type { TrainingSequenceInput } from './expertTrainer';
+import { prepareFinetuneData, prepareTrainable } from './finetunePreparation';
 import { writeFinetunedAdapter, writeFinetunedCheckpoint } from './finetuneOutput';
 import { FinetuneRun } from './finetuneRun';
 import { routingDrift } from './routingDrift';
@@ -29,6 +25,8 @@ import { packTrainingData } from './trainingSequences';
 
 export interface JobContext {
   readonly signal: AbortSignal;
+  /** Stop: end after the step in progress and write what was trained (RequestContext.finish). */
+  readonly finish?: AbortSignal;
   progress(p: Progress): void;
   pause(): Promise<void>;
 }
@@ -44,12 +42,6 @@ function configAuxCoef(modelDir: string): number {
   }
 }
 
-function union(a: TrainableSet, b: TrainableSet): TrainableSet {
-  const experts = new Map<number, Set<number>>();
-  for (const s of [a, b]) for (const [L, es] of s.experts) experts.set(L, new Set([...(experts.get(L) ?? []), ...es]));
-  return { tensors: new Set([...a.tensors, ...b.tensors]), experts };
-}
-
 function checkOut(outDir: string, modelDir: string): string {
   const out = path.resolve(outDir);
   const src = path.resolve(modelDir);
@@ -63,61 +55,16 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   const src = engine.info.path;
   const out = checkOut(p.outDir, src);
   const schedule = checkSchedule({ kind: p.schedule, lr: p.lr, warmup: p.warmup, totalSteps: p.steps });
-  const maxLen = Math.min(c.contextLength, engine.maxAttentionTokens);
-  const seqLen = p.seqLen ?? Math.min(512, maxLen);
-  if (!Number.isInteger(seqLen) || seqLen < 2 || seqLen > maxLen) throw new MoeError('E_INPUT', `--seq-len ${seqLen} must be an integer from 2 to ${maxLen} (the longest sequence this model takes here)`);
+  const data = prepareFinetuneData(engine, p, ctx.signal);
+  const { seqLen, heldOut, heldOutFrom } = data;
+  const train = data.train;
   const batchTokens = p.batchTokens ?? 4 * seqLen;
-  if (p.threshold !== undefined && !(p.threshold > 0 && p.threshold <= 1)) throw new MoeError('E_INPUT', `--threshold must be a number in (0, 1] (got ${p.threshold})`);
-
-  // Data.
-  let train: TrainingSequenceInput[];
-  let dataIdentity: unknown;
-  if (p.ids) {
-    if (p.data && p.data.length > 0) throw new MoeError('E_INPUT', 'give --data or --ids, not both');
-    const bad = p.ids.findIndex((i) => !Number.isInteger(i) || i < 0 || i >= c.vocabSize);
-    if (bad >= 0) throw new MoeError('E_INPUT', `token id ${p.ids[bad]} (position ${bad}) is outside the vocabulary (0..${c.vocabSize - 1})`);
-    if (p.ids.length < 2) throw new MoeError('E_INPUT', `--ids holds ${p.ids.length} token(s); training needs at least 2`);
-    if (p.ids.length > maxLen) throw new MoeError('E_INPUT', `--ids holds ${p.ids.length} tokens, more than this model takes in one pass (${maxLen})`);
-    train = [{ ids: [...p.ids] }];
-    dataIdentity = { ids: p.ids.length };
-  } else {
-    if (!p.data || p.data.length === 0) throw new MoeError('E_INPUT', 'no training data: give --data PATH... or --ids');
-    const set = readCalibrationSet(p.data);
-    const packed = packTrainingData(engine.tokenizer, set, seqLen, Infinity, ctx.signal);
-    train = packed.sequences.map((q) => ({ ids: q.ids, lossMask: q.lossMask }));
-    dataIdentity = { files: set.files, sha256: set.sha256, tokens: packed.tokens, sequences: packed.sequences.length, trainedTargets: packed.trainedTargets, chatRecords: packed.chatRecords };
-  }
-  let heldOut: TrainingSequenceInput[] = [];
-  let heldOutFrom = 'none (--no-eval)';
-  if (!p.noEval) {
-    if (p.evalData && p.evalData.length > 0) {
-      const set = readCalibrationSet(p.evalData);
-      heldOut = packTrainingData(engine.tokenizer, set, seqLen, Infinity, ctx.signal).sequences.map((q) => ({ ids: q.ids, lossMask: q.lossMask }));
-      heldOutFrom = `--eval-data ${set.files.join(', ')} (sha256 ${set.sha256.slice(0, 12)})`;
-    } else if (train.length >= 2) {
-      heldOut = train.filter((_, i) => i % 10 === 9 || (train.length < 10 && i === train.length - 1));
-      train = train.filter((q) => !heldOut.includes(q));
-      heldOutFrom = train.length + heldOut.length >= 10 ? `every 10th training sequence (${heldOut.length} of ${heldOut.length + train.length})` : `the last training sequence (1 of ${heldOut.length + train.length})`;
-    } else {
-      heldOut = train;
-      heldOutFrom = 'the training sequence itself (only one sequence was given)';
-    }
-  }
-
   const general = p.generalData && p.generalData.length > 0 ? packTrainingData(engine.tokenizer, readCalibrationSet(p.generalData), seqLen, Infinity, ctx.signal).sequences.map((q) => ({ ids: q.ids, lossMask: q.lossMask })) : [];
 
   // What trains.
-  const specs = p.train ?? [];
-  const method = p.select ?? (specs.length === 0 ? 'esft-token' : undefined);
-  let trainable: TrainableSet = specs.length > 0 ? resolveTrainSpecs(specs, c) : { tensors: new Set(), experts: new Map() };
-  let selection: unknown;
-  if (method) {
-    const threshold = p.threshold ?? ESFT_DEFAULT_THRESHOLD[method];
-    ctx.progress({ stage: 'select', done: 0, total: train.length, message: `scoring experts (${method}) on ${train.length} sequences` });
-    const plan = await esftPlan(engine, train.map((q) => q.ids), method, threshold, ctx.signal);
-    trainable = union(trainable, plan.trainable);
-    selection = { method, threshold, experts: [...plan.selection], sequences: plan.sequences, tokens: plan.tokens };
-  }
+  const chosen = await prepareTrainable(engine, p, train, ctx);
+  const { specs, method, trainable } = chosen;
+  const selection = chosen.plan ? { method: chosen.plan.method, threshold: chosen.plan.threshold, experts: [...chosen.plan.selection], sequences: chosen.plan.sequences, tokens: chosen.plan.tokens } : undefined;
   const count = trainableParameterCount(c, trainable);
   if (count.trainable === 0) throw new MoeError('E_INPUT', 'the selection is empty: nothing would train');
   // Float32 master, AdamW's two moments and the gradient accumulator per trained parameter (SGD: two).
@@ -135,7 +82,8 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   const run = await FinetuneRun.create(engine, { trainable, optimizer: p.optimizer, weightDecay: p.weightDecay, gradClip: p.gradClip, auxLossCoef, schedule, batchTokens, seed: p.seed, evalEvery: p.noEval ? 0 : evalEvery }, train, heldOut);
   const t0 = performance.now();
   let tokens = 0;
-  while (!run.done) {
+  // Stop (ctx.finish) ends the loop after the step in progress; what follows runs as for a full run.
+  while (!run.done && !ctx.finish?.aborted) {
     const r = await run.runStep(ctx.signal);
     tokens += r.tokens;
     const seconds = (performance.now() - t0) / 1000;
@@ -145,6 +93,9 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
     await ctx.pause();
   }
   const seconds = (performance.now() - t0) / 1000;
+  if (run.step === 0) throw new MoeError('E_CANCELLED', 'stopped before the first step: nothing was trained, nothing written');
+  const stoppedAt = run.step < p.steps ? run.step : undefined;
+  const stopped = stoppedAt === undefined ? undefined : { afterStep: stoppedAt, of: p.steps };
 
   // Before and after, on held-out and general data: the engine's own weights are still the model as
   // loaded, so "before" is measured now, in the same passes that give the routing drift.
@@ -163,7 +114,7 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   const trained = run.current.hfTensors();
   const identity = modelIdentity(src);
   const hyper = { optimizer: p.optimizer, lr: p.lr, schedule: p.schedule, warmup: p.warmup, weightDecay: p.weightDecay, gradClip: p.gradClip, seqLen: seqLen, batchTokens, auxLossCoef, seed: p.seed, steps: p.steps };
-  const training = { base: { dir: src, sha256: identity.sha256 }, data: dataIdentity, heldOut: heldOutFrom, selection, train: specs, trainable: { tensors: [...trainable.tensors].sort(), experts: [...trainable.experts].map(([L, es]) => [L, [...es].sort((a, b) => a - b)]) }, parameters: count, hyperParameters: hyper, history: run.history, evalBefore, evalAfter, generalBefore, generalAfter, seconds, tokensPerSecond: tokens / Math.max(1e-9, seconds) };
+  const training = { base: { dir: src, sha256: identity.sha256 }, data: data.identity, heldOut: heldOutFrom, selection, train: specs, trainable: { tensors: [...trainable.tensors].sort(), experts: [...trainable.experts].map(([L, es]) => [L, [...es].sort((a, b) => a - b)]) }, parameters: count, hyperParameters: hyper, history: run.history, ...(stopped ? { stopped } : {}), evalBefore, evalAfter, generalBefore, generalAfter, seconds, tokensPerSecond: tokens / Math.max(1e-9, seconds) };
   const record = { format: 'moe-workbench.tensor-update', version: 1, createdAt: new Date().toISOString(), tool: TOOL, operation: 'finetune', source: { dir: src, sha256: identity.sha256 }, tensors: [...trained.keys()].sort(), training };
   const report: FinetuneReport = {
     format: 'moe-workbench.finetune-report',
@@ -175,6 +126,7 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
     ...(method ? { selection: selection as FinetuneReport['selection'] } : {}),
     trainable: { parameters: count.trainable, total: count.total, tensors: trained.size },
     hyperParameters: hyper,
+    ...(stopped ? { stopped } : {}),
     history: run.history,
     ...(evalBefore !== undefined && evalAfter !== undefined ? { heldOutLoss: { before: evalBefore, after: evalAfter } } : {}),
     ...(generalBefore !== undefined && generalAfter !== undefined ? { generalLoss: { before: generalBefore, after: generalAfter } } : {}),
@@ -204,6 +156,7 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
     ...(p.adapterOnly ? {} : { checkpointDir: out }),
     adapterDir: p.adapterOnly ? out : path.join(out, 'adapter'),
     steps: run.step,
+    ...(stoppedAt === undefined ? {} : { stoppedAt }),
     trainedTensors: [...trained.keys()].sort(),
     trainableParameters: count.trainable,
     totalParameters: count.total,
