@@ -14,6 +14,7 @@ import { evaluateModels } from './evaluation/evaluateModels';
 import { evaluationChunks } from './evaluation/evaluationChunks';
 import { exportOnnx } from './exportOnnx';
 import { runFinetune } from './finetune/finetuneJob';
+import { finetunePlan } from './finetune/finetunePlan';
 import { openCheckpoint } from './model/checkpoint';
 import { MoeEngine } from './moeEngine';
 import { writeExpertPlan } from './surgery/writeExpertPlan';
@@ -158,9 +159,7 @@ export class MoeEngineService implements EngineService {
       return { file, loss: g.loss, auxLoss: g.auxLoss, lmLoss: g.lmLoss, tensors, tokens };
     },
     finetune: async (params, ctx) => runFinetune(this.loaded(), params, ctx),
-    finetunePlan: async () => {
-      throw new MoeError('E_INTERNAL', 'finetunePlan is not implemented yet');
-    },
+    finetunePlan: async (params, ctx) => finetunePlan(this.loaded(), params, ctx),
     unload: async () => {
       await this.unloadEngine();
       return null;
