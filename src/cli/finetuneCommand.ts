@@ -132,6 +132,7 @@ export async function finetuneCommand(ctx: Ctx, params: FinetuneParams, json: bo
   const last = r.history.at(-1);
   if (last) ctx.write(`train loss  ${r.history[0]!.lmLoss.toFixed(4)} -> ${last.lmLoss.toFixed(4)}`);
   if (r.evalBefore !== undefined && r.evalAfter !== undefined) ctx.write(`held-out    ${r.evalBefore.toFixed(4)} -> ${r.evalAfter.toFixed(4)} (${r.heldOut})`);
+  if (r.top1Agreement !== undefined && r.meanKl !== undefined) ctx.write(`next token  top-1 agreement base vs trained ${(100 * r.top1Agreement).toFixed(1)}%, mean KL ${r.meanKl.toPrecision(3)} nats (held-out)`);
   if (r.generalBefore !== undefined && r.generalAfter !== undefined) ctx.write(`general     ${r.generalBefore.toFixed(4)} -> ${r.generalAfter.toFixed(4)}`);
   if (r.routingDrift.length > 0) ctx.write(`routing     Jaccard of held-out top-k sets, before vs after: ${r.routingDrift.map((d) => `L${d.layer} ${d.jaccard.toFixed(3)}`).join(', ')}`);
   if (r.checkpointDir) ctx.write(`checkpoint  ${r.checkpointDir} (report.html, report.json)`);

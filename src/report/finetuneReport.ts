@@ -20,6 +20,8 @@ export interface FinetuneReport {
   readonly stopped?: { readonly afterStep: number; readonly of: number };
   readonly history: readonly { readonly step: number; readonly lmLoss: number; readonly loss: number; readonly evalLoss?: number; readonly lr: number }[];
   readonly heldOutLoss?: { readonly before: number; readonly after: number };
+  /** On the held-out targets: share where base and trained agree on the top-1 next token, mean KL(base ‖ trained) in nats. */
+  readonly nextToken?: { readonly top1Agreement: number; readonly meanKl: number };
   readonly generalLoss?: { readonly before: number; readonly after: number };
   readonly routingDrift: readonly { readonly layer: number; readonly jaccard: number; readonly changed: number; readonly tokens: number }[];
   readonly expertChanges: readonly { readonly layer: number; readonly expert: number; readonly relative: number }[];
@@ -78,6 +80,7 @@ ${row('Trained', `${esc(formatParams(r.trainable.parameters))} of ${esc(formatPa
 ${row('Selection', selection)}
 ${row('Settings', hp)}
 ${lossRow('Held-out loss', r.heldOutLoss)}
+${r.nextToken ? row('Next token (held-out)', `top-1 agreement base vs trained ${esc(formatPercent(r.nextToken.top1Agreement))}, mean KL(base ‖ trained) ${esc(formatScore(r.nextToken.meanKl))} nats`) : ''}
 ${lossRow('General-data loss', r.generalLoss)}
 ${row('Held-out data', esc(r.heldOut))}
 ${row('Speed', `${esc(formatInteger(Math.round(r.tokensPerSecond)))} tokens/s, ${esc(formatSeconds(r.seconds * 1000))}`)}

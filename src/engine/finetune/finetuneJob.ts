@@ -18,6 +18,7 @@ import { trainableParameterCount } from '../training/trainableParameters';
 import { prepareFinetuneData, prepareTrainable } from './finetunePreparation';
 import { writeFinetunedAdapter, writeFinetunedCheckpoint } from './finetuneOutput';
 import { FinetuneRun } from './finetuneRun';
+import { compareDocument, compareHeldOut } from './modelComparison';
 import { routingDrift } from './routingDrift';
 import { type FinetuneReport, finetuneReportHtml } from '../../report/finetuneReport';
 import { checkSchedule } from './learningRate';
@@ -98,10 +99,14 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   const stopped = stoppedAt === undefined ? undefined : { afterStep: stoppedAt, of: p.steps };
 
   // Before and after, on held-out and general data: the engine's own weights are still the model as
-  // loaded, so "before" is measured now, in the same passes that give the routing drift.
+  // loaded, so "before" is measured now, in the same passes (sequence by sequence) that give the routing
+  // drift, the next-token agreement and the KL.
   const trainer = run.current;
-  const heldBefore = heldOut.length > 0 ? await trainer.evaluate(heldOut, false, ctx.signal) : undefined;
-  const heldAfter = heldOut.length > 0 ? await trainer.evaluate(heldOut, true, ctx.signal) : undefined;
+  const held = heldOut.length > 0 ? await compareHeldOut(engine, trainer.masters, heldOut, ctx.signal) : undefined;
+  const heldBefore = held?.before;
+  const heldAfter = held?.after;
+  const nextToken = held && held.before.targets > 0 ? { top1Agreement: held.top1Agreement, meanKl: held.meanKl } : undefined;
+  const document = p.document !== undefined ? await compareDocument(engine, trainer.masters, p.document, ctx.signal) : undefined;
   const evalBefore = heldBefore?.loss;
   const evalAfter = heldAfter?.loss;
   const generalBefore = general.length > 0 ? (await trainer.evaluate(general, false, ctx.signal)).loss : undefined;
@@ -114,7 +119,7 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   const trained = run.current.hfTensors();
   const identity = modelIdentity(src);
   const hyper = { optimizer: p.optimizer, lr: p.lr, schedule: p.schedule, warmup: p.warmup, weightDecay: p.weightDecay, gradClip: p.gradClip, seqLen: seqLen, batchTokens, auxLossCoef, seed: p.seed, steps: p.steps };
-  const training = { base: { dir: src, sha256: identity.sha256 }, data: data.identity, heldOut: heldOutFrom, selection, train: specs, trainable: { tensors: [...trainable.tensors].sort(), experts: [...trainable.experts].map(([L, es]) => [L, [...es].sort((a, b) => a - b)]) }, parameters: count, hyperParameters: hyper, history: run.history, ...(stopped ? { stopped } : {}), evalBefore, evalAfter, generalBefore, generalAfter, seconds, tokensPerSecond: tokens / Math.max(1e-9, seconds) };
+  const training = { base: { dir: src, sha256: identity.sha256 }, data: data.identity, heldOut: heldOutFrom, selection, train: specs, trainable: { tensors: [...trainable.tensors].sort(), experts: [...trainable.experts].map(([L, es]) => [L, [...es].sort((a, b) => a - b)]) }, parameters: count, hyperParameters: hyper, history: run.history, ...(stopped ? { stopped } : {}), evalBefore, evalAfter, ...(nextToken ?? {}), generalBefore, generalAfter, seconds, tokensPerSecond: tokens / Math.max(1e-9, seconds) };
   const record = { format: 'moe-workbench.tensor-update', version: 1, createdAt: new Date().toISOString(), tool: TOOL, operation: 'finetune', source: { dir: src, sha256: identity.sha256 }, tensors: [...trained.keys()].sort(), training };
   const report: FinetuneReport = {
     format: 'moe-workbench.finetune-report',
@@ -129,6 +134,7 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
     ...(stopped ? { stopped } : {}),
     history: run.history,
     ...(evalBefore !== undefined && evalAfter !== undefined ? { heldOutLoss: { before: evalBefore, after: evalAfter } } : {}),
+    ...(nextToken ? { nextToken } : {}),
     ...(generalBefore !== undefined && generalAfter !== undefined ? { generalLoss: { before: generalBefore, after: generalAfter } } : {}),
     routingDrift: drift,
     expertChanges,
@@ -168,6 +174,8 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
     ...(generalAfter === undefined ? {} : { generalAfter }),
     heldOut: heldOutFrom,
     routingDrift: drift.map((d) => ({ layer: d.layer, jaccard: d.jaccard })),
+    ...(nextToken ?? {}),
+    ...(document ? { document } : {}),
     tokensPerSecond: tokens / Math.max(1e-9, seconds),
     seconds,
   };
