@@ -1,0 +1,76 @@
+// Writes the MoE checkpoint upcycled from a dense one (issue #11 §1) through the shared writer: all at once
+// or not at all, the source's tokenizer and other files copied, moe_workbench.json last. Before the folder
+// is committed the staged checkpoint is opened as the target family (config and tensors must agree) and,
+// when asked, run against the dense model, so the record carries the measured difference.
+import * as path from 'node:path';
+import type { SkippedFile, WrittenCheckpoint } from '../../protocol/expertOps';
+import { MoeError } from '../../protocol/moeError';
+import { modelIdentity } from '../experts/modelIdentity';
+import { openCheckpoint } from '../model/checkpoint';
+import { isRecord, readJsonFile } from '../model/jsonFile';
+import { RECORD_FILE, writeNewFile } from '../surgery/checkpointFiles';
+import { cancelledError, writeCheckpoint, type WriteCheckpointOptions } from '../surgery/writeCheckpoint';
+import { upcycleConfigText } from './upcycleConfig';
+import { compareToDense, evalSequences, type UpcycleEvaluation } from './upcycleEval';
+import { planUpcycle, targetFamilyOf, type UpcycleOptions, type UpcyclePlan } from './upcyclePlan';
+import { upcycleRecord, type UpcycleRecord } from './upcycleRecord';
+import { upcycleTensors } from './upcycleTensors';
+
+export interface UpcycleWriteOptions extends WriteCheckpointOptions {
+  /** Compare the result's logits to the dense model's before committing (default true). */
+  readonly evaluate?: boolean;
+}
+
+export interface UpcycleResult {
+  readonly written: WrittenCheckpoint;
+  readonly record: UpcycleRecord;
+  readonly plan: UpcyclePlan;
+}
+
+/**
+ * Upcycles the dense checkpoint `srcDir` into `outDir` (missing or empty, outside `srcDir`). Errors:
+ * E_INPUT / E_UNSUPPORTED for options or a source the target cannot hold (before anything is written),
+ * E_IO for an unusable destination, E_CANCELLED when `signal` aborts; nothing is left behind on failure.
+ */
+export async function writeUpcycled(srcDir: string, outDir: string, options: UpcycleOptions, opts: UpcycleWriteOptions = {}): Promise<UpcycleResult> {
+  const outAbs = path.resolve(outDir);
+  if (opts.signal?.aborted) throw cancelledError(outAbs);
+  // The family is checked on the raw config first: an MoE or unknown source gets the upcycling reason, not a loader's.
+  const configFile = path.join(path.resolve(srcDir), 'config.json');
+  const raw = readJsonFile(configFile, 'E_CONFIG', 4 * 1024 * 1024);
+  if (!isRecord(raw)) throw new MoeError('E_CONFIG', `${configFile}: expected a JSON object`, configFile);
+  targetFamilyOf(raw['model_type'], configFile);
+  const ckpt = openCheckpoint(srcDir);
+  try {
+    const plan = planUpcycle(ckpt.config, options, configFile);
+    const tensors = upcycleTensors(ckpt, plan);
+    const configText = upcycleConfigText(raw, ckpt.config, plan);
+    const identity = modelIdentity(ckpt.dir);
+    let skipped: readonly SkippedFile[] = [];
+    let record: UpcycleRecord | undefined;
+    const written = await writeCheckpoint(ckpt.dir, outAbs, {
+      tensors,
+      configText,
+      extraFiles: (s) => {
+        skipped = s;
+        return [];
+      },
+      beforeCommit: async (tmp) => {
+        const staged = openCheckpoint(tmp); // throws if config.json and the tensors disagree
+        staged.close();
+        let evaluation: UpcycleEvaluation | undefined;
+        if (opts.evaluate !== false) {
+          if (opts.signal?.aborted) throw cancelledError(outAbs);
+          opts.onProgress?.({ stage: 'evaluate', done: 0, total: 1, message: 'logits of the dense and the upcycled model' });
+          evaluation = await compareToDense(ckpt.dir, tmp, evalSequences(options.seed, ckpt.config.vocabSize));
+        }
+        if (opts.signal?.aborted) throw cancelledError(outAbs);
+        record = upcycleRecord(plan, identity, { ...(evaluation ? { evaluation } : {}), skipped });
+        await writeNewFile(path.join(tmp, RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
+      },
+    }, opts);
+    return { written, record: record!, plan };
+  } finally {
+    ckpt.close();
+  }
+}
