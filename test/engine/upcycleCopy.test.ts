@@ -48,6 +48,7 @@ function withBoth<T>(a: string, b: string, fn: (src: Checkpoint, out: Checkpoint
 async function logits(dir: string, ids: readonly number[]): Promise<Float32Array> {
   const e = await MoeEngine.load(dir);
   try {
+    assert.equal(e.info.warnings, undefined, `${dir} loads without warnings (its moe_workbench.json is understood)`);
     return (await e.forward(ids, { routing: false, hidden: false, logits: true })).logits!.data;
   } finally {
     await e.dispose();
