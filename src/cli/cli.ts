@@ -11,7 +11,7 @@ import { installStagingCleanup } from '../engine/surgery/stagingCleanup';
 import { buildTrace } from '../trace/buildTrace';
 import { formatAnnotateTable } from './annotateTable';
 import { UsageError, evalCommand, planCommand, profileCommand, recordedSource } from './expertCommands';
-import { finetuneCommand, finetuneParams } from './finetuneCommand';
+import { finetuneCommand, finetuneParams, finetuneStopMessage, type FinetuneWatch } from './finetuneCommand';
 import { parseIdList } from './flagValues';
 import { gradientsCommand, gradientsParams } from './gradientsCommand';
 import { formatInspect } from './inspectText';
@@ -49,12 +49,17 @@ commands:
   finetune --model DIR (--data PATH... | --ids 1,2,3) --out DIR [--train SPEC]... [--select esft-token|esft-gate]
            [--threshold P] [--steps N] [--lr X] [--optimizer adamw|sgd] [--schedule constant|cosine] [--warmup N]
            [--weight-decay X] [--grad-clip X] [--seq-len N] [--batch-tokens N] [--aux-loss-coef X] [--seed N]
-           [--eval-data PATH...] [--general-data PATH...] [--no-eval] [--adapter-only] [--json]
+           [--eval-data PATH...] [--general-data PATH...] [--no-eval] [--adapter-only] [--state FILE] [--json]
       trains only the chosen parameters (default: the experts ESFT-Token selects on the data, p = 0.2; SPEC as
       for gradients) with a held-out loss, and writes the checkpoint (trained tensors in the source dtype,
       everything else byte-identical) with its expert adapter in DIR/adapter (--adapter-only: just the adapter).
       Defaults: 100 steps, AdamW lr 1e-4 cosine, warm-up min(10, steps/10), weight decay 0.1, clip 1.0,
       --seq-len 512, --batch-tokens 4 x seq-len, seed 0; the load-balancing loss only when routers train
+      Ctrl-C once: Stop — training ends after the step in progress and the model trained so far is written
+      (its record and report say so); twice: cancel, nothing is written. --state FILE (outside DIR): the run's
+      state (weights, optimizer moments, step, data position, history) is saved there after every held-out
+      evaluation and at the end; when FILE exists the run resumes from it (refused if data or settings
+      differ), e.g. after a Stop, with a new --out
   apply-adapter --model DIR --adapter DIR --out DIR
       writes the full checkpoint of the base model DIR with an expert adapter's tensors in place (every
       other tensor and file byte-identical); refused when the adapter was made for another base
@@ -120,6 +125,7 @@ async function main(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       'general-data': { type: 'string', multiple: true },
       'adapter-only': { type: 'boolean', default: false },
+      state: { type: 'string' },
     },
   });
   if (!values.model) throw new UsageError('--model DIR is required');
@@ -135,9 +141,12 @@ async function main(argv: string[]): Promise<number> {
   // Malformed flags are refused before the model loads.
   const gradients = command === 'gradients' ? gradientsParams(values, promptInput(values)) : undefined;
   const finetune = command === 'finetune' ? finetuneParams(values) : undefined;
-  const stop = trapStopSignals(() => (values.out !== undefined ? [values.out] : []));
+  // finetune: the first Ctrl-C is a Stop (the model trained so far is written), the second cancels.
+  const watch: FinetuneWatch = { lastStep: 0, training: false };
+  const stop = trapStopSignals(() => (values.out !== undefined ? [values.out] : []), finetune ? { stopFirst: () => finetuneStopMessage(watch) } : {});
   const abort = { signal: stop.signal };
-  const client = new EngineClient({ workerPath: path.join(__dirname, 'engineWorker.js') });
+  // finetune: a terminal's Ctrl-C reaches the engine process too; it must leave the Stop to us.
+  const client = new EngineClient({ workerPath: path.join(__dirname, 'engineWorker.js'), ...(finetune ? { workerData: { hostHandlesInterrupt: true } } : {}) });
   try {
     const onProgress = progressPrinter();
     const memoryBudget = values['memory-budget'] === undefined ? undefined : parseMemoryBudget(values['memory-budget']);
@@ -154,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
       case 'gradients':
         return await gradientsCommand(ctx, gradients!);
       case 'finetune':
-        return await finetuneCommand(ctx, finetune!, values.json);
+        return await finetuneCommand({ ...ctx, finish: stop.finish, watch }, finetune!, values.json);
       case 'inspect':
         process.stdout.write((values.json ? JSON.stringify(info, null, 1) : formatInspect(info)) + '\n');
         return 0;

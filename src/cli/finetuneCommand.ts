@@ -32,6 +32,7 @@ export interface FinetuneFlags {
   readonly 'general-data'?: readonly string[] | undefined;
   readonly 'no-eval'?: boolean | undefined;
   readonly 'adapter-only'?: boolean | undefined;
+  readonly state?: string | undefined;
   readonly json?: boolean | undefined;
 }
 
@@ -100,18 +101,39 @@ export function finetuneParams(v: FinetuneFlags): FinetuneParams {
     ...(v['general-data'] && v['general-data'].length > 0 ? { generalData: v['general-data'].map((d) => path.resolve(d)) } : {}),
     ...(v['no-eval'] ? { noEval: true } : {}),
     ...(v['adapter-only'] ? { adapterOnly: true } : {}),
+    ...(v.state !== undefined ? { stateFile: path.resolve(v.state) } : {}),
   };
+}
+
+/** What the CLI knows of a running finetune: the last step it reported (for the Ctrl-C message). */
+export interface FinetuneWatch {
+  lastStep: number;
+  training: boolean;
+}
+
+/** What the first Ctrl-C during a finetune says it does. */
+export function finetuneStopMessage(w: FinetuneWatch): string {
+  return w.training
+    ? `stopping after step ${w.lastStep + 1}: the model trained so far is written; Ctrl-C again to cancel and write nothing`
+    : 'stopping: training ends before its first step (nothing is written) or, when it is done, writes as usual; Ctrl-C again to cancel and write nothing';
 }
 
 interface Ctx {
   readonly client: EngineClient;
   readonly signal: AbortSignal;
+  /** Stop: the engine ends after the step in progress and writes what was trained. */
+  readonly finish?: AbortSignal;
+  readonly watch?: FinetuneWatch;
   readonly onProgress: ((p: Progress) => void) | undefined;
   readonly write: (s: string) => void;
 }
 
 export async function finetuneCommand(ctx: Ctx, params: FinetuneParams, json: boolean): Promise<number> {
   const onProgress = (p: Progress): void => {
+    if (ctx.watch) {
+      ctx.watch.training = p.stage === 'train';
+      if (p.stage === 'train') ctx.watch.lastStep = p.done;
+    }
     if (json && p.stage === 'train' && p.metrics) {
       const m = p.metrics;
       ctx.write(JSON.stringify({ step: m['step'], loss: m['loss'], ...(m['evalLoss'] === undefined ? {} : { evalLoss: m['evalLoss'] }), tokensPerSecond: m['tokensPerSecond'] }));
@@ -119,7 +141,7 @@ export async function finetuneCommand(ctx: Ctx, params: FinetuneParams, json: bo
     }
     ctx.onProgress?.(p);
   };
-  const r = await ctx.client.request('finetune', params, { signal: ctx.signal, onProgress });
+  const r = await ctx.client.request('finetune', params, { signal: ctx.signal, onProgress, ...(ctx.finish ? { finish: ctx.finish } : {}) });
   if (json) {
     ctx.write(JSON.stringify({ summary: r }));
     return 0;

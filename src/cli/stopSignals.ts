@@ -1,6 +1,7 @@
 // Ctrl-C, SIGTERM and SIGHUP in the CLI: the running request is cancelled, the engine client disposed, what
 // the interrupted write left is removed, and the process exits 128 + the signal's number (130, 143, 129) as
-// shells and supervisors expect. The engine process cleans up after itself too (stagingCleanup.ts), but it
+// shells and supervisors expect. A command that can stop early and still finish (finetune: Stop keeps what
+// was trained) takes the first Ctrl-C as that Stop — it then ends normally — and the second as the cancel. The engine process cleans up after itself too (stagingCleanup.ts), but it
 // may be a worker thread of this process, or a child that only this process was signalled about.
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,9 +14,11 @@ type StopSignal = (typeof SIGNALS)[number];
 const GRACE_MS = 20_000;
 
 export interface StopSignals {
-  /** Aborted at the first stop signal. */
+  /** Aborted at the first stop signal (with `stopFirst`: the first that cancels). */
   readonly signal: AbortSignal;
-  /** The first stop signal received, if any. */
+  /** With `stopFirst`: aborted at the first Ctrl-C, which asks the command to finish early (RequestOptions.finish). */
+  readonly finish: AbortSignal;
+  /** The first signal that cancelled, if any (a Stop that lets the command finish is not one). */
   readonly received: () => StopSignal | undefined;
   /**
    * After the engine client is disposed: removes the partial outputs this process and its engine wrote
@@ -36,9 +39,15 @@ function cleanUp(outputs: readonly string[]): string[] {
   return removed;
 }
 
+export interface StopSignalOptions {
+  /** The first Ctrl-C is a Stop (not a cancel); this prints what it does. SIGTERM and SIGHUP still cancel. */
+  readonly stopFirst?: () => string;
+}
+
 /** Installs the handlers; `outputs()` names the output paths of the command being run. */
-export function trapStopSignals(outputs: () => readonly string[]): StopSignals {
+export function trapStopSignals(outputs: () => readonly string[], opts: StopSignalOptions = {}): StopSignals {
   const abort = new AbortController();
+  const finish = new AbortController();
   let first: StopSignal | undefined;
   const exitNow = (sig: StopSignal): never => {
     for (const p of cleanUp(outputs())) process.stderr.write(`removed the partial output ${p}\n`);
@@ -46,6 +55,11 @@ export function trapStopSignals(outputs: () => readonly string[]): StopSignals {
   };
   for (const sig of SIGNALS) {
     process.on(sig, () => {
+      if (opts.stopFirst && sig === 'SIGINT' && first === undefined && !finish.signal.aborted) {
+        finish.abort();
+        process.stderr.write(`\n${opts.stopFirst()}\n`);
+        return;
+      }
       // A second signal: the user does not want to wait for the orderly stop.
       if (first !== undefined) exitNow(first);
       first = sig;
@@ -56,6 +70,7 @@ export function trapStopSignals(outputs: () => readonly string[]): StopSignals {
   }
   return {
     signal: abort.signal,
+    finish: finish.signal,
     received: () => first,
     exitIfStopped: () => {
       if (first !== undefined) exitNow(first);

@@ -34,4 +34,11 @@ export function throwIfCancelled(signal: AbortSignal): void {
 export interface EngineWorkerData {
   /** ONNX Runtime intra-op threads. The extension leaves a core to the extension host; the CLI uses all. */
   readonly threads?: number;
+  /**
+   * The host takes a terminal's Ctrl-C itself (the CLI's finetune: the first is a Stop that lets the job
+   * finish and write): the SIGINT that reaches this process too (same process group) is ignored. The host
+   * relays Stop and Cancel as messages; if it goes away, the engine exits on the disconnect and removes its
+   * partial outputs on exit.
+   */
+  readonly hostHandlesInterrupt?: boolean;
 }

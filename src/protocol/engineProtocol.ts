@@ -186,6 +186,12 @@ export interface FinetuneParams {
   readonly evalEvery?: number;
   /** Write only the adapter (at outDir), not the full checkpoint. */
   readonly adapterOnly?: boolean;
+  /**
+   * The run's state file (weights, optimizer moments, step, data cursor, history): saved after every held-out
+   * evaluation and when the run ends; when it exists at the start, the run resumes from it (refused when
+   * its data or settings differ).
+   */
+  readonly stateFile?: string;
   /** Text of the open editor: after training, its routing and predictions base vs trained (FinetuneResult.document). */
   readonly document?: string;
 }

@@ -55,6 +55,11 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   const c = engine.config;
   const src = engine.info.path;
   const out = checkOut(p.outDir, src);
+  if (p.stateFile !== undefined) {
+    const st = path.resolve(p.stateFile);
+    if (st === out || st.startsWith(out + path.sep)) throw new MoeError('E_INPUT', `--state ${st} is inside --out ${out}: keep the run's state outside the checkpoint it writes`, st);
+    if (fs.existsSync(st) && !fs.statSync(st).isFile()) throw new MoeError('E_INPUT', `--state ${st} is not a file`, st);
+  }
   const schedule = checkSchedule({ kind: p.schedule, lr: p.lr, warmup: p.warmup, totalSteps: p.steps });
   const data = prepareFinetuneData(engine, p, ctx.signal);
   const { seqLen, heldOut, heldOutFrom } = data;
@@ -80,13 +85,20 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   const evalEvery = p.evalEvery ?? Math.max(1, Math.round(p.steps / 10));
 
   // The run.
-  const run = await FinetuneRun.create(engine, { trainable, optimizer: p.optimizer, weightDecay: p.weightDecay, gradClip: p.gradClip, auxLossCoef, schedule, batchTokens, seed: p.seed, evalEvery: p.noEval ? 0 : evalEvery }, train, heldOut);
+  // --state: resumed when the file exists (refused when its data or settings differ), saved after every
+  // held-out evaluation and when the loop ends (atomically: a crash leaves the previous state).
+  const stateFile = p.stateFile === undefined ? undefined : path.resolve(p.stateFile);
+  const resumeFrom = stateFile !== undefined && fs.existsSync(stateFile) ? stateFile : undefined;
+  const run = await FinetuneRun.create(engine, { trainable, optimizer: p.optimizer, weightDecay: p.weightDecay, gradClip: p.gradClip, auxLossCoef, schedule, batchTokens, seed: p.seed, evalEvery: p.noEval ? 0 : evalEvery }, train, heldOut, resumeFrom);
+  const resumed = resumeFrom === undefined ? undefined : { file: resumeFrom, step: run.step };
+  if (resumed) ctx.progress({ stage: 'train', done: run.step, total: p.steps, message: `resuming from ${resumed.file} at step ${resumed.step}` });
   const t0 = performance.now();
   let tokens = 0;
   // Stop (ctx.finish) ends the loop after the step in progress; what follows runs as for a full run.
   while (!run.done && !ctx.finish?.aborted) {
     const r = await run.runStep(ctx.signal);
     tokens += r.tokens;
+    if (stateFile !== undefined && r.evalLoss !== undefined) await run.save(stateFile);
     const seconds = (performance.now() - t0) / 1000;
     const tps = tokens / Math.max(1e-9, seconds);
     ctx.progress({ stage: 'train', done: r.step, total: p.steps, message: `step ${r.step}/${p.steps} loss ${r.loss.toFixed(4)}${r.evalLoss === undefined ? '' : ` held-out ${r.evalLoss.toFixed(4)}`} (${tps.toFixed(0)} tok/s)`, metrics: { step: r.step, loss: r.loss, lmLoss: r.lmLoss, ...(r.evalLoss === undefined ? {} : { evalLoss: r.evalLoss }), tokensPerSecond: tps, lr: r.lr, gradNorm: r.gradNorm } });
@@ -94,6 +106,7 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
     await ctx.pause();
   }
   const seconds = (performance.now() - t0) / 1000;
+  if (stateFile !== undefined && run.step > 0) await run.save(stateFile);
   if (run.step === 0) throw new MoeError('E_CANCELLED', 'stopped before the first step: nothing was trained, nothing written');
   const stoppedAt = run.step < p.steps ? run.step : undefined;
   const stopped = stoppedAt === undefined ? undefined : { afterStep: stoppedAt, of: p.steps };
@@ -119,7 +132,7 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   const trained = run.current.hfTensors();
   const identity = modelIdentity(src);
   const hyper = { optimizer: p.optimizer, lr: p.lr, schedule: p.schedule, warmup: p.warmup, weightDecay: p.weightDecay, gradClip: p.gradClip, seqLen: seqLen, batchTokens, auxLossCoef, seed: p.seed, steps: p.steps };
-  const training = { base: { dir: src, sha256: identity.sha256 }, data: data.identity, heldOut: heldOutFrom, selection, train: specs, trainable: { tensors: [...trainable.tensors].sort(), experts: [...trainable.experts].map(([L, es]) => [L, [...es].sort((a, b) => a - b)]) }, parameters: count, hyperParameters: hyper, history: run.history, ...(stopped ? { stopped } : {}), evalBefore, evalAfter, ...(nextToken ?? {}), generalBefore, generalAfter, seconds, tokensPerSecond: tokens / Math.max(1e-9, seconds) };
+  const training = { base: { dir: src, sha256: identity.sha256 }, data: data.identity, heldOut: heldOutFrom, selection, train: specs, trainable: { tensors: [...trainable.tensors].sort(), experts: [...trainable.experts].map(([L, es]) => [L, [...es].sort((a, b) => a - b)]) }, parameters: count, hyperParameters: hyper, history: run.history, ...(stopped ? { stopped } : {}), ...(resumed ? { resumedFrom: resumed } : {}), evalBefore, evalAfter, ...(nextToken ?? {}), generalBefore, generalAfter, seconds, tokensPerSecond: tokens / Math.max(1e-9, seconds) };
   const record = { format: 'moe-workbench.tensor-update', version: 1, createdAt: new Date().toISOString(), tool: TOOL, operation: 'finetune', source: { dir: src, sha256: identity.sha256 }, tensors: [...trained.keys()].sort(), training };
   const report: FinetuneReport = {
     format: 'moe-workbench.finetune-report',

@@ -12,6 +12,10 @@ import { withTestFaults } from './testHooks';
 // written is removed before the process ends.
 installStagingCleanup();
 const data = JSON.parse(process.env[ENGINE_DATA_ENV] ?? '{}') as EngineWorkerData;
+if (data.hostHandlesInterrupt) {
+  process.removeAllListeners('SIGINT');
+  process.on('SIGINT', () => undefined);
+}
 const service = new MoeEngineService(data);
 serveEngine(processPort(), withTestFaults(service));
 
