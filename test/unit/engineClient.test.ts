@@ -342,6 +342,30 @@ describe('engine loop', () => {
     }
   });
 
+  it('a stop for a queued job marks it: it starts stopped and answers; a stop for an unknown id is ignored', async () => {
+    const w = fork(workerPath, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    try {
+      const answers = new Map<number, unknown>();
+      const done = new Promise<void>((resolve) => {
+        w.on('message', (m: WorkerToHost) => {
+          if (m.kind === 'result') answers.set(m.id, m.result);
+          else if (m.kind === 'error') answers.set(m.id, m.error.code);
+          if (answers.size === 3) resolve();
+        });
+      });
+      w.send({ kind: 'request', id: 1, method: 'tokenize', params: { text: 'sleep:50' } });
+      w.send({ kind: 'request', id: 2, method: 'profile', params: { data: [], chunkTokens: 5 } });
+      w.send({ kind: 'request', id: 3, method: 'profile', params: { data: [], chunkTokens: 2 } });
+      w.send({ kind: 'stop', id: 2 }); // queued behind 1
+      w.send({ kind: 'stop', id: 42 }); // unknown: ignored
+      await done;
+      assert.deepEqual((answers.get(2) as { file: string }).file, 'steps:0');
+      assert.deepEqual((answers.get(3) as { file: string }).file, 'steps:2');
+    } finally {
+      w.kill('SIGKILL');
+    }
+  });
+
   it('exits by itself when the host goes away', async () => {
     const w = fork(workerPath, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
     await new Promise<void>((resolve) => w.once('message', () => resolve()));

@@ -53,6 +53,16 @@ describe('finetuneReportHtml', () => {
     assert.match(html, /4\.9000 \(perplexity 200\.337 → 134\.290, -33\.0%\)/);
   });
 
+  test('a stopped run says so; next-token agreement and KL are shown; both absent when not given', () => {
+    const html = finetuneReportHtml({ ...report, stopped: { afterStep: 3, of: 1000 }, nextToken: { top1Agreement: 0.875, meanKl: 0.0123 } });
+    assert.match(html, /Stopped by the user after step 3 of 1,000/);
+    assert.match(html, /top-1 agreement base vs trained 87\.5%, mean KL\(base ‖ trained\) 0\.01230 nats/);
+    const plain = finetuneReportHtml(report);
+    assert.doesNotMatch(plain, /Stopped by the user|top-1 agreement/);
+    const hostile = finetuneReportHtml({ ...report, stopped: { afterStep: '<b>' as unknown as number, of: 2 }, nextToken: { top1Agreement: '<i>' as unknown as number, meanKl: Number.NaN } });
+    assert.doesNotMatch(hostile, /<b>|<i>/);
+  });
+
   test('hostile numbers print as n/a, not markup', () => {
     const bad = { ...report, routingDrift: [{ layer: '<b>' as unknown as number, jaccard: '<i>' as unknown as number, changed: Number.NaN, tokens: 1 }] };
     const html = finetuneReportHtml(bad);
