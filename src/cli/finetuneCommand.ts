@@ -131,8 +131,8 @@ interface Ctx {
 export async function finetuneCommand(ctx: Ctx, params: FinetuneParams, json: boolean): Promise<number> {
   const onProgress = (p: Progress): void => {
     if (ctx.watch) {
-      ctx.watch.training = p.stage === 'train';
-      if (p.stage === 'train') ctx.watch.lastStep = p.done;
+      ctx.watch.training = p.stage === 'train' || p.stage === 'resume';
+      if (ctx.watch.training) ctx.watch.lastStep = p.done;
     }
     if (json && p.stage === 'train' && p.metrics) {
       const m = p.metrics;

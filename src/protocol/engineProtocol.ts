@@ -189,7 +189,7 @@ export interface FinetuneParams {
   /**
    * The run's state file (weights, optimizer moments, step, data cursor, history): saved after every held-out
    * evaluation and when the run ends; when it exists at the start, the run resumes from it (refused when
-   * its data or settings differ).
+   * its data or settings differ), reporting progress stage 'resume' with `done` = the step it resumes at.
    */
   readonly stateFile?: string;
   /** Text of the open editor: after training, its routing and predictions base vs trained (FinetuneResult.document). */

@@ -91,7 +91,7 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   const resumeFrom = stateFile !== undefined && fs.existsSync(stateFile) ? stateFile : undefined;
   const run = await FinetuneRun.create(engine, { trainable, optimizer: p.optimizer, weightDecay: p.weightDecay, gradClip: p.gradClip, auxLossCoef, schedule, batchTokens, seed: p.seed, evalEvery: p.noEval ? 0 : evalEvery }, train, heldOut, resumeFrom);
   const resumed = resumeFrom === undefined ? undefined : { file: resumeFrom, step: run.step };
-  if (resumed) ctx.progress({ stage: 'train', done: run.step, total: p.steps, message: `resuming from ${resumed.file} at step ${resumed.step}` });
+  if (resumed) ctx.progress({ stage: 'resume', done: run.step, total: p.steps, message: `resuming from ${resumed.file} at step ${resumed.step}` });
   const t0 = performance.now();
   let tokens = 0;
   // Stop (ctx.finish) ends the loop after the step in progress; what follows runs as for a full run.
