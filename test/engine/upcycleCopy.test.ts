@@ -168,6 +168,22 @@ describe('upcycle copy', () => {
     assertClose(await logits(out, ids), await logits(fixture('qwen3'), ids), 1e-5, 'qwen3_moe (layer 1 only) logits');
   });
 
+  it('sharded output (small max shard size) loads and computes the dense logits; a cancelled write leaves nothing', async () => {
+    const out = fresh();
+    const { written } = await writeUpcycled(fixture('llama'), out, opts({}), { evaluate: false, maxShardBytes: 200_000 });
+    assert.ok(written.files.includes('model.safetensors.index.json') && written.files.filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f)).length > 1, written.files.join(' '));
+    const ids = promptOf('llama');
+    assertClose(await logits(out, ids), await logits(fixture('llama'), ids), 1e-5, 'sharded mixtral logits');
+    const cancelled = fresh();
+    const abort = new AbortController();
+    let seen = 0;
+    await assert.rejects(
+      writeUpcycled(fixture('llama'), cancelled, opts({}), { evaluate: false, signal: abort.signal, onProgress: () => void (++seen === 3 && abort.abort()) }),
+      (e: unknown) => e instanceof MoeError && e.code === 'E_CANCELLED',
+    );
+    assertNothingWritten(cancelled);
+  });
+
   it('a BF16 source: experts byte-identical, the router stored as BF16; same seed → same bytes, another seed → another router', async () => {
     const src = path.join(root, 'bf16-llama');
     const rawCfg = { ...readJson(path.join(fixture('llama'), 'config.json')), torch_dtype: 'bfloat16' };
@@ -213,6 +229,7 @@ describe('upcycle refusals (nothing written)', () => {
     fs.mkdirSync(other);
     fs.writeFileSync(path.join(other, 'config.json'), JSON.stringify({ ...readJson(path.join(fixture('llama'), 'config.json')), model_type: 'mistral' }));
     await refuse(other, {}, 'E_UNSUPPORTED', /model_type "mistral" cannot be upcycled \(supported: llama → mixtral, qwen3 → qwen3_moe\)/);
+    await refuse(path.join(root, 'no-such-model'), {}, 'E_MODEL_DIR', /model folder not found/);
     await refuse(fixture('llama'), { topK: 5 }, 'E_INPUT', /top-k must be an integer from 1 to the number of experts \(4\), got 5/);
     await refuse(fixture('llama'), { topK: 0 }, 'E_INPUT', /top-k must be an integer/);
     await refuse(fixture('llama'), { experts: 2.5 }, 'E_INPUT', /number of experts must be an integer from 1 to 4096, got 2.5/);

@@ -2,6 +2,7 @@
 // or not at all, the source's tokenizer and other files copied, moe_workbench.json last. Before the folder
 // is committed the staged checkpoint is opened as the target family (config and tensors must agree) and,
 // when asked, run against the dense model, so the record carries the measured difference.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SkippedFile, WrittenCheckpoint } from '../../protocol/expertOps';
 import { MoeError } from '../../protocol/moeError';
@@ -37,6 +38,7 @@ export async function writeUpcycled(srcDir: string, outDir: string, options: Upc
   if (opts.signal?.aborted) throw cancelledError(outAbs);
   // The family is checked on the raw config first: an MoE or unknown source gets the upcycling reason, not a loader's.
   const configFile = path.join(path.resolve(srcDir), 'config.json');
+  if (!fs.existsSync(configFile)) openCheckpoint(srcDir).close(); // throws the loader's message for a missing folder or config
   const raw = readJsonFile(configFile, 'E_CONFIG', 4 * 1024 * 1024);
   if (!isRecord(raw)) throw new MoeError('E_CONFIG', `${configFile}: expected a JSON object`, configFile);
   targetFamilyOf(raw['model_type'], configFile);
