@@ -20,7 +20,13 @@ export interface EsftPlan {
 }
 
 /** Scores the experts on `sequences` (forward passes with routing) and selects per layer. */
-export async function esftPlan(engine: MoeEngine, sequences: readonly (readonly number[])[], method: EsftMethod, threshold: number, signal?: AbortSignal): Promise<EsftPlan> {
+/** Between sequences: `progress(done, total)`, then `pause()` (a job lets waiting queries run there). */
+export interface EsftHooks {
+  progress?(done: number, total: number): void;
+  pause?(): Promise<void>;
+}
+
+export async function esftPlan(engine: MoeEngine, sequences: readonly (readonly number[])[], method: EsftMethod, threshold: number, signal?: AbortSignal, hooks: EsftHooks = {}): Promise<EsftPlan> {
   const c = engine.config;
   const layers = new Map(c.layers.flatMap((l, i) => (l.kind === 'moe' ? [[i, l.routing.numExperts] as [number, number]] : [])));
   if (layers.size === 0) throw new MoeError('E_INPUT', `${engine.info.path} has no MoE layer: ESFT selects routed experts`);
@@ -29,6 +35,8 @@ export async function esftPlan(engine: MoeEngine, sequences: readonly (readonly 
     if (signal?.aborted) throw new MoeError('E_CANCELLED', 'ESFT scoring cancelled');
     const r = await engine.forward(ids, { routing: true, hidden: false, logits: false });
     scores.add(r.routing);
+    hooks.progress?.(scores.sequenceCount, sequences.length);
+    await hooks.pause?.();
   }
   if (scores.sequenceCount === 0) throw new MoeError('E_INPUT', 'ESFT needs at least one sequence of training data to score the experts');
   const all = scores.scores();

@@ -11,7 +11,7 @@ import { prepareFinetuneData, prepareTrainable } from './finetunePreparation';
 
 const DEFAULT_PREVIEW_TOKENS = 200;
 
-export async function finetunePlan(engine: MoeEngine, p: FinetunePlanParams, ctx: { readonly signal?: AbortSignal; progress?(p: Progress): void }): Promise<FinetunePlan> {
+export async function finetunePlan(engine: MoeEngine, p: FinetunePlanParams, ctx: { readonly signal?: AbortSignal; progress?(p: Progress): void; pause?(): Promise<void> }): Promise<FinetunePlan> {
   const c = engine.config;
   const previewTokens = p.previewTokens ?? DEFAULT_PREVIEW_TOKENS;
   if (!Number.isInteger(previewTokens) || previewTokens < 0) throw new MoeError('E_INPUT', `previewTokens must be an integer >= 0 (got ${previewTokens})`);

@@ -106,7 +106,7 @@ function union(a: TrainableSet, b: TrainableSet): TrainableSet {
  * (with --select, or by default when no spec is given). May be empty: the caller decides whether that is
  * an error (finetune refuses it; the preview shows it).
  */
-export async function prepareTrainable(engine: MoeEngine, p: FinetuneSelectionParams, train: readonly TrainingSequenceInput[], ctx: { readonly signal?: AbortSignal; progress?(p: Progress): void }): Promise<FinetuneSelection> {
+export async function prepareTrainable(engine: MoeEngine, p: FinetuneSelectionParams, train: readonly TrainingSequenceInput[], ctx: { readonly signal?: AbortSignal; progress?(p: Progress): void; pause?(): Promise<void> }): Promise<FinetuneSelection> {
   if (p.threshold !== undefined && !(p.threshold > 0 && p.threshold <= 1)) throw new MoeError('E_INPUT', `--threshold must be a number in (0, 1] (got ${p.threshold})`);
   const specs = p.train ?? [];
   const method = p.select ?? (specs.length === 0 ? 'esft-token' : undefined);
@@ -114,12 +114,17 @@ export async function prepareTrainable(engine: MoeEngine, p: FinetuneSelectionPa
   if (!method) return { specs, trainable };
   const threshold = p.threshold ?? ESFT_DEFAULT_THRESHOLD[method];
   ctx.progress?.({ stage: 'select', done: 0, total: train.length, message: `scoring experts (${method}) on ${train.length} sequences` });
+  const message = `scoring experts (${method}) on ${train.length} sequences`;
   const plan = await esftPlan(
     engine,
     train.map((q) => q.ids),
     method,
     threshold,
     ctx.signal,
+    {
+      progress: (done, total) => ctx.progress?.({ stage: 'select', done, total, message }),
+      ...(ctx.pause ? { pause: () => ctx.pause!() } : {}),
+    },
   );
   trainable = union(trainable, plan.trainable);
   return { specs, method, plan, trainable };
