@@ -73,7 +73,7 @@ export class TrainingApp {
     if (state.run) {
       if (this.chartRun !== state.run.startedAt || state.run.points.length !== this.chart.points) this.chart.setPoints(state.run.points);
       this.chartRun = state.run.startedAt;
-      this.run.update(state.run, state.phase === 'running', true);
+      this.run.update(state.run, state.phase === 'running');
     }
     if (state.outcome) this.outcome.update(state.outcome);
     this.show(state);
@@ -86,7 +86,7 @@ export class TrainingApp {
     const run: RunView = { ...rest, points: [...s.run.points, point], ...(etaMs === undefined ? {} : { etaMs }) };
     this.state = { ...s, run };
     this.chart.append(point);
-    this.run.update(run, s.phase === 'running', etaMs !== undefined);
+    this.run.update(run, s.phase === 'running');
   }
 
   private stage(stage: string): void {
@@ -94,7 +94,7 @@ export class TrainingApp {
     if (s?.run) {
       const run = { ...s.run, stage };
       this.state = { ...s, run };
-      this.run.update(run, s.phase === 'running', false);
+      this.run.update(run, s.phase === 'running');
     } else {
       this.planningStage.textContent = stage;
     }

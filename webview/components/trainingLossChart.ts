@@ -46,7 +46,7 @@ export class TrainingLossChart {
       this.summary,
       table,
     ]);
-    this.resize = new ResizeObserver(() => this.scheduleResize());
+    this.resize = new ResizeObserver(() => this.scheduleFit());
     this.resize.observe(this.plotHost);
     this.theme = new MutationObserver(() => this.plot?.redraw(false, true));
     this.theme.observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
@@ -95,15 +95,19 @@ export class TrainingLossChart {
     );
   }
 
-  private scheduleResize(): void {
+  /**
+   * Sizes (or builds) the chart in the next frame: done inside the ResizeObserver callback, the chart's own
+   * height change would be reported again in the same frame ("ResizeObserver loop" errors).
+   */
+  private scheduleFit(): void {
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
       const width = Math.floor(this.plotHost.clientWidth);
       if (width <= 0) return; // hidden: keep the chart as it is until it is shown again
       const size = { width, height: Math.round(Math.max(MIN_HEIGHT, Math.min(MAX_HEIGHT, width * 0.4))) };
-      if (this.plot) this.plot.setSize(size);
-      else this.plot = new uPlot(this.options(size), this.data(), this.plotHost);
+      if (!this.plot) this.plot = new uPlot(this.options(size), this.data(), this.plotHost);
+      else if (size.width !== this.plot.width || size.height !== this.plot.height) this.plot.setSize(size);
     });
   }
 

@@ -53,10 +53,12 @@ export class TrainingRun {
   }
 
   /** A new view of the run (a state or a step); `live`: the run is in progress (controls shown). */
-  update(run: RunView, live: boolean, etaChanged: boolean): void {
-    if (this.run?.startedAt !== run.startedAt) this.stopPressed = false;
+  update(run: RunView, live: boolean): void {
+    const newRun = this.run?.startedAt !== run.startedAt;
+    if (newRun) this.stopPressed = false;
+    // A new estimate counts down from now; a state that repeats the last one keeps counting.
+    if (newRun || run.etaMs !== this.run?.etaMs) this.etaAt = Date.now();
     this.run = run;
-    if (etaChanged) this.etaAt = Date.now();
     // Stop and Cancel exist only while the run does (so a finished panel has no #stop).
     if (live && !this.controls.isConnected) this.element.append(this.controls);
     if (!live) this.controls.remove();

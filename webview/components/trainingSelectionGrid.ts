@@ -68,7 +68,12 @@ export class TrainingSelectionGrid {
   update(plan: TrainingPlanView, draft: SelectionDraft): void {
     for (const l of plan.layers) {
       const selected = draft.get(l.layer) ?? new Set<number>();
-      for (let e = 0; e < l.numExperts; e++) this.chips.get(`${l.layer}:${e}`)?.setAttribute('aria-pressed', String(selected.has(e)));
+      for (let e = 0; e < l.numExperts; e++) {
+        // Only the chips that changed: a large model has thousands.
+        const chip = this.chips.get(`${l.layer}:${e}`);
+        const pressed = String(selected.has(e));
+        if (chip && chip.getAttribute('aria-pressed') !== pressed) chip.setAttribute('aria-pressed', pressed);
+      }
       const count = this.counts.get(l.layer);
       if (count) count.textContent = `selected ${formatInteger(selected.size)} of ${formatInteger(l.numExperts)}`;
     }
