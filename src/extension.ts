@@ -6,7 +6,7 @@ import { AnnotationController } from './features/annotation/annotationController
 import { SessionStats } from './features/annotation/sessionStats';
 import { AnnotateEditorCommand, AnnotateSelectionCommand, ToggleAnnotationsCommand } from './features/commands/annotateCommands';
 import type { Command } from './features/commands/command';
-import { MergeExpertsCommand, OpenProfileCommand, OpenReportCommand, ProfileExpertsCommand, PruneExpertsCommand, SelectProfileStatisticCommand } from './features/commands/expertCommands';
+import { FineTuneExpertsCommand, MergeExpertsCommand, OpenProfileCommand, OpenReportCommand, ProfileExpertsCommand, PruneExpertsCommand, SelectProfileStatisticCommand } from './features/commands/expertCommands';
 import { CloseModelCommand, InspectModelCommand, OpenModelCommand, ShowModelMenuCommand } from './features/commands/modelCommands';
 import { ColourByCommand, ComingSoonCommand, SelectExpertCommand, SelectLayerCommand, ShowTokenInExplorerCommand } from './features/commands/viewCommands';
 import { RoutingDecorations } from './features/decorations/routingDecorations';
@@ -19,6 +19,7 @@ import { ModelManager } from './features/model/modelManager';
 import { ModelStatusBar } from './features/model/modelStatusBar';
 import { ModelTreeProvider } from './features/modelTree/modelTreeProvider';
 import { createModelTreeView } from './features/modelTree/modelTreeView';
+import { FinetuneFlow } from './features/finetune/finetuneFlow';
 import { ExpertOperationFlow } from './features/operations/expertOperationFlow';
 import { ProfileActions } from './features/operations/profileActions';
 import { ProfileStore } from './features/profile/profileStore';
@@ -59,6 +60,7 @@ export function activate(context: vscode.ExtensionContext): void {
 
   const profileActions = new ProfileActions(engine, models, profiles, { extensionPath: context.extensionPath, storageDir: context.globalStorageUri.fsPath, log });
   const flow = new ExpertOperationFlow({ engine, models, profiles, annotations, profileActions, extensionPath: context.extensionPath, log });
+  const finetune = new FinetuneFlow({ engine, models, model: () => profileActions.model(), extensionUri: context.extensionUri, log });
 
   const commands: Command[] = [
     new OpenModelCommand(models, demoModelDir),
@@ -78,7 +80,7 @@ export function activate(context: vscode.ExtensionContext): void {
     new PruneExpertsCommand(flow),
     new MergeExpertsCommand(flow),
     new OpenReportCommand(),
-    new ComingSoonCommand(Commands.fineTuneExpert, 'Fine-tuning experts'),
+    new FineTuneExpertsCommand(finetune),
     new ComingSoonCommand(Commands.duplicateExpert, 'Duplicating experts'),
   ];
   for (const c of commands) own(vscode.commands.registerCommand(c.id, (...args: unknown[]) => c.execute(...args)));

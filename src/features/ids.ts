@@ -19,7 +19,7 @@ export const Commands = {
   pruneExperts: 'moeWorkbench.pruneExperts',
   mergeExperts: 'moeWorkbench.mergeExperts',
   openReport: 'moeWorkbench.openReport',
-  fineTuneExpert: 'moeWorkbench.fineTuneExpert',
+  fineTuneExperts: 'moeWorkbench.fineTuneExperts',
   duplicateExpert: 'moeWorkbench.duplicateExpert',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -34,6 +34,7 @@ export const Views = {
 export const Panels = {
   planPreview: 'moeWorkbench.planPreview',
   report: 'moeWorkbench.report',
+  training: 'moeWorkbench.training',
 } as const;
 
 export const Settings = {

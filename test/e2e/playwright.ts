@@ -36,7 +36,9 @@ export interface PageGlobals {
 }
 
 export interface Locator {
-  click(options?: { timeout?: number; position?: { x: number; y: number } }): Promise<void>;
+  click(options?: { timeout?: number; position?: { x: number; y: number }; button?: 'left' | 'right' | 'middle' }): Promise<void>;
+  fill(value: string, options?: { timeout?: number }): Promise<void>;
+  filter(options: { hasText?: string | RegExp }): Locator;
   hover(options?: { timeout?: number; position?: { x: number; y: number } }): Promise<void>;
   waitFor(options?: { state?: 'attached' | 'detached' | 'visible' | 'hidden'; timeout?: number }): Promise<void>;
   innerText(options?: { timeout?: number }): Promise<string>;

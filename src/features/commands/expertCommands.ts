@@ -3,9 +3,11 @@ import * as vscode from 'vscode';
 import { STATISTIC_LABELS } from '../../engine/experts/expertStatistics';
 import type { ExpertStatistic } from '../../protocol/expertOps';
 import { readReport, showReportPanel } from '../../webviews/report/reportPanel';
+import { isFinetuneReport, readReportJson, showFinetuneReportPanel } from '../../webviews/report/finetuneReportPanel';
 import { Commands } from '../ids';
 import { STATISTIC_SHORT } from '../modelTree/expertProfileText';
 import { showOperationError } from '../operations/engineProgress';
+import type { FinetuneFlow } from '../finetune/finetuneFlow';
 import type { ExpertOperationFlow } from '../operations/expertOperationFlow';
 import type { ProfileActions } from '../operations/profileActions';
 import type { ProfileStore } from '../profile/profileStore';
@@ -76,6 +78,15 @@ export class MergeExpertsCommand implements Command {
   }
 }
 
+export class FineTuneExpertsCommand implements Command {
+  readonly id = Commands.fineTuneExperts;
+  constructor(private readonly flow: FinetuneFlow) {}
+  /** Optional argument: the Model tree node (layer or expert) the menu was opened on. */
+  async execute(node?: unknown): Promise<void> {
+    await this.flow.start(node).catch((e: unknown) => showOperationError('fine-tuning', e));
+  }
+}
+
 export class OpenReportCommand implements Command {
   readonly id = Commands.openReport;
 
@@ -95,7 +106,10 @@ export class OpenReportCommand implements Command {
     }
     if (!p) return;
     try {
-      showReportPanel(readReport(p));
+      // A fine-tuning report has its own page; prune and merge reports share reportHtml.
+      const { file, raw } = readReportJson(p);
+      if (isFinetuneReport(raw)) showFinetuneReportPanel(raw, file);
+      else showReportPanel(readReport(file));
     } catch (e) {
       showOperationError(`opening the report ${p}`, e);
     }

@@ -86,10 +86,10 @@ export class ShowTokenInExplorerCommand implements Command {
   }
 }
 
-/** Fine-tune / duplicate: visible in menus, disabled until they exist (enablement in package.json). */
+/** Duplicate (add / split experts, issue #11): visible in menus, disabled until it exists (enablement in package.json). */
 export class ComingSoonCommand implements Command {
   constructor(
-    readonly id: typeof Commands.fineTuneExpert | typeof Commands.duplicateExpert,
+    readonly id: typeof Commands.duplicateExpert,
     private readonly what: string,
   ) {}
   execute(): void {

@@ -256,13 +256,13 @@ function describeAfter(plan: ExpertPlan): string {
   return counts.length === 1 ? `${counts[0]} of ${before} experts per layer` : `${counts.join('/')} experts in its layers (of ${before})`;
 }
 
-interface PromptDocument {
+export interface PromptDocument {
   readonly uri: string;
   readonly text: string;
 }
 
 /** The prompt the user is working on: the active editor if it is a prompt (or annotated), else a visible prompt. */
-function promptDocument(): PromptDocument | undefined {
+export function promptDocument(): PromptDocument | undefined {
   const isPrompt = (d: vscode.TextDocument): boolean => d.languageId === PROMPT_LANGUAGE;
   const active = vscode.window.activeTextEditor?.document;
   const doc = active && isPrompt(active) ? active : vscode.window.visibleTextEditors.map((e) => e.document).find(isPrompt);
