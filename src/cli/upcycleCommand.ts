@@ -91,7 +91,7 @@ export function upcycleRequest(v: UpcycleFlags): UpcycleRequest {
     layers = ids;
   }
   const seed = integer('seed', v.seed, 0, 0xffffffff) ?? UPCYCLE_DEFAULTS.seed;
-  return { model: path.resolve(v.model), out: path.resolve(v.out), options: { experts, topK, method, ratio, noiseStd, dropMode, router, layers, seed }, data, evaluate: !v['no-eval'] };
+  return { model: path.resolve(v.model), out: path.resolve(v.out), options: { experts, topK, method, ratio, noiseStd, dropMode, router, layers, seed, ...(data.length > 0 ? { data } : {}) }, data, evaluate: !v['no-eval'] };
 }
 
 export interface UpcycleIo {
@@ -138,7 +138,8 @@ export async function upcycleCommand(v: UpcycleFlags, io: UpcycleIo): Promise<nu
   }
   io.write(`upcycled    ${record.source.modelType} → ${record.target.modelType}: ${record.settings.experts} experts, top-${record.settings.topK}, MoE layers ${plan.moeLayers.join(',')}`);
   io.write(`method      ${methodText(record)}; expert intermediate size ${record.settings.expertIntermediateSize}`);
-  io.write(`router      ${record.settings.router}${record.settings.routerStd !== undefined ? ` (zero-mean uniform, std ${record.settings.routerStd})` : ''}, seed ${record.seed}`);
+  const routerHow = record.data ? ` (spherical k-means centroids of the MLP inputs of ${record.data.tokens.toLocaleString('en-US')} --data tokens, at the random init's row norm)` : record.settings.routerStd !== undefined ? ` (zero-mean uniform, std ${record.settings.routerStd})` : '';
+  io.write(`router      ${record.settings.router}${routerHow}, seed ${record.seed}`);
   io.write(`parameters  ${millions(before.total)} → ${millions(after.total)} total, ${millions(after.active)} active per token`);
   const ev = record.evaluation;
   if (ev) {

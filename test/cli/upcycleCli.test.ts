@@ -61,6 +61,13 @@ describe('upcycle CLI', () => {
     assert.deepEqual(cfg['mlp_only_layers'], [0]);
   });
 
+  it('--router kmeans --data: the router line says what was clustered', async () => {
+    const data = path.join(root, 'data.txt');
+    fs.writeFileSync(data, 'Some calibration text, long enough for a few clusters of byte tokens. '.repeat(4));
+    const { lines } = await run({ model: fixture('llama'), out: path.join(root, 'kmeans'), experts: '4', 'top-k': '2', router: 'kmeans', data: [data], 'no-eval': true });
+    assert.match(lines.join('\n'), /^router {6}kmeans \(spherical k-means centroids of the MLP inputs of 2\d\d --data tokens, at the random init's row norm\), seed 0$/m);
+  });
+
   it('usage errors name the flag, before anything is read or written', () => {
     const base = { model: fixture('llama'), out: path.join(root, 'never'), experts: '4', 'top-k': '2' };
     const cases: [UpcycleFlags, RegExp][] = [

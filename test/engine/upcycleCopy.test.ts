@@ -235,7 +235,7 @@ describe('upcycle refusals (nothing written)', () => {
     await refuse(fixture('llama'), { experts: 2.5 }, 'E_INPUT', /number of experts must be an integer from 1 to 4096, got 2.5/);
     await refuse(fixture('llama'), { experts: 0, topK: 0 }, 'E_INPUT', /number of experts/);
     await refuse(fixture('qwen3'), { method: 'split', experts: 3, topK: 1 }, 'E_INPUT', /3 does not divide 128/);
-    await refuse(fixture('qwen3'), { router: 'kmeans' }, 'E_UNSUPPORTED', /k-means router init is not implemented yet/);
+    await refuse(fixture('qwen3'), { router: 'kmeans' }, 'E_INPUT', /the k-means router init clusters the MLP inputs of data tokens: give the data/);
     await refuse(fixture('qwen3'), { layers: [2] }, 'E_INPUT', /layer 2 does not exist \(the model has layers 0 to 1\)/);
   });
 

@@ -34,6 +34,8 @@ export interface UpcycleOptions {
   /** Decoder layers that become MoE layers; 'all' for every layer. */
   readonly layers: 'all' | readonly number[];
   readonly seed: number;
+  /** kmeans: the calibration files or folders whose tokens are clustered. */
+  readonly data?: readonly string[];
 }
 
 export const UPCYCLE_DEFAULTS = { method: 'copy', ratio: 0.5, noiseStd: 0.02, dropMode: 'paper', router: 'random', layers: 'all', seed: 0 } as const satisfies Partial<UpcycleOptions>;
@@ -73,7 +75,7 @@ export function planUpcycle(c: ModelConfig, o: UpcycleOptions, file: string): Up
   if (!Number.isSafeInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) fail('E_INPUT', `the seed must be an integer from 0 to 4294967295, got ${o.seed}`, file);
   if ((o.method === 'noise' || o.method === 'drop') && !(o.ratio > 0 && o.ratio <= 1)) fail('E_INPUT', `the ratio of changed neurons must be in (0, 1], got ${o.ratio}`, file);
   if (o.method === 'noise' && !(Number.isFinite(o.noiseStd) && o.noiseStd >= 0)) fail('E_INPUT', `the noise standard deviation must be a finite number >= 0, got ${o.noiseStd}`, file);
-  if (o.router === 'kmeans') fail('E_UNSUPPORTED', 'the k-means router init is not implemented yet; use the random router init', file);
+  if (o.router === 'kmeans' && (o.data?.length ?? 0) === 0) fail('E_INPUT', 'the k-means router init clusters the MLP inputs of data tokens: give the data (--data PATH...)', file);
   if (c.mlpBias) fail('E_UNSUPPORTED', `"mlp_bias": true — ${target === 'mixtral' ? 'Mixtral' : 'Qwen3-MoE'} experts have no bias, so the MLP biases cannot be carried over`, file);
   if (target === 'mixtral' && (c.attention.qkvBias || c.attention.oBias)) fail('E_UNSUPPORTED', '"attention_bias": true — Mixtral attention has no biases', file);
 

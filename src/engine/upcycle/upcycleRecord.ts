@@ -4,6 +4,7 @@
 import type { ModelIdentity, SkippedFile } from '../../protocol/expertOps';
 import { TOOL } from '../experts/operationRecord';
 import { splitGroups } from './neuronEdits';
+import type { KmeansRouters } from './kmeansRouter';
 import type { UpcycleEvaluation } from './upcycleEval';
 import { ROUTER_STD, type UpcycleMethod, type UpcyclePlan } from './upcyclePlan';
 
@@ -39,14 +40,17 @@ export interface UpcycleRecord {
     readonly dropMode?: string;
     readonly expertIntermediateSize: number;
   };
+  /** kmeans: the data whose tokens were clustered. */
+  readonly data?: KmeansRouters['data'];
   /** Whether identical experts with renormalised top-k compute the dense function (copy only). */
   readonly functionPreserving: boolean;
-  readonly layers: readonly { readonly layer: number; readonly experts: readonly UpcycledExpert[] }[];
+  /** router (kmeans): tokens per expert under the new router on the clustered tokens, and k-means iterations. */
+  readonly layers: readonly { readonly layer: number; readonly experts: readonly UpcycledExpert[]; readonly router?: { readonly clusterSizes: readonly number[]; readonly iterations: number } }[];
   readonly evaluation?: UpcycleEvaluation;
   readonly skippedFiles?: readonly SkippedFile[];
 }
 
-export function upcycleRecord(p: UpcyclePlan, source: ModelIdentity, extra: { evaluation?: UpcycleEvaluation; skipped: readonly SkippedFile[] }): UpcycleRecord {
+export function upcycleRecord(p: UpcyclePlan, source: ModelIdentity, extra: { evaluation?: UpcycleEvaluation; kmeans?: KmeansRouters; skipped: readonly SkippedFile[] }): UpcycleRecord {
   const o = p.options;
   const layers = p.moeLayers.map((L) => {
     const groups = o.method === 'split' ? splitGroups(p, L) : undefined;
@@ -57,7 +61,8 @@ export function upcycleRecord(p: UpcyclePlan, source: ModelIdentity, extra: { ev
       ...(groups ? { neurons: Array.from(groups[e]!) } : {}),
       ...(o.method === 'noise' || o.method === 'drop' ? { changedNeurons: p.changedNeurons } : {}),
     }));
-    return { layer: L, experts };
+    const router = extra.kmeans?.layers.get(L);
+    return { layer: L, experts, ...(router ? { router } : {}) };
   });
   return {
     format: UPCYCLE_FORMAT,
@@ -79,6 +84,7 @@ export function upcycleRecord(p: UpcyclePlan, source: ModelIdentity, extra: { ev
       ...(o.method === 'drop' ? { dropMode: o.dropMode } : {}),
       expertIntermediateSize: p.expertIntermediate,
     },
+    ...(extra.kmeans ? { data: extra.kmeans.data } : {}),
     functionPreserving: o.method === 'copy',
     layers,
     ...(extra.evaluation ? { evaluation: extra.evaluation } : {}),

@@ -49,7 +49,7 @@ function storageDtype(ckpt: Checkpoint, name: string): StorageDtype {
 }
 
 /** One MoE layer: its router and experts, named as the target family names them. */
-function layerTensors(ckpt: Checkpoint, p: UpcyclePlan, L: number, out: PlannedTensor[]): void {
+function layerTensors(ckpt: Checkpoint, p: UpcyclePlan, L: number, router: Float32Array | undefined, out: PlannedTensor[]): void {
   const H = ckpt.config.hiddenSize;
   const I = p.denseIntermediate;
   const g = p.expertIntermediate;
@@ -61,7 +61,7 @@ function layerTensors(ckpt: Checkpoint, p: UpcyclePlan, L: number, out: PlannedT
     out.push({ name, dtype, shape, byteLength: shape.reduce((a, b) => a * b, storageElementBytes(dtype)), produce });
   };
   const gateDtype = storageDtype(ckpt, denseMlpName(L, GATE));
-  add(lay.router, gateDtype, [E, H], () => randomRouter(seed, L, E, H));
+  add(lay.router, gateDtype, [E, H], () => router ?? randomRouter(seed, L, E, H));
   const groups = method === 'split' ? splitGroups(p, L) : undefined;
   for (let e = 0; e < E; e++) {
     for (const m of [GATE, UP, DOWN] as const) {
@@ -93,13 +93,14 @@ function layerTensors(ckpt: Checkpoint, p: UpcyclePlan, L: number, out: PlannedT
 }
 
 /**
- * Every tensor of the upcycled checkpoint, sorted by name (digits as numbers). Throws E_UNSUPPORTED for a
+ * Every tensor of the upcycled checkpoint, sorted by name (digits as numbers); routers from `routers` (k-means)
+ * where given, else seeded random. Throws E_UNSUPPORTED for a
  * tensor of an upcycled layer's MLP other than its three projections (it would have nowhere to go).
  */
-export function upcycleTensors(ckpt: Checkpoint, p: UpcyclePlan): PlannedTensor[] {
+export function upcycleTensors(ckpt: Checkpoint, p: UpcyclePlan, routers?: ReadonlyMap<number, Float32Array>): PlannedTensor[] {
   const moe = new Set(p.moeLayers);
   const out: PlannedTensor[] = [];
-  for (const L of p.moeLayers) layerTensors(ckpt, p, L, out);
+  for (const L of p.moeLayers) layerTensors(ckpt, p, L, routers?.get(L), out);
   for (const [name, loc] of ckpt.tensors) {
     const m = /^model\.layers\.(\d+)\.mlp\./.exec(name);
     if (m && moe.has(Number(m[1]))) {

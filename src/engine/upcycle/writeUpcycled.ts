@@ -16,6 +16,7 @@ import { compareToDense, evalSequences, type UpcycleEvaluation } from './upcycle
 import { planUpcycle, targetFamilyOf, type UpcycleOptions, type UpcyclePlan } from './upcyclePlan';
 import { upcycleRecord, type UpcycleRecord } from './upcycleRecord';
 import { upcycleTensors } from './upcycleTensors';
+import { kmeansRouters, type KmeansRouters } from './kmeansRouter';
 
 export interface UpcycleWriteOptions extends WriteCheckpointOptions {
   /** Compare the result's logits to the dense model's before committing (default true). */
@@ -45,7 +46,14 @@ export async function writeUpcycled(srcDir: string, outDir: string, options: Upc
   const ckpt = openCheckpoint(srcDir);
   try {
     const plan = planUpcycle(ckpt.config, options, configFile);
-    const tensors = upcycleTensors(ckpt, plan);
+    let kmeans: KmeansRouters | undefined;
+    if (options.router === 'kmeans') {
+      // Clustering runs the dense model over the data: refuse an unusable destination before that work.
+      checkDestination(ckpt.dir, outAbs);
+      opts.onProgress?.({ stage: 'kmeans', done: 0, total: plan.moeLayers.length, message: 'clustering the MLP inputs of the data for the router init' });
+      kmeans = await kmeansRouters(ckpt, plan, options.data ?? [], opts.signal);
+    }
+    const tensors = upcycleTensors(ckpt, plan, kmeans?.rows);
     const configText = upcycleConfigText(raw, ckpt.config, plan);
     const identity = modelIdentity(ckpt.dir);
     let skipped: readonly SkippedFile[] = [];
@@ -67,7 +75,7 @@ export async function writeUpcycled(srcDir: string, outDir: string, options: Upc
           evaluation = await compareToDense(ckpt.dir, tmp, evalSequences(options.seed, ckpt.config.vocabSize));
         }
         if (opts.signal?.aborted) throw cancelledError(outAbs);
-        record = upcycleRecord(plan, identity, { ...(evaluation ? { evaluation } : {}), skipped });
+        record = upcycleRecord(plan, identity, { ...(evaluation ? { evaluation } : {}), ...(kmeans ? { kmeans } : {}), skipped });
         await writeNewFile(path.join(tmp, RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
       },
     }, opts);
@@ -75,4 +83,12 @@ export async function writeUpcycled(srcDir: string, outDir: string, options: Upc
   } finally {
     ckpt.close();
   }
+}
+
+/** The writer's own destination rules (stagingDir.ts), checked early: inside the source, or an existing non-empty folder or file. */
+function checkDestination(srcDir: string, outAbs: string): void {
+  const rel = path.relative(fs.realpathSync(srcDir), path.resolve(fs.existsSync(outAbs) ? fs.realpathSync(outAbs) : outAbs));
+  if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) throw new MoeError('E_IO', `${outAbs}: the output folder is inside the source model folder ${srcDir}; write the new checkpoint somewhere else`, outAbs);
+  if (!fs.existsSync(outAbs)) return;
+  if (!fs.statSync(outAbs).isDirectory() || fs.readdirSync(outAbs).length > 0) throw new MoeError('E_IO', `${outAbs}: the output folder already exists and is not empty; choose a new folder or empty it`, outAbs);
 }

@@ -1,0 +1,89 @@
+// The dense model's MLP inputs (post_attention_layernorm outputs: what an MoE router of that layer will see)
+// on token sequences, for the k-means router init. The model runs layer-major: one small ONNX graph per
+// decoder layer built from the engine's own pieces (attention, norms, SwiGLU: the same ops as the forward),
+// fed one layer's float32 weights at a time, so memory holds one layer plus the sequences' residual streams.
+import { MoeError } from '../../protocol/moeError';
+import { attention } from '../graph/attention';
+import { swiglu } from '../graph/linear';
+import { rmsNorm } from '../graph/norms';
+import { positionTables } from '../graph/positionTables';
+import type { Checkpoint } from '../model/checkpoint';
+import { bf16ToF32, f16ToF32 } from '../model/dtype';
+import { GraphBuilder } from '../onnx/graphBuilder';
+import { DataType, encodeModel } from '../onnx/onnxProto';
+import { type FeedTensor, OrtSession } from '../runtime/ortSession';
+
+/** Decoder layer L of a dense model on residual stream `h` [T, H]: outputs `h_out` and the MLP input `mlp_input`. */
+function layerGraph(c: Checkpoint['config'], L: number): Uint8Array {
+  const g = new GraphBuilder();
+  const H = c.hiddenSize;
+  const I = c.layers[L]!.intermediateSize;
+  const p = `model.layers.${L}.`;
+  const h = g.input('h', DataType.FLOAT, ['T', H]);
+  const T = g.op('Squeeze', [g.op('Slice', [g.op('Shape', [h]), g.i64([0]), g.i64([1]), g.i64([0])]), g.i64([0])]);
+  const pt = positionTables(g, c, T);
+  const xa = rmsNorm(g, h, g.weight(`${p}input_layernorm.weight`, [H]), c.rmsNormEps);
+  const h1 = g.op('Add', [h, attention(g, c, L, xa, pt.rope, pt.mask)]);
+  const xm = rmsNorm(g, h1, g.weight(`${p}post_attention_layernorm.weight`, [H]), c.rmsNormEps);
+  const w = (n: string, dims: number[]): string => g.weight(`${p}mlp.${n}`, dims);
+  const mlp = swiglu(g, xm, { gate: w('gate_proj.weight', [I, H]), up: w('up_proj.weight', [I, H]), down: w('down_proj.weight', [H, I]) });
+  g.output(g.op('Add', [h1, mlp]), 'h_out', DataType.FLOAT, ['T', H]);
+  g.output(xm, 'mlp_input', DataType.FLOAT, ['T', H]);
+  return encodeModel(g.build());
+}
+
+/** Embedding rows of `ids` as float32 [T, H] (the dense families have no embedding multiplier). */
+function embed(ckpt: Checkpoint, ids: readonly number[]): Float32Array {
+  const name = 'model.embed_tokens.weight';
+  const loc = ckpt.tensors.get(name)!;
+  const H = ckpt.config.hiddenSize;
+  const raw = loc.file.readRaw(name);
+  const out = new Float32Array(ids.length * H);
+  ids.forEach((id, t) => {
+    const dtype = loc.entry.dtype;
+    const size = dtype === 'F32' ? 4 : 2;
+    const row = raw.slice(id * H * size, (id + 1) * H * size); // a copy: aligned for the typed-array view
+    if (dtype === 'F32') out.set(new Float32Array(row.buffer), t * H);
+    else (dtype === 'BF16' ? bf16ToF32 : f16ToF32)(new Uint16Array(row.buffer), out.subarray(t * H, (t + 1) * H));
+  });
+  return out;
+}
+
+/**
+ * Calls `onLayer(L, inputs)` for each layer of `layers` (ascending) with the MLP inputs of every token of
+ * `seqs`, concatenated in order ([tokens, H]). Layers after the last one asked for are not run.
+ */
+export async function denseMlpInputs(ckpt: Checkpoint, seqs: readonly (readonly number[])[], layers: readonly number[], onLayer: (L: number, inputs: Float32Array) => void, signal?: AbortSignal): Promise<void> {
+  const c = ckpt.config;
+  const H = c.hiddenSize;
+  const wanted = new Set(layers);
+  const last = Math.max(...layers);
+  const tokens = seqs.reduce((n, s) => n + s.length, 0);
+  let hs = seqs.map((s) => embed(ckpt, s));
+  for (let L = 0; L <= last; L++) {
+    if (signal?.aborted) throw new MoeError('E_CANCELLED', 'cancelled');
+    const session = await OrtSession.create(layerGraph(c, L));
+    try {
+      const feeds: Record<string, FeedTensor> = {};
+      for (const name of session.inputNames) {
+        if (name === 'h') continue;
+        feeds[name] = { type: 'float32', data: ckpt.readF32(name), dims: ckpt.tensors.get(name)!.entry.shape };
+      }
+      const inputs = wanted.has(L) ? new Float32Array(tokens * H) : undefined;
+      let at = 0;
+      const next: Float32Array[] = [];
+      for (const [i, h] of hs.entries()) {
+        const out = await session.run({ ...feeds, h: { type: 'float32', data: h, dims: [seqs[i]!.length, H] } });
+        next.push(out['h_out']!.data as Float32Array);
+        if (inputs) {
+          inputs.set(out['mlp_input']!.data as Float32Array, at);
+          at += seqs[i]!.length * H;
+        }
+      }
+      hs = next;
+      if (inputs) onLayer(L, inputs);
+    } finally {
+      await session.release();
+    }
+  }
+}
