@@ -83,7 +83,7 @@ export function upcycleRequest(v: UpcycleFlags): UpcycleRequest {
   const router = oneOf('router', v.router, ROUTER_INITS) ?? UPCYCLE_DEFAULTS.router;
   const data = (v.data ?? []).map((d) => path.resolve(d));
   if (router === 'kmeans' && data.length === 0) throw new UsageError('--router kmeans needs --data PATH... (the hidden states it clusters)');
-  if (router !== 'kmeans' && data.length > 0) throw new UsageError('--data is used by --router kmeans only; the random router init needs no data');
+  if (router !== 'kmeans' && method !== 'split' && data.length > 0) throw new UsageError('--data is used by --router kmeans and --method split (balanced k-means over neuron activations) only');
   let layers: UpcycleOptions['layers'] = 'all';
   if (v.layers !== undefined && v.layers !== 'all') {
     const ids = parseIdList(v.layers);
@@ -122,7 +122,7 @@ function methodText(r: UpcycleRecord): string {
     case 'drop':
       return `drop (${s.ratio} of each expert's neurons re-drawn, ${s.dropMode} index sets)`;
     case 'split':
-      return `split (the dense neurons partitioned into ${s.experts} experts)`;
+      return `split (the dense neurons partitioned into ${s.experts} experts, ${s.partition === 'balanced-kmeans' ? `balanced k-means over their activations on ${r.data?.tokens.toLocaleString('en-US')} --data tokens` : 'at random'})`;
   }
 }
 
@@ -138,7 +138,7 @@ export async function upcycleCommand(v: UpcycleFlags, io: UpcycleIo): Promise<nu
   }
   io.write(`upcycled    ${record.source.modelType} → ${record.target.modelType}: ${record.settings.experts} experts, top-${record.settings.topK}, MoE layers ${plan.moeLayers.join(',')}`);
   io.write(`method      ${methodText(record)}; expert intermediate size ${record.settings.expertIntermediateSize}`);
-  const routerHow = record.data ? ` (spherical k-means centroids of the MLP inputs of ${record.data.tokens.toLocaleString('en-US')} --data tokens, at the random init's row norm)` : record.settings.routerStd !== undefined ? ` (zero-mean uniform, std ${record.settings.routerStd})` : '';
+  const routerHow = record.settings.router === 'kmeans' && record.data ? ` (spherical k-means centroids of the MLP inputs of ${record.data.tokens.toLocaleString('en-US')} --data tokens, at the random init's row norm)` : record.settings.routerStd !== undefined ? ` (zero-mean uniform, std ${record.settings.routerStd})` : '';
   io.write(`router      ${record.settings.router}${routerHow}, seed ${record.seed}`);
   io.write(`parameters  ${millions(before.total)} → ${millions(after.total)} total, ${millions(after.active)} active per token`);
   const ev = record.evaluation;

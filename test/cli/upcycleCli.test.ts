@@ -84,7 +84,7 @@ describe('upcycle CLI', () => {
       [{ ...base, method: 'noise', 'drop-mode': 'paper' }, /--drop-mode applies to --method drop, not noise/],
       [{ ...base, method: 'drop', 'drop-mode': 'code' }, /--drop-mode "code": one of paper, reference-code/],
       [{ ...base, router: 'kmeans' }, /--router kmeans needs --data/],
-      [{ ...base, data: ['x.txt'] }, /--data is used by --router kmeans only/],
+      [{ ...base, data: ['x.txt'] }, /--data is used by --router kmeans and --method split \(balanced k-means over neuron activations\) only/],
       [{ ...base, layers: '0,x' }, /--layers "0,x": all, or comma-separated decoder layer indices/],
       [{ ...base, seed: '-1' }, /--seed "-1": an integer from 0 to 4294967295/],
     ];

@@ -13,7 +13,7 @@ import { readCalibrationSet } from '../../src/engine/calibration/calibrationSet'
 import { openCheckpoint } from '../../src/engine/model/checkpoint';
 import { MoeEngine } from '../../src/engine/moeEngine';
 import { loadTokenizer } from '../../src/engine/tokenizer/tokenizer';
-import { KMEANS_CHUNK, KMEANS_MAX_TOKENS } from '../../src/engine/upcycle/kmeansRouter';
+import { DATA_CHUNK, DATA_MAX_TOKENS } from '../../src/engine/upcycle/dataInit';
 import { denseMlpInputs } from '../../src/engine/upcycle/moeInputs';
 import { sphericalKmeans } from '../../src/engine/upcycle/sphericalKmeans';
 import { UPCYCLE_DEFAULTS, type UpcycleOptions } from '../../src/engine/upcycle/upcyclePlan';
@@ -56,7 +56,7 @@ describe('upcycle --router kmeans', () => {
     const { record } = await writeUpcycled(fixture('qwen3'), out, opts({}), { evaluate: true });
     assert.ok(record.evaluation!.maxAbsLogitDiff <= 1e-5, `copy with a k-means router: ${record.evaluation!.maxAbsLogitDiff}`);
     const tok = loadTokenizer(fixture('qwen3'));
-    const { chunks, tokens } = calibrationChunks(tok, readCalibrationSet([dataFile]), KMEANS_CHUNK, KMEANS_MAX_TOKENS);
+    const { chunks, tokens } = calibrationChunks(tok, readCalibrationSet([dataFile]), DATA_CHUNK, DATA_MAX_TOKENS);
     assert.equal(record.data!.tokens, tokens);
     assert.deepEqual(record.data!.files, [dataFile]);
     const seqs = chunks.map((c) => c.spans.map((s) => s.id));
@@ -122,7 +122,7 @@ describe('upcycle --router kmeans', () => {
     await assert.rejects(writeUpcycled(fixture('qwen3'), out, opts({ data: [] }), { evaluate: false }), (e: unknown) => e instanceof MoeError && e.code === 'E_INPUT' && /give the data/.test(e.message));
     const tiny = path.join(root, 'tiny.txt');
     fs.writeFileSync(tiny, 'ab');
-    await assert.rejects(writeUpcycled(fixture('qwen3'), out, opts({ data: [tiny] }), { evaluate: false }), /clusters tokens into 4 experts, but --data .* gives only \d tokens/);
+    await assert.rejects(writeUpcycled(fixture('qwen3'), out, opts({ data: [tiny] }), { evaluate: false }), /clustering into 4 experts needs at least 4 data tokens, but --data .* gives only 2/);
     const full = path.join(root, 'full');
     fs.mkdirSync(full);
     fs.writeFileSync(path.join(full, 'x'), '');

@@ -4,7 +4,7 @@
 // fed one layer's float32 weights at a time, so memory holds one layer plus the sequences' residual streams.
 import { MoeError } from '../../protocol/moeError';
 import { attention } from '../graph/attention';
-import { swiglu } from '../graph/linear';
+import { linear } from '../graph/linear';
 import { rmsNorm } from '../graph/norms';
 import { positionTables } from '../graph/positionTables';
 import type { Checkpoint } from '../model/checkpoint';
@@ -13,8 +13,12 @@ import { GraphBuilder } from '../onnx/graphBuilder';
 import { DataType, encodeModel } from '../onnx/onnxProto';
 import { type FeedTensor, OrtSession } from '../runtime/ortSession';
 
-/** Decoder layer L of a dense model on residual stream `h` [T, H]: outputs `h_out` and the MLP input `mlp_input`. */
-function layerGraph(c: Checkpoint['config'], L: number): Uint8Array {
+/**
+ * Decoder layer L of a dense model on residual stream `h` [T, H]: outputs `h_out`, the MLP input `mlp_input`
+ * and, when asked, the SwiGLU activations `activations` [T, I] (silu(gate x) * up x: linear.ts's swiglu, spelled
+ * out to expose its middle).
+ */
+function layerGraph(c: Checkpoint['config'], L: number, withActivations: boolean): Uint8Array {
   const g = new GraphBuilder();
   const H = c.hiddenSize;
   const I = c.layers[L]!.intermediateSize;
@@ -26,9 +30,11 @@ function layerGraph(c: Checkpoint['config'], L: number): Uint8Array {
   const h1 = g.op('Add', [h, attention(g, c, L, xa, pt.rope, pt.mask)]);
   const xm = rmsNorm(g, h1, g.weight(`${p}post_attention_layernorm.weight`, [H]), c.rmsNormEps);
   const w = (n: string, dims: number[]): string => g.weight(`${p}mlp.${n}`, dims);
-  const mlp = swiglu(g, xm, { gate: w('gate_proj.weight', [I, H]), up: w('up_proj.weight', [I, H]), down: w('down_proj.weight', [H, I]) });
-  g.output(g.op('Add', [h1, mlp]), 'h_out', DataType.FLOAT, ['T', H]);
+  const gate = linear(g, xm, w('gate_proj.weight', [I, H]));
+  const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(g, xm, w('up_proj.weight', [I, H]))]);
+  g.output(g.op('Add', [h1, linear(g, act, w('down_proj.weight', [H, I]))]), 'h_out', DataType.FLOAT, ['T', H]);
   g.output(xm, 'mlp_input', DataType.FLOAT, ['T', H]);
+  if (withActivations) g.output(act, 'activations', DataType.FLOAT, ['T', I]);
   return encodeModel(g.build());
 }
 
@@ -49,11 +55,18 @@ function embed(ckpt: Checkpoint, ids: readonly number[]): Float32Array {
   return out;
 }
 
+export interface MlpInputOptions {
+  /** Also pass the SwiGLU activations of every token ([tokens, I]). */
+  readonly activations?: boolean;
+  readonly signal?: AbortSignal;
+}
+
 /**
- * Calls `onLayer(L, inputs)` for each layer of `layers` (ascending) with the MLP inputs of every token of
- * `seqs`, concatenated in order ([tokens, H]). Layers after the last one asked for are not run.
+ * Calls `onLayer(L, inputs, activations)` for each layer of `layers` (ascending) with the MLP inputs of every
+ * token of `seqs`, concatenated in order ([tokens, H]). Layers after the last one asked for are not run.
  */
-export async function denseMlpInputs(ckpt: Checkpoint, seqs: readonly (readonly number[])[], layers: readonly number[], onLayer: (L: number, inputs: Float32Array) => void, signal?: AbortSignal): Promise<void> {
+export async function denseMlpInputs(ckpt: Checkpoint, seqs: readonly (readonly number[])[], layers: readonly number[], onLayer: (L: number, inputs: Float32Array, activations?: Float32Array) => void, opts: MlpInputOptions = {}): Promise<void> {
+  const { signal } = opts;
   const c = ckpt.config;
   const H = c.hiddenSize;
   const wanted = new Set(layers);
@@ -62,7 +75,9 @@ export async function denseMlpInputs(ckpt: Checkpoint, seqs: readonly (readonly 
   let hs = seqs.map((s) => embed(ckpt, s));
   for (let L = 0; L <= last; L++) {
     if (signal?.aborted) throw new MoeError('E_CANCELLED', 'cancelled');
-    const session = await OrtSession.create(layerGraph(c, L));
+    const act = opts.activations === true && wanted.has(L);
+    const I = c.layers[L]!.intermediateSize;
+    const session = await OrtSession.create(layerGraph(c, L, act));
     try {
       const feeds: Record<string, FeedTensor> = {};
       for (const name of session.inputNames) {
@@ -70,7 +85,9 @@ export async function denseMlpInputs(ckpt: Checkpoint, seqs: readonly (readonly 
         feeds[name] = { type: 'float32', data: ckpt.readF32(name), dims: ckpt.tensors.get(name)!.entry.shape };
       }
       const inputs = wanted.has(L) ? new Float32Array(tokens * H) : undefined;
+      const activations = act ? new Float32Array(tokens * I) : undefined;
       let at = 0;
+      let t0 = 0;
       const next: Float32Array[] = [];
       for (const [i, h] of hs.entries()) {
         const out = await session.run({ ...feeds, h: { type: 'float32', data: h, dims: [seqs[i]!.length, H] } });
@@ -79,9 +96,13 @@ export async function denseMlpInputs(ckpt: Checkpoint, seqs: readonly (readonly 
           inputs.set(out['mlp_input']!.data as Float32Array, at);
           at += seqs[i]!.length * H;
         }
+        if (activations) {
+          activations.set(out['activations']!.data as Float32Array, t0 * I);
+          t0 += seqs[i]!.length;
+        }
       }
       hs = next;
-      if (inputs) onLayer(L, inputs);
+      if (inputs) onLayer(L, inputs, activations);
     } finally {
       await session.release();
     }

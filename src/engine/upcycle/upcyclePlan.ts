@@ -34,7 +34,7 @@ export interface UpcycleOptions {
   /** Decoder layers that become MoE layers; 'all' for every layer. */
   readonly layers: 'all' | readonly number[];
   readonly seed: number;
-  /** kmeans: the calibration files or folders whose tokens are clustered. */
+  /** Calibration files or folders: the tokens the kmeans router init and the balanced split cluster. */
   readonly data?: readonly string[];
 }
 
@@ -51,6 +51,8 @@ export interface UpcyclePlan {
   readonly expertIntermediate: number;
   /** Neurons changed per expert and matrix (noise, drop): floor(r·I), as Drop-Upcycling's int(r·I). */
   readonly changedNeurons: number;
+  /** split: a seeded random partition, or balanced k-means over the neurons' activations on the data. */
+  readonly partition?: 'random' | 'balanced-kmeans';
 }
 
 const fail = (code: 'E_INPUT' | 'E_UNSUPPORTED', msg: string, file: string): never => {
@@ -75,7 +77,9 @@ export function planUpcycle(c: ModelConfig, o: UpcycleOptions, file: string): Up
   if (!Number.isSafeInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) fail('E_INPUT', `the seed must be an integer from 0 to 4294967295, got ${o.seed}`, file);
   if ((o.method === 'noise' || o.method === 'drop') && !(o.ratio > 0 && o.ratio <= 1)) fail('E_INPUT', `the ratio of changed neurons must be in (0, 1], got ${o.ratio}`, file);
   if (o.method === 'noise' && !(Number.isFinite(o.noiseStd) && o.noiseStd >= 0)) fail('E_INPUT', `the noise standard deviation must be a finite number >= 0, got ${o.noiseStd}`, file);
-  if (o.router === 'kmeans' && (o.data?.length ?? 0) === 0) fail('E_INPUT', 'the k-means router init clusters the MLP inputs of data tokens: give the data (--data PATH...)', file);
+  const hasData = (o.data?.length ?? 0) > 0;
+  if (o.router === 'kmeans' && !hasData) fail('E_INPUT', 'the k-means router init clusters the MLP inputs of data tokens: give the data (--data PATH...)', file);
+  if (hasData && o.router !== 'kmeans' && o.method !== 'split') fail('E_INPUT', 'data is used by the k-means router init and by split (balanced k-means over the neurons\' activations) only', file);
   if (c.mlpBias) fail('E_UNSUPPORTED', `"mlp_bias": true — ${target === 'mixtral' ? 'Mixtral' : 'Qwen3-MoE'} experts have no bias, so the MLP biases cannot be carried over`, file);
   if (target === 'mixtral' && (c.attention.qkvBias || c.attention.oBias)) fail('E_UNSUPPORTED', '"attention_bias": true — Mixtral attention has no biases', file);
 
@@ -101,5 +105,6 @@ export function planUpcycle(c: ModelConfig, o: UpcycleOptions, file: string): Up
     denseIntermediate: I,
     expertIntermediate: o.method === 'split' ? I / o.experts : I,
     changedNeurons: o.method === 'noise' || o.method === 'drop' ? Math.floor(o.ratio * I) : 0,
+    ...(o.method === 'split' ? { partition: hasData ? ('balanced-kmeans' as const) : ('random' as const) } : {}),
   };
 }

@@ -4,7 +4,7 @@
 import type { ModelIdentity, SkippedFile } from '../../protocol/expertOps';
 import { TOOL } from '../experts/operationRecord';
 import { splitGroups } from './neuronEdits';
-import type { KmeansRouters } from './kmeansRouter';
+import type { DataInit, LayerDataInit } from './dataInit';
 import type { UpcycleEvaluation } from './upcycleEval';
 import { ROUTER_STD, type UpcycleMethod, type UpcyclePlan } from './upcyclePlan';
 
@@ -38,22 +38,23 @@ export interface UpcycleRecord {
     readonly ratio?: number;
     readonly noiseStd?: number;
     readonly dropMode?: string;
+    readonly partition?: string;
     readonly expertIntermediateSize: number;
   };
-  /** kmeans: the data whose tokens were clustered. */
-  readonly data?: KmeansRouters['data'];
+  /** kmeans router or balanced split: the data whose tokens were clustered. */
+  readonly data?: DataInit['data'];
   /** Whether identical experts with renormalised top-k compute the dense function (copy only). */
   readonly functionPreserving: boolean;
-  /** router (kmeans): tokens per expert under the new router on the clustered tokens, and k-means iterations. */
-  readonly layers: readonly { readonly layer: number; readonly experts: readonly UpcycledExpert[]; readonly router?: { readonly clusterSizes: readonly number[]; readonly iterations: number } }[];
+  /** Per MoE layer; with data, what its clustering gave (dataInit.ts). */
+  readonly layers: readonly ({ readonly layer: number; readonly experts: readonly UpcycledExpert[] } & LayerDataInit)[];
   readonly evaluation?: UpcycleEvaluation;
   readonly skippedFiles?: readonly SkippedFile[];
 }
 
-export function upcycleRecord(p: UpcyclePlan, source: ModelIdentity, extra: { evaluation?: UpcycleEvaluation; kmeans?: KmeansRouters; skipped: readonly SkippedFile[] }): UpcycleRecord {
+export function upcycleRecord(p: UpcyclePlan, source: ModelIdentity, extra: { evaluation?: UpcycleEvaluation; fromData?: DataInit; skipped: readonly SkippedFile[] }): UpcycleRecord {
   const o = p.options;
   const layers = p.moeLayers.map((L) => {
-    const groups = o.method === 'split' ? splitGroups(p, L) : undefined;
+    const groups = o.method === 'split' ? (extra.fromData?.groups.get(L) ?? splitGroups(p, L)) : undefined;
     const from = `model.layers.${L}.mlp`;
     const experts = Array.from({ length: o.experts }, (_, e): UpcycledExpert => ({
       expert: e,
@@ -61,8 +62,7 @@ export function upcycleRecord(p: UpcyclePlan, source: ModelIdentity, extra: { ev
       ...(groups ? { neurons: Array.from(groups[e]!) } : {}),
       ...(o.method === 'noise' || o.method === 'drop' ? { changedNeurons: p.changedNeurons } : {}),
     }));
-    const router = extra.kmeans?.layers.get(L);
-    return { layer: L, experts, ...(router ? { router } : {}) };
+    return { layer: L, experts, ...extra.fromData?.layers.get(L) };
   });
   return {
     format: UPCYCLE_FORMAT,
@@ -82,9 +82,10 @@ export function upcycleRecord(p: UpcyclePlan, source: ModelIdentity, extra: { ev
       ...(o.method === 'noise' || o.method === 'drop' ? { ratio: o.ratio } : {}),
       ...(o.method === 'noise' ? { noiseStd: o.noiseStd } : {}),
       ...(o.method === 'drop' ? { dropMode: o.dropMode } : {}),
+      ...(p.partition ? { partition: p.partition } : {}),
       expertIntermediateSize: p.expertIntermediate,
     },
-    ...(extra.kmeans ? { data: extra.kmeans.data } : {}),
+    ...(extra.fromData ? { data: extra.fromData.data } : {}),
     functionPreserving: o.method === 'copy',
     layers,
     ...(extra.evaluation ? { evaluation: extra.evaluation } : {}),

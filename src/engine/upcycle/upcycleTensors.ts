@@ -13,6 +13,12 @@ import { ROUTER_STD, type UpcyclePlan } from './upcyclePlan';
 
 const DENSE = ['gate_proj', 'up_proj', 'down_proj'] as const;
 
+/** What dataInit.ts learnt from --data, per MoE layer. */
+export interface FromData {
+  readonly routers?: ReadonlyMap<number, Float32Array>;
+  readonly groups?: ReadonlyMap<number, Int32Array[]>;
+}
+
 export const denseMlpName = (layer: number, m: Matrix): string => `model.layers.${layer}.mlp.${DENSE[m]}.weight`;
 
 /** Zero-mean uniform with std ROUTER_STD: (U(0,1) − ½)·σ·√12, one stream per layer. */
@@ -49,7 +55,7 @@ function storageDtype(ckpt: Checkpoint, name: string): StorageDtype {
 }
 
 /** One MoE layer: its router and experts, named as the target family names them. */
-function layerTensors(ckpt: Checkpoint, p: UpcyclePlan, L: number, router: Float32Array | undefined, out: PlannedTensor[]): void {
+function layerTensors(ckpt: Checkpoint, p: UpcyclePlan, L: number, init: FromData, out: PlannedTensor[]): void {
   const H = ckpt.config.hiddenSize;
   const I = p.denseIntermediate;
   const g = p.expertIntermediate;
@@ -61,8 +67,9 @@ function layerTensors(ckpt: Checkpoint, p: UpcyclePlan, L: number, router: Float
     out.push({ name, dtype, shape, byteLength: shape.reduce((a, b) => a * b, storageElementBytes(dtype)), produce });
   };
   const gateDtype = storageDtype(ckpt, denseMlpName(L, GATE));
+  const router = init.routers?.get(L);
   add(lay.router, gateDtype, [E, H], () => router ?? randomRouter(seed, L, E, H));
-  const groups = method === 'split' ? splitGroups(p, L) : undefined;
+  const groups = method === 'split' ? (init.groups?.get(L) ?? splitGroups(p, L)) : undefined;
   for (let e = 0; e < E; e++) {
     for (const m of [GATE, UP, DOWN] as const) {
       const src = denseMlpName(L, m);
@@ -93,14 +100,14 @@ function layerTensors(ckpt: Checkpoint, p: UpcyclePlan, L: number, router: Float
 }
 
 /**
- * Every tensor of the upcycled checkpoint, sorted by name (digits as numbers); routers from `routers` (k-means)
- * where given, else seeded random. Throws E_UNSUPPORTED for a
+ * Every tensor of the upcycled checkpoint, sorted by name (digits as numbers); routers and split groups from the
+ * data (dataInit.ts) where given, else seeded random. Throws E_UNSUPPORTED for a
  * tensor of an upcycled layer's MLP other than its three projections (it would have nowhere to go).
  */
-export function upcycleTensors(ckpt: Checkpoint, p: UpcyclePlan, routers?: ReadonlyMap<number, Float32Array>): PlannedTensor[] {
+export function upcycleTensors(ckpt: Checkpoint, p: UpcyclePlan, init: FromData = {}): PlannedTensor[] {
   const moe = new Set(p.moeLayers);
   const out: PlannedTensor[] = [];
-  for (const L of p.moeLayers) layerTensors(ckpt, p, L, routers?.get(L), out);
+  for (const L of p.moeLayers) layerTensors(ckpt, p, L, init, out);
   for (const [name, loc] of ckpt.tensors) {
     const m = /^model\.layers\.(\d+)\.mlp\./.exec(name);
     if (m && moe.has(Number(m[1]))) {

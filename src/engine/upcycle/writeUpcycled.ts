@@ -16,7 +16,7 @@ import { compareToDense, evalSequences, type UpcycleEvaluation } from './upcycle
 import { planUpcycle, targetFamilyOf, type UpcycleOptions, type UpcyclePlan } from './upcyclePlan';
 import { upcycleRecord, type UpcycleRecord } from './upcycleRecord';
 import { upcycleTensors } from './upcycleTensors';
-import { kmeansRouters, type KmeansRouters } from './kmeansRouter';
+import { dataInit, type DataInit } from './dataInit';
 
 export interface UpcycleWriteOptions extends WriteCheckpointOptions {
   /** Compare the result's logits to the dense model's before committing (default true). */
@@ -46,14 +46,14 @@ export async function writeUpcycled(srcDir: string, outDir: string, options: Upc
   const ckpt = openCheckpoint(srcDir);
   try {
     const plan = planUpcycle(ckpt.config, options, configFile);
-    let kmeans: KmeansRouters | undefined;
-    if (options.router === 'kmeans') {
+    let fromData: DataInit | undefined;
+    if (options.router === 'kmeans' || plan.partition === 'balanced-kmeans') {
       // Clustering runs the dense model over the data: refuse an unusable destination before that work.
       checkDestination(ckpt.dir, outAbs);
-      opts.onProgress?.({ stage: 'kmeans', done: 0, total: plan.moeLayers.length, message: 'clustering the MLP inputs of the data for the router init' });
-      kmeans = await kmeansRouters(ckpt, plan, options.data ?? [], opts.signal);
+      opts.onProgress?.({ stage: 'cluster', done: 0, total: plan.moeLayers.length, message: 'running the dense model over the data to cluster tokens and neurons' });
+      fromData = await dataInit(ckpt, plan, options.data ?? [], opts.signal);
     }
-    const tensors = upcycleTensors(ckpt, plan, kmeans?.rows);
+    const tensors = upcycleTensors(ckpt, plan, fromData ?? {});
     const configText = upcycleConfigText(raw, ckpt.config, plan);
     const identity = modelIdentity(ckpt.dir);
     let skipped: readonly SkippedFile[] = [];
@@ -75,7 +75,7 @@ export async function writeUpcycled(srcDir: string, outDir: string, options: Upc
           evaluation = await compareToDense(ckpt.dir, tmp, evalSequences(options.seed, ckpt.config.vocabSize));
         }
         if (opts.signal?.aborted) throw cancelledError(outAbs);
-        record = upcycleRecord(plan, identity, { ...(evaluation ? { evaluation } : {}), ...(kmeans ? { kmeans } : {}), skipped });
+        record = upcycleRecord(plan, identity, { ...(evaluation ? { evaluation } : {}), ...(fromData ? { fromData } : {}), skipped });
         await writeNewFile(path.join(tmp, RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
       },
     }, opts);
