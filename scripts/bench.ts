@@ -1,5 +1,7 @@
 // npm run bench: engine figures on the benchmark-size model, then the fine-grained MoE shapes of issue #9
-// (scripts/benchFineGrained.ts; skip them with `npm run bench -- --no-fine-grained`). Prints; asserts nothing.
+// (scripts/benchFineGrained.ts; skip them with `npm run bench -- --no-fine-grained`), then fine-tuning
+// (scripts/benchFinetune.ts, in its own process: training tokens/s next to PyTorch, the peak RSS of an ESFT
+// run; skip it with --no-finetune, or PyTorch alone with --no-torch). Prints; asserts nothing.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -110,6 +112,9 @@ async function main(): Promise<void> {
   if (!process.argv.includes('--no-fine-grained')) rows.push(...(await fineGrainedRows()));
   const w = Math.max(...rows.map(([k]) => k.length));
   console.log(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));
+  if (!process.argv.includes('--no-finetune')) {
+    execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'benchFinetune.ts'), ...(process.argv.includes('--no-torch') ? ['--no-torch'] : [])], { stdio: 'inherit' });
+  }
 }
 
 /** Issue #4: profiling throughput next to plain prefill, and the wall time of writing pruned/merged checkpoints. */

@@ -2,17 +2,17 @@
 // on the benchmark model, next to PyTorch autograd on the same weights and loss (scripts/bench/torchTrainStep.py,
 // a child process that stays up so that its runs interleave with ours). Prints; asserts nothing.
 //   node --import tsx scripts/benchTraining.ts [--tokens 128,512[,1024]] [--reps 3] [--no-torch]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import * as v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { MoeEngine } from '../src/engine/moeEngine';
 import { computeGradients, type GradientResult } from '../src/engine/training/computeGradients';
 import { resolveTrainSpecs } from '../src/engine/training/trainSpec';
 import { benchModelDir } from './benchModel';
+import { startTorch, type TorchAnswer } from './bench/torchServer';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -20,7 +20,6 @@ const arg = (name: string): string | undefined => {
 };
 const TOKENS = (arg('--tokens') ?? '128,512').split(',').map(Number);
 const REPS = Number(arg('--reps') ?? 3);
-const PYTHON = '/usr/bin/python3';
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mib = (kb: number): string => `${(kb / 1024).toFixed(0)} MiB`;
 // A collection before each token count's peak reset, so that garbage of the previous one does not count.
@@ -36,33 +35,6 @@ function memory(): { hwm: number; anon: number } {
 }
 // Writing 5 to clear_refs resets VmHWM to the current RSS, so each token count gets its own peak.
 const resetPeak = (): void => fs.writeFileSync('/proc/self/clear_refs', '5');
-
-type TorchAnswer = Record<string, number> & { norms?: Record<string, number>; probes?: Record<string, number[]> };
-
-/** The PyTorch server (one JSON line per request and answer), or undefined with the reason printed. */
-async function startTorch(dir: string): Promise<((req: object) => Promise<TorchAnswer>) | undefined> {
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
-  } catch {
-    console.log(`PyTorch skipped: ${PYTHON} cannot import torch (apt-get install -y python3-torch libopenblas0-pthread)`);
-    return undefined;
-  }
-  const child = spawn(PYTHON, [path.join(__dirname, 'bench', 'torchTrainStep.py'), dir, '--threads', '2'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async (): Promise<TorchAnswer> => {
-    const r = await lines.next();
-    if (r.done) throw new Error('the PyTorch reference exited early');
-    return JSON.parse(r.value) as TorchAnswer;
-  };
-  const hello = await next();
-  console.log(`PyTorch ${hello['torch']} (${hello['threads']} threads): weights loaded in ${(hello['load_ms']! / 1000).toFixed(1)} s, RSS ${mib(hello['rss_anon_kb']!)} anon`);
-  child.stdin.on('error', () => undefined);
-  process.on('exit', () => child.kill());
-  return async (req) => {
-    child.stdin.write(JSON.stringify(req) + '\n');
-    return next();
-  };
-}
 
 interface OurStep {
   ms: number;

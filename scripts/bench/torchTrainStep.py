@@ -12,6 +12,12 @@ with these in one process lifetime (the weights load once):
   {"cmd": "forward", "T": 512}  -> forward + loss under no_grad: ms, loss
   {"cmd": "grads", "T": 512}    -> loss, the norm of every expert gradient, and a few entries of some
   {"cmd": "reset_peak"}         -> resets VmHWM (peak resident set) so the next figures are per phase
+  {"cmd": "adamw", "lr": 1e-4, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1, "clip": 1.0}
+                                -> sets up torch.optim.AdamW over every routed expert tensor (for "train")
+  {"cmd": "train", "T": 512}    -> one optimizer step (scripts/benchFinetune.ts): zero_grad, forward, backward,
+                                   clip_grad_norm_ (when clip > 0), AdamW step: ms and its parts, loss, grad_norm
+  {"cmd": "dump", "names": [...], "file": F} -> the named tensors' current values, float32 little-endian, one
+                                   after the other into F: their element counts
 Every answer carries rss_peak_kb (getrusage ru_maxrss, whole life), vm_hwm_kb (since the last reset) and
 rss_anon_kb. Token ids are (i * 7919 + 13) % vocab, as the TypeScript side uses.
 """
@@ -128,6 +134,8 @@ def main():
     ids_of = lambda T: torch.tensor([(i * 7919 + 13) % m.V for i in range(T)])  # noqa: E731
     hello = {"torch": torch.__version__, "threads": torch.get_num_threads(), "load_ms": (time.perf_counter() - t0) * 1000, **memory()}
     print(json.dumps(hello), flush=True)
+    opt = None
+    clip = 0.0
     for line in sys.stdin:
         req = json.loads(line)
         cmd = req["cmd"]
@@ -155,6 +163,33 @@ def main():
                 g = lambda n: m.w[n].grad if m.w[n].grad is not None else torch.zeros_like(m.w[n])  # noqa: E731
                 res["norms"] = {n: g(n).double().norm().item() for n in m.experts}
                 res["probes"] = {n: g(n).flatten()[:: max(1, g(n).numel() // 8)][:8].tolist() for n in PROBE_TENSORS}
+        elif cmd == "adamw":
+            params = [m.w[n] for n in m.experts]
+            opt = torch.optim.AdamW(params, lr=req["lr"], betas=tuple(req["betas"]), eps=req["eps"], weight_decay=req["weight_decay"])
+            clip = req.get("clip", 0.0)
+        elif cmd == "train":
+            ids = ids_of(req["T"])
+            t0 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            loss = m.loss(ids)
+            t1 = time.perf_counter()
+            loss.backward()
+            t2 = time.perf_counter()
+            # An expert no token reached has no gradient: torch's AdamW would skip it, our trainer applies
+            # weight decay to every trained tensor. A zero gradient makes the two the same update.
+            for n in m.experts:
+                if m.w[n].grad is None:
+                    m.w[n].grad = torch.zeros_like(m.w[n])
+            norm = torch.nn.utils.clip_grad_norm_([m.w[n] for n in m.experts], clip).item() if clip > 0 else None
+            t3 = time.perf_counter()
+            opt.step()
+            t4 = time.perf_counter()
+            res.update(loss=loss.item(), grad_norm=norm, ms=(t4 - t0) * 1000, forward_ms=(t1 - t0) * 1000, backward_ms=(t2 - t1) * 1000, clip_ms=(t3 - t2) * 1000, optimizer_ms=(t4 - t3) * 1000)
+        elif cmd == "dump":
+            with open(req["file"], "wb") as f:
+                for n in req["names"]:
+                    f.write(m.w[n].detach().contiguous().numpy().astype("<f4").tobytes())
+            res["counts"] = [m.w[n].numel() for n in req["names"]]
         else:
             raise SystemExit(f"unknown command {cmd!r}")
         print(json.dumps({**res, **memory()}), flush=True)
