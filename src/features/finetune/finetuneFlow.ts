@@ -16,7 +16,7 @@ import type { OutputLog } from '../log/outputLog';
 import type { ModelManager } from '../model/modelManager';
 import { pickDataPaths } from '../operations/dataPicker';
 import { showOperationError, withEngineProgress } from '../operations/engineProgress';
-import { focusOf, promptDocument } from '../operations/expertOperationFlow';
+import { focusOf, promptDocument, type PromptDocument } from '../operations/expertOperationFlow';
 import { progressMessage, validateOutputDir } from '../operations/operationInputs';
 import { defaultOutputFolder, pathState } from '../operations/outputFolder';
 import { revealFile } from '../operations/profileActions';
@@ -54,7 +54,9 @@ export class FinetuneFlow {
     const choice = await pickWhatTrains(info, focus);
     if (!choice) return;
     this.lastData = data;
-    await new FinetuneSession(this.deps, info, data, choice).run();
+    // The prompt in front of the user now: the panel will cover it, but its routing difference is wanted.
+    const prompt = promptDocument();
+    await new FinetuneSession(this.deps, info, data, choice, prompt?.uri).run();
   }
 }
 
@@ -74,6 +76,8 @@ class FinetuneSession {
     private readonly info: ModelInfo,
     private readonly data: readonly string[],
     private readonly choice: TrainChoice,
+    /** The prompt document open when the command started (its text is read again at Start). */
+    private readonly promptUri: string | undefined,
   ) {
     this.label = selectionLabel(choice.select, choice.threshold, choice.specs);
     this.panel = new TrainingPanel(deps.extensionUri, `Fine-tune: ${info.name}`, { phase: 'planning', notes: [`Scoring the experts of ${info.name} on ${data.map((d) => path.basename(d)).join(', ')}…`] });
@@ -159,7 +163,7 @@ class FinetuneSession {
     // Everything but routed experts (routers, shared experts) comes from the choice, unedited.
     const other = this.choice.specs.filter((x) => !x.startsWith('experts'));
     const specs = trainSpecs(selection, other);
-    const doc = promptDocument();
+    const doc = this.promptAtStart();
     const params: FinetuneParams = finetuneParams(this.data, specs, s, plan.seqLen, doc?.text);
     const state = this.panel.current;
     this.abort = new AbortController();
@@ -217,6 +221,14 @@ class FinetuneSession {
       else if (pick === report) this.openReport();
       this.phaseDone?.();
     }
+  }
+
+  /** A prompt visible now, else the one open when the command started (if it is still open and not empty). */
+  private promptAtStart(): PromptDocument | undefined {
+    const visible = promptDocument();
+    if (visible) return visible;
+    const d = this.promptUri ? vscode.workspace.textDocuments.find((t) => t.uri.toString() === this.promptUri && !t.isClosed) : undefined;
+    return d && d.getText().trim() !== '' ? { uri: d.uri.toString(), text: d.getText() } : undefined;
   }
 
   private openReport(): void {
