@@ -32,14 +32,7 @@ describe('e2e: profile and prune experts', { timeout: 10 * 60_000 }, () => {
     }
   };
 
-  /** Title of the quick input on screen ('' when none). */
-  const quickInputTitle = (): Promise<string> =>
-    wb.page.evaluate(() => {
-      const d = (globalThis as unknown as PageGlobals).document;
-      const w = d.querySelector('.quick-input-widget');
-      if (!w || w.getBoundingClientRect().height === 0) return '';
-      return d.querySelector('.quick-input-widget .quick-input-title')?.textContent ?? '';
-    });
+  const quickInputTitle = (): Promise<string> => wb.quickInputTitle();
 
   const waitForTitle = (part: string): Promise<true> => waitFor(`a quick input titled "${part}"`, async () => ((await quickInputTitle()).includes(part) ? true : undefined), 30_000);
 
@@ -64,15 +57,7 @@ describe('e2e: profile and prune experts', { timeout: 10 * 60_000 }, () => {
     await waitFor(`the pick "${titlePart}" to be answered`, async () => (!(await quickInputTitle()).includes(titlePart) ? true : undefined), 10_000);
   };
 
-  /** The content of the webview (panel or view) that has an element matching `selector`. */
-  const webviewWith = async (selector: string): Promise<FrameLocator | undefined> => {
-    const names = await wb.page.locator('iframe.webview').evaluateAll((els: DomElement[]) => els.map((e) => e.getAttribute('name') ?? ''));
-    for (const name of names) {
-      const frame = wb.page.frameLocator(`iframe.webview[name="${name}"]`).frameLocator('iframe#active-frame');
-      if ((await frame.locator(selector).count().catch(() => 0)) > 0) return frame;
-    }
-    return undefined;
-  };
+  const webviewWith = (selector: string): Promise<FrameLocator | undefined> => wb.webviewWith(selector);
   const preview = (): Promise<FrameLocator> => waitFor('the preview panel', () => webviewWith('button[data-action="write"]'), 30_000);
 
   const tabLabels = (): Promise<string[]> =>

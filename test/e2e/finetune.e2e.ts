@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openWorkbench, startCodeServer, type CodeServer, type Workbench } from './codeServer';
 import { artifactsDir, vsixPath } from './paths';
-import type { DomElement, FrameLocator, PageGlobals } from './playwright';
+import type { DomElement, FrameLocator } from './playwright';
 
 const PROMPT = 'Experts route tokens: 1, 2, 3. The router picks two of eight.\n';
 
@@ -19,35 +19,8 @@ describe('e2e: fine-tune experts from the Model tree', { timeout: 10 * 60_000 },
   let wb: Workbench;
   let failed = false;
 
-  const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await probe().catch(() => undefined);
-      if (v !== undefined) return v;
-      if (Date.now() > end) throw new Error(`e2e: timed out waiting for ${what}; notifications: ${JSON.stringify(await wb.notifications().catch(() => []))}; page errors: ${JSON.stringify(wb.pageErrors.slice(-5))}`);
-      await new Promise((r) => setTimeout(r, 150));
-    }
-  };
-
-  const quickInputTitle = (): Promise<string> =>
-    wb.page.evaluate(() => {
-      const d = (globalThis as unknown as PageGlobals).document;
-      const w = d.querySelector('.quick-input-widget');
-      if (!w || w.getBoundingClientRect().height === 0) return '';
-      return d.querySelector('.quick-input-widget .quick-input-title')?.textContent ?? '';
-    });
-  const waitForTitle = (part: string): Promise<true> => waitFor(`a quick input titled "${part}"`, async () => ((await quickInputTitle()).includes(part) ? true : undefined), 30_000);
-  const answered = (part: string): Promise<true> => waitFor(`"${part}" to be answered`, async () => (!(await quickInputTitle()).includes(part) ? true : undefined), 15_000);
-
-  /** The content of the webview panel that has an element matching `selector`. */
-  const webviewWith = async (selector: string): Promise<FrameLocator | undefined> => {
-    const names = await wb.page.locator('iframe.webview').evaluateAll((els: DomElement[]) => els.map((e) => e.getAttribute('name') ?? ''));
-    for (const name of names) {
-      const frame = wb.page.frameLocator(`iframe.webview[name="${name}"]`).frameLocator('iframe#active-frame');
-      if ((await frame.locator(selector).count().catch(() => 0)) > 0) return frame;
-    }
-    return undefined;
-  };
+  const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => wb.waitFor(what, probe, timeoutMs);
+  const webviewWith = (selector: string): Promise<FrameLocator | undefined> => wb.webviewWith(selector);
   const panel = (selector = '#start'): Promise<FrameLocator> => waitFor(`the training panel with ${selector}`, () => webviewWith(selector), 120_000);
   const tabLabels = (): Promise<string[]> => wb.page.locator('.part.editor .tab').evaluateAll((tabs: DomElement[]) => tabs.map((t) => (t.getAttribute('aria-label') ?? t.innerText).trim()));
   const treeRows = (): Promise<string[]> => wb.page.locator('.part.sidebar .monaco-list-row').evaluateAll((els: DomElement[]) => els.map((e) => e.innerText.replace(/\s+/g, ' ').trim()));
@@ -98,15 +71,15 @@ describe('e2e: fine-tune experts from the Model tree', { timeout: 10 * 60_000 },
     const item = wb.page.locator('.monaco-menu .action-item').filter({ hasText: 'Fine-tune Experts…' }).first();
     await item.waitFor({ state: 'visible', timeout: 15_000 });
     await item.click();
-    await waitForTitle('training data');
+    await wb.waitForQuickInput('training data');
     await wb.pickQuickItem(`Workspace folder ${path.basename(workspace)}`);
-    await answered('training data');
+    await wb.waitForQuickInputGone('training data');
     // The expert the menu was opened on is picked already; accept.
-    await waitForTitle('what trains');
+    await wb.waitForQuickInput('what trains');
     const picked = await wb.page.locator('.quick-input-widget .monaco-list-row[aria-checked="true"]').evaluateAll((els: DomElement[]) => els.map((e) => e.innerText.trim()));
     assert.ok(picked.some((p) => p.startsWith('Expert 1:2')), `the menu's expert is pre-selected: ${JSON.stringify(picked)}`);
     await wb.page.keyboard.press('Enter');
-    await answered('what trains');
+    await wb.waitForQuickInputGone('what trains');
   });
 
   step('the training panel shows the plan: the chosen expert selected, editable, with its parameter count', async () => {

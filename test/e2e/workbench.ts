@@ -4,7 +4,7 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadPlaywright, type BrowserContext, type DomElement, type Page, type PageGlobals } from './playwright';
+import { loadPlaywright, type BrowserContext, type DomElement, type FrameLocator, type Page, type PageGlobals } from './playwright';
 import { chromiumPath } from './paths';
 
 export interface OpenWorkbenchOptions {
@@ -184,6 +184,41 @@ export class Workbench {
     await this.runCommand('Notifications: Hide Notifications');
     await this.hidden(center, 'the notification centre to close');
     return messages;
+  }
+
+  /** Polls `probe` until it gives a value; the timeout's error names what was awaited and the notifications on screen. */
+  waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+    return this.poll(what, timeoutMs, () => probe().catch(() => undefined), async () => `notifications: ${JSON.stringify(await this.notifications())}`);
+  }
+
+  /** Title of the quick input on screen ('' when none). */
+  quickInputTitle(): Promise<string> {
+    return this.page.evaluate(() => {
+      const d = (globalThis as unknown as PageGlobals).document;
+      const w = d.querySelector('.quick-input-widget');
+      if (!w || w.getBoundingClientRect().height === 0) return '';
+      return d.querySelector('.quick-input-widget .quick-input-title')?.textContent ?? '';
+    });
+  }
+
+  /** Waits for a quick input whose title contains `part`. */
+  waitForQuickInput(part: string, timeoutMs = 30_000): Promise<true> {
+    return this.waitFor(`a quick input titled "${part}"`, async () => ((await this.quickInputTitle()).includes(part) ? true : undefined), timeoutMs);
+  }
+
+  /** Waits for the quick input titled `part` to go (it was answered). */
+  waitForQuickInputGone(part: string, timeoutMs = 15_000): Promise<true> {
+    return this.waitFor(`the quick input "${part}" to be answered`, async () => (!(await this.quickInputTitle()).includes(part) ? true : undefined), timeoutMs);
+  }
+
+  /** The content of the webview (panel or view) that has an element matching `selector`, if one is open. */
+  async webviewWith(selector: string): Promise<FrameLocator | undefined> {
+    const names = await this.page.locator('iframe.webview').evaluateAll((els: DomElement[]) => els.map((e) => e.getAttribute('name') ?? ''));
+    for (const name of names) {
+      const frame = this.page.frameLocator(`iframe.webview[name="${name}"]`).frameLocator('iframe#active-frame');
+      if ((await frame.locator(selector).count().catch(() => 0)) > 0) return frame;
+    }
+    return undefined;
   }
 
   /** Text of the editor in the panel (the Output view): the rendered lines (the view is virtual), in screen order. */
