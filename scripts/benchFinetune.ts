@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { expertFc1SliceName, expertFc2SliceName } from '../src/engine/graph/trainableMoeBlock';
-import { globalNorm } from '../src/engine/finetune/gradientClip';
+import { clipGradients } from '../src/engine/finetune/gradientClip';
 import { FinetuneRun, type RunSettings } from '../src/engine/finetune/finetuneRun';
 import { ADAMW_DEFAULTS, Optimizer } from '../src/engine/finetune/optimizer';
 import { routingOf } from '../src/engine/model/modelConfig';
@@ -137,7 +137,7 @@ async function profileStep(engine: MoeEngine, run: FinetuneRun, ids: number[], s
   }
   const grads = names.map((n) => acc.get(n) ?? new Float32Array(run.current.masters.get(n)!.data.length));
   const n0 = performance.now();
-  globalNorm(grads);
+  const clip = clipGradients(grads, CLIP);
   const normMs = performance.now() - n0;
   // AdamW on copies of layer 0's experts (the second apply: the first allocates the moments), scaled to all layers.
   const layer0 = names.filter((n) => n.startsWith('model.layers.0.'));
@@ -155,7 +155,7 @@ async function profileStep(engine: MoeEngine, run: FinetuneRun, ids: number[], s
   return [
     `  our step (${stepMs.toFixed(0)} ms median) split, from its pieces timed one by one in a further step:`,
     `    layerwiseGradients ${lwMs.toFixed(0)} ms: ${c.numLayers} layer forwards ${pct(fwd)}, head (loss + VJP) ${pct(head)}, ${c.numLayers} layer VJPs ${pct(bwd - accMs)}${recomputed ? ` (${recomputed} recomputed their forward)` : ''}, gradient accumulation in JS ${pct(accMs)}`,
-    `    global gradient norm ${pct(normMs)}; AdamW update of ${names.length} tensors ${pct(optMs)} (timed on layer 0's, scaled by ${names.length / layer0.length}); rest (checks, batch, bookkeeping) ${pct(Math.max(0, other))}`,
+    `    global-norm clipping ${pct(normMs)} (norm ${clip.norm.toFixed(3)}${clip.scale < 1 ? `, every entry scaled by ${clip.scale.toFixed(3)}` : ', not clipped'}); AdamW update of ${names.length} tensors ${pct(optMs)} (timed on layer 0's, scaled by ${names.length / layer0.length}); ${other >= 0 ? `rest (checks, batch, bookkeeping) ${pct(other)}` : `(the pieces sum to ${(stepMs - other).toFixed(0)} ms, more than the median step: timing noise)`}`,
     `    not in the step: hfGradients (the masters to HF tensors, row copies) ${hfMs.toFixed(0)} ms, once when the run writes its output`,
   ];
 }
