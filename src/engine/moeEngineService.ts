@@ -1,6 +1,6 @@
 // The protocol's methods implemented on a MoeEngine. One model is loaded at a time.
 import * as path from 'node:path';
-import type { EngineMethod, EngineMethods, PromptInput, TokenSpan } from '../protocol/engineProtocol';
+import type { EngineMethod, EngineMethods, PromptInput, TokenSpan, UpcycleFigures, UpcyclePreview, UpcycleSettings } from '../protocol/engineProtocol';
 import { MoeError } from '../protocol/moeError';
 import type { EngineService, EngineWorkerData, RequestContext } from './engineService';
 import { throwIfCancelled } from './engineService';
@@ -21,6 +21,11 @@ import { writeExpertPlan } from './surgery/writeExpertPlan';
 import { computeGradients } from './training/computeGradients';
 import { checkGradientsOut, LONGEST_JSON_NUMBER, streamGradientsFile } from './training/gradientsFile';
 import { DEFAULT_TRAIN_SPECS, resolveTrainSpecs } from './training/trainSpec';
+import type { Checkpoint } from './model/checkpoint';
+import { planUpcycle, ROUTER_STD, UPCYCLE_DEFAULTS, type UpcycleOptions, type UpcyclePlan } from './upcycle/upcyclePlan';
+import { upcycleTensors } from './upcycle/upcycleTensors';
+import { writeUpcycled } from './upcycle/writeUpcycled';
+import { inactivePerToken, parameterCount, upcycleFigures, upcycleReport, upcycleReportHtml } from '../report/upcycleReport';
 
 /** Longest text a `tokenize` request takes (the extension annotates at most 2,000,000 characters). */
 export const MAX_TOKENIZE_CHARS = 4_000_000;
@@ -160,6 +165,44 @@ export class MoeEngineService implements EngineService {
     },
     finetune: async (params, ctx) => runFinetune(this.loaded(), params, ctx),
     finetunePlan: async (params, ctx) => finetunePlan(this.loaded(), params, ctx),
+    upcyclePreview: async (params) => {
+      // The source is the loaded dense model: its folder's headers are read again, no weights.
+      const ckpt = openCheckpoint(this.loaded().info.path);
+      try {
+        const plan = planUpcycle(ckpt.config, upcycleOptions(params), path.join(ckpt.dir, 'config.json'));
+        return upcyclePreviewOf(ckpt, plan);
+      } finally {
+        ckpt.close();
+      }
+    },
+    upcycle: async ({ out, evaluate, ...settings }, ctx) => {
+      // writeUpcycled reads the source tensor by tensor; its evaluation loads the dense and the new model one
+      // after the other beside the loaded one, so no more than one extra model is held at a time.
+      const src = this.loaded().info.path;
+      let figures: UpcycleFigures | undefined;
+      const { written, record } = await writeUpcycled(src, out, upcycleOptions(settings), {
+        evaluate: evaluate !== false,
+        signal: ctx.signal,
+        onProgress: (p) => ctx.progress(p),
+        pause: () => ctx.pause(),
+        reportFiles: ({ record, plan, dir }) => {
+          const measured = measuredFigures(src, dir, plan);
+          figures = measured.figures;
+          const report = upcycleReport(record, path.resolve(out), measured.numLayers, figures);
+          return [
+            { name: 'report.json', bytes: JSON.stringify(report, null, 2) + '\n' },
+            { name: 'report.html', bytes: upcycleReportHtml(report) },
+          ];
+        },
+      });
+      if (!figures) throw new MoeError('E_INTERNAL', 'the upcycled checkpoint was written without its report');
+      return {
+        ...figures,
+        written,
+        reportFile: path.join(written.dir, 'report.json'),
+        ...(record.evaluation ? { maxAbsLogitDiff: record.evaluation.maxAbsLogitDiff, top1Agreement: record.evaluation.top1Agreement } : {}),
+      };
+    },
     unload: async () => {
       await this.unloadEngine();
       return null;
@@ -216,5 +259,74 @@ export class MoeEngineService implements EngineService {
     // The weights' buffers are only returned to the system when collected; the memory check of the next
     // load reads what the system has available, so collect now (the engine process runs with --expose-gc).
     if (e) (globalThis as { gc?: () => void }).gc?.();
+  }
+}
+
+/** The engine's options from the request's settings (defaults as the CLI's). */
+function upcycleOptions(p: UpcycleSettings): UpcycleOptions {
+  const d = UPCYCLE_DEFAULTS;
+  return {
+    experts: p.experts,
+    topK: p.topK,
+    method: p.method ?? d.method,
+    ratio: p.ratio ?? d.ratio,
+    noiseStd: p.noiseStd ?? d.noiseStd,
+    dropMode: p.dropMode ?? d.dropMode,
+    router: p.router ?? d.router,
+    layers: p.layers ?? d.layers,
+    seed: p.seed ?? d.seed,
+    ...(p.data && p.data.length > 0 ? { data: p.data.map((f) => path.resolve(f)) } : {}),
+  };
+}
+
+const tensorBytes = (ckpt: Checkpoint): number => [...ckpt.tensors.values()].reduce((a, t) => a + t.entry.byteLength, 0);
+const fileBytes = (ckpt: Checkpoint): number => ckpt.files.reduce((a, f) => a + f.fileSize, 0);
+const inactiveOf = (ckpt: Checkpoint, plan: UpcyclePlan): number =>
+  inactivePerToken({ experts: plan.options.experts, topK: plan.options.topK, moeLayers: plan.moeLayers.length, hiddenSize: ckpt.config.hiddenSize, expertIntermediate: plan.expertIntermediate });
+
+/** Before/after from the planned tensors: the after's bytes are its tensor data plus the source's header overhead. */
+function upcyclePreviewOf(ckpt: Checkpoint, plan: UpcyclePlan): UpcyclePreview {
+  const planned = upcycleTensors(ckpt, plan);
+  const overhead = Math.max(0, fileBytes(ckpt) - tensorBytes(ckpt));
+  const o = plan.options;
+  const figures = upcycleFigures(
+    { parameters: parameterCount([...ckpt.tensors.values()].map((t) => t.entry)), bytes: fileBytes(ckpt) },
+    { parameters: parameterCount(planned), bytes: planned.reduce((a, t) => a + t.byteLength, 0) + overhead },
+    inactiveOf(ckpt, plan),
+  );
+  return {
+    ...figures,
+    source: { dir: ckpt.dir, name: path.basename(ckpt.dir), modelType: ckpt.config.modelType },
+    target: plan.target,
+    settings: { experts: o.experts, topK: o.topK, method: o.method, ratio: o.ratio, noiseStd: o.noiseStd, dropMode: o.dropMode, router: o.router, seed: o.seed, data: o.data ?? [] },
+    numLayers: ckpt.config.numLayers,
+    moeLayers: plan.moeLayers,
+    hiddenSize: ckpt.config.hiddenSize,
+    denseIntermediate: plan.denseIntermediate,
+    expertIntermediate: plan.expertIntermediate,
+    changedNeurons: plan.changedNeurons,
+    ...(plan.partition ? { partition: plan.partition } : {}),
+    routerStd: ROUTER_STD,
+    functionPreserving: o.method === 'copy',
+  };
+}
+
+/** The figures of the written (staged) checkpoint against its source, from both folders' headers. */
+function measuredFigures(srcDir: string, outDir: string, plan: UpcyclePlan): { figures: UpcycleFigures; numLayers: number } {
+  const src = openCheckpoint(srcDir);
+  try {
+    const out = openCheckpoint(outDir);
+    try {
+      const figures = upcycleFigures(
+        { parameters: parameterCount([...src.tensors.values()].map((t) => t.entry)), bytes: fileBytes(src) },
+        { parameters: parameterCount([...out.tensors.values()].map((t) => t.entry)), bytes: fileBytes(out) },
+        inactiveOf(out, plan),
+      );
+      return { figures, numLayers: out.config.numLayers };
+    } finally {
+      out.close();
+    }
+  } finally {
+    src.close();
   }
 }

@@ -95,6 +95,61 @@ export interface EngineMethods {
   finetune: { params: FinetuneParams; result: FinetuneResult };
   /** What a finetune with these parameters would train, on what data: the preview before training (ESFT scores per layer). */
   finetunePlan: { params: FinetunePlanParams; result: FinetunePlan };
+  /** What upcycling the loaded dense model with these settings makes (checked as the write checks them; headers only). */
+  upcyclePreview: { params: UpcycleSettings; result: UpcyclePreview };
+  /** Upcycles the loaded dense model (llama → mixtral, qwen3 → qwen3_moe) into a new folder, with report.json/html. */
+  upcycle: { params: UpcycleParams; result: UpcycleResult };
+}
+
+/** Dense → MoE settings (src/engine/upcycle/upcyclePlan.ts UpcycleOptions; omitted ones take UPCYCLE_DEFAULTS). */
+export interface UpcycleSettings {
+  readonly experts: number;
+  readonly topK: number;
+  readonly method?: 'copy' | 'noise' | 'drop' | 'split';
+  readonly ratio?: number;
+  readonly noiseStd?: number;
+  readonly dropMode?: 'paper' | 'reference-code';
+  readonly router?: 'random' | 'kmeans';
+  readonly layers?: 'all' | readonly number[];
+  readonly seed?: number;
+  readonly data?: readonly string[];
+}
+
+export interface UpcycleParams extends UpcycleSettings {
+  readonly out: string;
+  /** Measure the logit difference to the dense model before committing (default true). */
+  readonly evaluate?: boolean;
+}
+
+/** Parameter counts and bytes of a dense model and its upcycled MoE (bytes: tensor data plus the safetensors headers). */
+export interface UpcycleFigures {
+  readonly parameters: { readonly before: number; readonly after: number; readonly activeBefore: number; readonly activeAfter: number };
+  readonly bytes: { readonly before: number; readonly after: number };
+}
+
+export interface UpcyclePreview extends UpcycleFigures {
+  readonly source: { readonly dir: string; readonly name: string; readonly modelType: string };
+  readonly target: string;
+  readonly settings: Required<Omit<UpcycleSettings, 'data' | 'layers'>> & { readonly data: readonly string[] };
+  readonly numLayers: number;
+  readonly moeLayers: readonly number[];
+  readonly hiddenSize: number;
+  readonly denseIntermediate: number;
+  readonly expertIntermediate: number;
+  /** noise / drop: neurons changed per expert and matrix. */
+  readonly changedNeurons: number;
+  readonly partition?: 'random' | 'balanced-kmeans';
+  readonly routerStd: number;
+  /** copy: identical experts with renormalised top-k compute the dense MLP. */
+  readonly functionPreserving: boolean;
+}
+
+export interface UpcycleResult extends UpcycleFigures {
+  readonly written: WrittenCheckpoint;
+  /** report.json in the written folder (report.html beside it). */
+  readonly reportFile: string;
+  readonly maxAbsLogitDiff?: number;
+  readonly top1Agreement?: number;
 }
 
 export interface ProfileParams {
@@ -314,6 +369,8 @@ export const METHOD_CLASS: { readonly [M in EngineMethod]: MethodClass } = {
   gradients: 'job',
   finetune: 'job',
   finetunePlan: 'job',
+  upcyclePreview: 'query',
+  upcycle: 'job',
 };
 
 /** Among waiting queries, `interactive` ones (the visible text) go before `background` ones (the rest of a long document). */

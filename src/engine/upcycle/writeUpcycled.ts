@@ -21,6 +21,8 @@ import { dataInit, type DataInit } from './dataInit';
 export interface UpcycleWriteOptions extends WriteCheckpointOptions {
   /** Compare the result's logits to the dense model's before committing (default true). */
   readonly evaluate?: boolean;
+  /** More files for the staged folder (e.g. the report), made once the record is known; `dir` is the staged checkpoint. */
+  readonly reportFiles?: (r: { readonly record: UpcycleRecord; readonly plan: UpcyclePlan; readonly dir: string }) => readonly { readonly name: string; readonly bytes: string | Buffer }[];
 }
 
 export interface UpcycleResult {
@@ -77,6 +79,7 @@ export async function writeUpcycled(srcDir: string, outDir: string, options: Upc
         if (opts.signal?.aborted) throw cancelledError(outAbs);
         record = upcycleRecord(plan, identity, { ...(evaluation ? { evaluation } : {}), ...(fromData ? { fromData } : {}), skipped });
         await writeNewFile(path.join(tmp, RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
+        for (const f of opts.reportFiles?.({ record, plan, dir: tmp }) ?? []) await writeNewFile(path.join(tmp, f.name), f.bytes);
       },
     }, opts);
     return { written, record: record!, plan };
