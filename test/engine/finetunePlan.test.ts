@@ -67,7 +67,8 @@ describe('finetunePlan', () => {
       assert.equal(plan.trainableParameters, plan.experts.reduce((n, [, es]) => n + es.length * perExpert, 0));
       assert.equal(plan.numExperts, 8);
 
-      // The preview: the first sequence's first tokens, masked where they are no target (chat prompt, first token).
+      // The preview: the first sequence's first tokens, masked where they are chat prompt (no target; the first
+      // token, never a target, with the prompt that follows it).
       const first = train[0]!;
       assert.equal(plan.preview.length, 32);
       assert.deepEqual(
@@ -76,7 +77,7 @@ describe('finetunePlan', () => {
       );
       assert.deepEqual(
         plan.preview.map((t) => t.masked),
-        first.ids.map((_, i) => i === 0 || first.lossMask[i - 1] === 0),
+        first.ids.map((_, i) => first.lossMask[i === 0 ? 0 : i - 1] === 0),
       );
       assert.ok(plan.preview.some((t) => t.masked) && plan.preview.some((t) => !t.masked));
       const trainedText = plan.preview.filter((t) => !t.masked).map((t) => t.text).join('');
@@ -108,7 +109,7 @@ describe('finetunePlan', () => {
       assert.equal(plan.sequences, 1);
       assert.equal(plan.heldOut, 'the training sequence itself (only one sequence was given)');
       assert.equal(plan.files.length, 0);
-      assert.ok(plan.preview.every((t, i) => t.masked === (i === 0)), 'ids: every target trains');
+      assert.ok(plan.preview.every((t) => !t.masked), 'ids: every target trains, and nothing is a prompt');
 
       // What the VS Code side sends after editing the selection: every expert, listed one by one.
       const every = Array.from({ length: 2 }, (_, L) => Array.from({ length: 8 }, (_, e) => `${L}:${e}`)).flat();

@@ -32,8 +32,9 @@ export async function finetunePlan(engine: MoeEngine, p: FinetunePlanParams, ctx
   const first = data.train[0]!;
   const preview = first.ids.slice(0, previewTokens).map((id, i) => ({
     text: engine.tokenizer.tokenText(id),
-    // Token i is the target of position i - 1; the first token of a sequence is never predicted.
-    masked: i === 0 || (first.lossMask ? first.lossMask[i - 1] === 0 : false),
+    // Token i is the target of position i - 1. The first token of a sequence is never predicted, but the
+    // preview marks prompts (masked text), so it is marked only when the token after it is a prompt token too.
+    masked: first.lossMask ? first.lossMask[i === 0 ? 0 : i - 1] === 0 : false,
   }));
 
   const plan = chosen.plan;
