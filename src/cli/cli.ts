@@ -17,6 +17,7 @@ import { gradientsCommand, gradientsParams } from './gradientsCommand';
 import { formatInspect } from './inspectText';
 import { expandMultiValueFlags } from './multiValueArgs';
 import { trapStopSignals } from './stopSignals';
+import { UPCYCLE_FLAG_OPTIONS, upcycleCommand, type UpcycleFlags } from './upcycleCommand';
 
 const USAGE = `usage: moe-workbench <command> [options]
 
@@ -63,6 +64,12 @@ commands:
   apply-adapter --model DIR --adapter DIR --out DIR
       writes the full checkpoint of the base model DIR with an expert adapter's tensors in place (every
       other tensor and file byte-identical); refused when the adapter was made for another base
+  upcycle  --model DENSE --out DIR --experts E --top-k K [--method copy|noise|drop|split] [--ratio R]
+           [--noise-std X] [--drop-mode paper|reference-code] [--router random|kmeans] [--data PATH...]
+           [--layers all|L,L,...] [--seed N] [--no-eval] [--json]
+      turns a dense llama / qwen3 checkpoint into a mixtral / qwen3_moe one with E experts per MoE layer
+      (copy: every expert the dense MLP; noise; drop: Drop-Upcycling; split: LLaMA-MoE neuron groups), and
+      reports the largest logit difference to the dense model
   options of prune/merge: [--profile FILE] (reuse a profile) [--eval-data PATH...] (held-out; default: the
       calibration data) [--no-eval] [--document FILE] [--dry-run] (show the plan and its impact only)
       [--chunk N] (tokens per pass, default 512) [--max-tokens N] [--max-eval-tokens N] [--json]
@@ -126,11 +133,14 @@ async function main(argv: string[]): Promise<number> {
       'general-data': { type: 'string', multiple: true },
       'adapter-only': { type: 'boolean', default: false },
       state: { type: 'string' },
+      ...UPCYCLE_FLAG_OPTIONS,
     },
   });
   if (!values.model) throw new UsageError('--model DIR is required');
   // A file operation: no model is loaded, so it runs here rather than in the engine process.
   if (command === 'apply-adapter') return applyAdapterCommand(values.model, values.adapter, values.out);
+  // Upcycling reads the dense model's files itself (and loads engines only to measure the result).
+  if (command === 'upcycle') return upcycleFileCommand(values);
   // eval loads the baseline (given, or recorded in the candidate's moe_workbench.json) and compares --model to it.
   let loadDir = path.resolve(values.model);
   if (command === 'eval') {
@@ -228,6 +238,16 @@ function parseLayer(s: string, moeLayers: readonly number[]): number {
   const n = Number(s);
   if (!Number.isInteger(n) || !moeLayers.includes(n)) throw new UsageError(`--layer ${s}: not a MoE layer of this model (MoE layers: ${moeLayers.join(', ') || 'none'})`);
   return n;
+}
+
+async function upcycleFileCommand(values: UpcycleFlags): Promise<number> {
+  installStagingCleanup();
+  const stop = trapStopSignals(() => (values.out !== undefined ? [values.out] : []));
+  try {
+    return await upcycleCommand(values, { write: (s) => process.stdout.write(s + '\n'), signal: stop.signal, onProgress: progressPrinter() });
+  } finally {
+    stop.exitIfStopped();
+  }
 }
 
 function progressPrinter(): ((p: Progress) => void) | undefined {
