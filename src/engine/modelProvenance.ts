@@ -65,8 +65,9 @@ function readOrigins(file: string, moeLayers: readonly number[], numExperts: num
     if (raw['previous'] === undefined) return undefined;
     raw = raw['previous'];
   }
-  // An upcycled model's experts are new (all copies or parts of the dense MLP): there are no source ids to show.
-  if (isRecord(raw) && raw['format'] === 'moe-workbench.upcycle') return undefined;
+  // An upcycled model's experts are new (all copies or parts of the dense MLP), and a grown model's old experts
+  // keep their ids (its record lists the new ones' sources): there are no renumbered source ids to show.
+  if (isRecord(raw) && (raw['format'] === 'moe-workbench.upcycle' || raw['format'] === 'moe-workbench.add-experts')) return undefined;
   if (!isRecord(raw) || raw['format'] !== 'moe-workbench.operation') return fail('not a "moe-workbench.operation" record');
   const experts = raw['experts'];
   if (!Array.isArray(experts)) return fail('"experts" is not a list');

@@ -61,7 +61,7 @@ function weightedAverage(sources: PlannedExpert['sources'], read: (expert: numbe
 }
 
 /** Elements `[begin, begin + n)` of raw bytes in `dtype` as float32. */
-function decodeSlice(raw: Uint8Array, dtype: StorageDtype, begin: number, n: number): Float32Array {
+export function decodeSlice(raw: Uint8Array, dtype: StorageDtype, begin: number, n: number): Float32Array {
   const size = storageElementBytes(dtype);
   const bytes = raw.slice(begin * size, (begin + n) * size); // a copy: aligned for the typed-array view
   if (dtype === 'F32') return new Float32Array(bytes.buffer);
@@ -71,7 +71,7 @@ function decodeSlice(raw: Uint8Array, dtype: StorageDtype, begin: number, n: num
 }
 
 /** float32 values as raw bytes in `dtype` (round to nearest even, as the safetensors writer does). */
-function encode(values: Float32Array, dtype: StorageDtype): Uint8Array {
+export function encode(values: Float32Array, dtype: StorageDtype): Uint8Array {
   if (dtype === 'F32') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const out = new Uint16Array(values.length);
   (dtype === 'BF16' ? f32ToBf16 : f32ToF16)(values, out);

@@ -23,12 +23,7 @@ function layerGraph(c: Checkpoint['config'], L: number, withActivations: boolean
   const H = c.hiddenSize;
   const I = c.layers[L]!.intermediateSize;
   const p = `model.layers.${L}.`;
-  const h = g.input('h', DataType.FLOAT, ['T', H]);
-  const T = g.op('Squeeze', [g.op('Slice', [g.op('Shape', [h]), g.i64([0]), g.i64([1]), g.i64([0])]), g.i64([0])]);
-  const pt = positionTables(g, c, T);
-  const xa = rmsNorm(g, h, g.weight(`${p}input_layernorm.weight`, [H]), c.rmsNormEps);
-  const h1 = g.op('Add', [h, attention(g, c, L, xa, pt.rope, pt.mask)]);
-  const xm = rmsNorm(g, h1, g.weight(`${p}post_attention_layernorm.weight`, [H]), c.rmsNormEps);
+  const { h1, xm } = attentionHalf(g, c, L);
   const w = (n: string, dims: number[]): string => g.weight(`${p}mlp.${n}`, dims);
   const gate = linear(g, xm, w('gate_proj.weight', [I, H]));
   const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(g, xm, w('up_proj.weight', [I, H]))]);
@@ -36,6 +31,41 @@ function layerGraph(c: Checkpoint['config'], L: number, withActivations: boolean
   g.output(xm, 'mlp_input', DataType.FLOAT, ['T', H]);
   if (withActivations) g.output(act, 'activations', DataType.FLOAT, ['T', I]);
   return encodeModel(g.build());
+}
+
+/**
+ * The attention half of decoder layer L on the graph input `h` [T, H] (the layer's input residual stream):
+ * `h1` after the attention residual (times GraniteMoE's residual multiplier), and `xm`, the MLP input — what
+ * the layer's router sees. Weights are graph inputs named as the checkpoint names them.
+ */
+function attentionHalf(g: GraphBuilder, c: Checkpoint['config'], L: number): { h1: string; xm: string } {
+  const H = c.hiddenSize;
+  const p = `model.layers.${L}.`;
+  const h = g.input('h', DataType.FLOAT, ['T', H]);
+  const T = g.op('Squeeze', [g.op('Slice', [g.op('Shape', [h]), g.i64([0]), g.i64([1]), g.i64([0])]), g.i64([0])]);
+  const pt = positionTables(g, c, T);
+  const xa = rmsNorm(g, h, g.weight(`${p}input_layernorm.weight`, [H]), c.rmsNormEps);
+  let attn = attention(g, c, L, xa, pt.rope, pt.mask);
+  if (c.residualMultiplier !== 1) attn = g.op('Mul', [attn, g.scalar(c.residualMultiplier)]);
+  const h1 = g.op('Add', [h, attn]);
+  return { h1, xm: rmsNorm(g, h1, g.weight(`${p}post_attention_layernorm.weight`, [H]), c.rmsNormEps) };
+}
+
+/** `h` [T, H] (layer L's input) -> `mlp_input` [T, H]: the router input of an MoE layer, for any family. */
+export function mlpInputGraph(c: Checkpoint['config'], L: number): Uint8Array {
+  const g = new GraphBuilder();
+  g.output(attentionHalf(g, c, L).xm, 'mlp_input', DataType.FLOAT, ['T', c.hiddenSize]);
+  return encodeModel(g.build());
+}
+
+/** The float32 feeds of a layer graph's weight inputs (every input but `h`), read from the checkpoint. */
+export function weightFeeds(ckpt: Checkpoint, session: OrtSession): Record<string, FeedTensor> {
+  const feeds: Record<string, FeedTensor> = {};
+  for (const name of session.inputNames) {
+    if (name === 'h') continue;
+    feeds[name] = { type: 'float32', data: ckpt.readF32(name), dims: ckpt.tensors.get(name)!.entry.shape };
+  }
+  return feeds;
 }
 
 /** Embedding rows of `ids` as float32 [T, H] (the dense families have no embedding multiplier). */
@@ -79,11 +109,7 @@ export async function denseMlpInputs(ckpt: Checkpoint, seqs: readonly (readonly 
     const I = c.layers[L]!.intermediateSize;
     const session = await OrtSession.create(layerGraph(c, L, act));
     try {
-      const feeds: Record<string, FeedTensor> = {};
-      for (const name of session.inputNames) {
-        if (name === 'h') continue;
-        feeds[name] = { type: 'float32', data: ckpt.readF32(name), dims: ckpt.tensors.get(name)!.entry.shape };
-      }
+      const feeds = weightFeeds(ckpt, session);
       const inputs = wanted.has(L) ? new Float32Array(tokens * H) : undefined;
       const activations = act ? new Float32Array(tokens * I) : undefined;
       let at = 0;

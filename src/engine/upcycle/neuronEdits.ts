@@ -3,7 +3,18 @@
 // gate and up. The index sets and values come from seeded streams (upcycleRandom.ts), so the three
 // matrices of an expert are made independently yet agree on the neurons they share.
 import { normals, permutation, Purpose, randomSubset, stream } from './upcycleRandom';
-import type { UpcyclePlan } from './upcyclePlan';
+import type { UpcycleOptions, UpcyclePlan } from './upcyclePlan';
+
+/**
+ * What the noise and drop edits read: the neurons of the matrix (`denseIntermediate`: the source MLP's or
+ * source expert's intermediate size), how many change, and the settings. An UpcyclePlan is one; add-experts
+ * (src/engine/grow) builds one for its source experts.
+ */
+export interface NeuronEditPlan {
+  readonly denseIntermediate: number;
+  readonly changedNeurons: number;
+  readonly options: Pick<UpcycleOptions, 'seed' | 'noiseStd' | 'dropMode'>;
+}
 
 /** The three matrices of an expert, in stream-key order. */
 export type Matrix = 0 | 1 | 2;
@@ -21,22 +32,22 @@ interface View {
 const at = (v: View, n: number, k: number): number => (v.rows ? n * v.H + k : k * v.I + n);
 
 /** noise: the neurons whose weights get N(0, σ²) added, one set per expert shared by its three matrices. */
-export function noisedNeurons(p: UpcyclePlan, layer: number, expert: number): Int32Array {
+export function noisedNeurons(p: NeuronEditPlan, layer: number, expert: number): Int32Array {
   return randomSubset(p.denseIntermediate, p.changedNeurons, stream(p.options.seed, layer, expert, Purpose.neuronSet));
 }
 
 /** Drop-Upcycling's per-expert permutation of the neurons, shared by gate, up and down (function-preserving). */
-export function dropPermutation(p: UpcyclePlan, layer: number, expert: number): Int32Array {
+export function dropPermutation(p: NeuronEditPlan, layer: number, expert: number): Int32Array {
   return permutation(p.denseIntermediate, stream(p.options.seed, layer, expert, Purpose.permutation));
 }
 
 /** Drop-Upcycling: the (permuted) neuron indices re-initialised in matrix `m` — shared in paper mode, per matrix in reference-code mode. */
-export function droppedNeurons(p: UpcyclePlan, layer: number, expert: number, m: Matrix): Int32Array {
+export function droppedNeurons(p: NeuronEditPlan, layer: number, expert: number, m: Matrix): Int32Array {
   const key = p.options.dropMode === 'paper' ? stream(p.options.seed, layer, expert, Purpose.neuronSet) : stream(p.options.seed, layer, expert, Purpose.neuronSet, m);
   return randomSubset(p.denseIntermediate, p.changedNeurons, key);
 }
 
-export function addNoise(p: UpcyclePlan, layer: number, expert: number, m: Matrix, w: Float32Array, H: number): void {
+export function addNoise(p: NeuronEditPlan, layer: number, expert: number, m: Matrix, w: Float32Array, H: number): void {
   const v: View = { w, I: p.denseIntermediate, H, rows: m !== DOWN };
   const z = normals(stream(p.options.seed, layer, expert, Purpose.values, m));
   const s = p.options.noiseStd;
@@ -44,7 +55,7 @@ export function addNoise(p: UpcyclePlan, layer: number, expert: number, m: Matri
 }
 
 /** Drop-Upcycling on one matrix: permute its neurons, then redraw the slice S from N(mean(S), std(S)²) (std unbiased, as torch's). */
-export function dropUpcycle(p: UpcyclePlan, layer: number, expert: number, m: Matrix, w: Float32Array, H: number): Float32Array {
+export function dropUpcycle(p: NeuronEditPlan, layer: number, expert: number, m: Matrix, w: Float32Array, H: number): Float32Array {
   const I = p.denseIntermediate;
   const perm = dropPermutation(p, layer, expert);
   const out = new Float32Array(w.length);

@@ -89,7 +89,7 @@ export async function writeUpcycled(srcDir: string, outDir: string, options: Upc
 }
 
 /** The writer's own destination rules (stagingDir.ts), checked early: inside the source, or an existing non-empty folder or file. */
-function checkDestination(srcDir: string, outAbs: string): void {
+export function checkDestination(srcDir: string, outAbs: string): void {
   const rel = path.relative(fs.realpathSync(srcDir), path.resolve(fs.existsSync(outAbs) ? fs.realpathSync(outAbs) : outAbs));
   if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) throw new MoeError('E_IO', `${outAbs}: the output folder is inside the source model folder ${srcDir}; write the new checkpoint somewhere else`, outAbs);
   if (!fs.existsSync(outAbs)) return;
