@@ -8,6 +8,7 @@ import { AnnotateEditorCommand, AnnotateSelectionCommand, ToggleAnnotationsComma
 import type { Command } from './features/commands/command';
 import { FineTuneExpertsCommand, MergeExpertsCommand, OpenProfileCommand, OpenReportCommand, ProfileExpertsCommand, PruneExpertsCommand, SelectProfileStatisticCommand } from './features/commands/expertCommands';
 import { CloseModelCommand, InspectModelCommand, OpenModelCommand, ShowModelMenuCommand } from './features/commands/modelCommands';
+import { UpcycleToMoeCommand } from './features/commands/upcycleCommands';
 import { ColourByCommand, ComingSoonCommand, SelectExpertCommand, SelectLayerCommand, ShowTokenInExplorerCommand } from './features/commands/viewCommands';
 import { RoutingDecorations } from './features/decorations/routingDecorations';
 import { ExplorerModel } from './features/explorer/explorerModel';
@@ -81,6 +82,7 @@ export function activate(context: vscode.ExtensionContext): void {
     new MergeExpertsCommand(flow),
     new OpenReportCommand(),
     new FineTuneExpertsCommand(finetune),
+    own(new UpcycleToMoeCommand({ engine, models, extensionPath: context.extensionPath, log })),
     new ComingSoonCommand(Commands.duplicateExpert, 'Duplicating experts'),
   ];
   for (const c of commands) own(vscode.commands.registerCommand(c.id, (...args: unknown[]) => c.execute(...args)));

@@ -21,6 +21,7 @@ export const Commands = {
   openReport: 'moeWorkbench.openReport',
   fineTuneExperts: 'moeWorkbench.fineTuneExperts',
   duplicateExpert: 'moeWorkbench.duplicateExpert',
+  upcycleToMoe: 'moeWorkbench.upcycleToMoe',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -35,6 +36,13 @@ export const Panels = {
   planPreview: 'moeWorkbench.planPreview',
   report: 'moeWorkbench.report',
   training: 'moeWorkbench.training',
+  upcyclePreview: 'moeWorkbench.upcyclePreview',
+} as const;
+
+/** Context keys the extension sets (package.json `when` clauses). */
+export const Contexts = {
+  /** A dense model (no MoE layers) is loaded: "Upcycle to MoE…" is offered. */
+  denseModelOpen: 'moeWorkbench.denseModelOpen',
 } as const;
 
 export const Settings = {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { colourContributions } from '../../src/features/decorations/palette';
-import { Commands, PROMPT_LANGUAGE, Settings, Views, Walkthroughs } from '../../src/features/ids';
+import { Commands, Contexts, PROMPT_LANGUAGE, Settings, Views, Walkthroughs } from '../../src/features/ids';
 import { repoRoot } from '../support/paths';
 
 interface WalkthroughStep {
@@ -58,6 +58,15 @@ describe('package.json manifest', () => {
     for (const [where, entries] of Object.entries(menus)) for (const m of entries) assert.ok(declared.has(m.command), `${where}: ${m.command} is declared`);
     const title = (menus['view/title'] ?? []).filter((m) => (m.when ?? '').includes(Views.modelTree)).map((m) => m.command);
     for (const id of [Commands.profileExperts, Commands.selectProfileStatistic, Commands.pruneExperts, Commands.mergeExperts]) assert.ok(title.includes(id), `${id} in the Model view title`);
+  });
+
+  it('offers Upcycle to MoE while a dense model is open: the Model view title and the palette, on the context key the flow sets', () => {
+    const menus = pkg.contributes.menus;
+    const title = (menus['view/title'] ?? []).find((m) => m.command === Commands.upcycleToMoe);
+    assert.ok(title, 'upcycle is in the Model view title menu');
+    assert.match(title.when ?? '', new RegExp(`view == ${Views.modelTree.replace('.', '\\.')} && ${Contexts.denseModelOpen.replace('.', '\\.')}`));
+    assert.equal((menus['commandPalette'] ?? []).find((m) => m.command === Commands.upcycleToMoe)?.when, Contexts.denseModelOpen);
+    assert.equal(pkg.contributes.commands.find((c) => c.command === Commands.upcycleToMoe)?.enablement, undefined, 'upcycle is enabled');
   });
 
   it('declares the views, settings and prompt language the code uses', () => {

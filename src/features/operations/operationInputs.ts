@@ -110,12 +110,17 @@ export function targetSlug(t: PruneTarget): string {
   return `global${pct(t.ratio)}-min${t.minPerLayer}`;
 }
 
-export type OperationNaming = { readonly operation: 'prune'; readonly method: PruneMethod; readonly target: PruneTarget } | { readonly operation: 'merge'; readonly keep: number } | { readonly operation: 'finetune' };
+export type OperationNaming =
+  | { readonly operation: 'prune'; readonly method: PruneMethod; readonly target: PruneTarget }
+  | { readonly operation: 'merge'; readonly keep: number }
+  | { readonly operation: 'finetune' }
+  | { readonly operation: 'upcycle'; readonly method: string; readonly experts: number; readonly topK: number };
 
-/** Folder name of a new checkpoint: `<model>-pruned-<method>-<target>`, `<model>-merged-keep<N>` or `<model>-finetuned`. */
+/** Folder name of a new checkpoint: `<model>-pruned-<method>-<target>`, `<model>-merged-keep<N>`, `<model>-finetuned` or `<model>-upcycled-<method>-e<E>k<K>`. */
 export function outputFolderName(modelName: string, op: OperationNaming): string {
   const base = modelName.replace(/[\\/:*?"<>|\s]+/g, '-') || 'model';
   if (op.operation === 'finetune') return `${base}-finetuned`;
+  if (op.operation === 'upcycle') return `${base}-upcycled-${op.method}-e${op.experts}k${op.topK}`;
   return op.operation === 'prune' ? `${base}-pruned-${op.method}-${targetSlug(op.target)}` : `${base}-merged-keep${op.keep}`;
 }
 
