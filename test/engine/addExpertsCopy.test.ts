@@ -15,7 +15,6 @@ import { after, describe, it } from 'node:test';
 import { ADD_EXPERTS_DEFAULTS, type AddExpertsOptions } from '../../src/engine/grow/addExpertsPlan';
 import { writeAddedExperts } from '../../src/engine/grow/writeAddedExperts';
 import { openCheckpoint, type Checkpoint } from '../../src/engine/model/checkpoint';
-import { storageElementBytes, type StorageDtype } from '../../src/engine/model/dtype';
 import { moeLayerIndices } from '../../src/engine/model/modelConfig';
 import { numExpertsKey } from '../../src/engine/model/parseConfig';
 import { expertLayout } from '../../src/engine/model/tensorSpec';
@@ -24,6 +23,7 @@ import type { ForwardResult } from '../../src/protocol/engineProtocol';
 import { assertClose } from '../support/compare';
 import { fixture, moeFixtureNames } from '../support/paths';
 import { copyFixture, editJson, removeTempModels } from '../support/tempModel';
+import { expertBytes, routerRow } from './addExpertsTensorBytes';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-add-experts-'));
 after(() => {
@@ -35,25 +35,6 @@ const fresh = (): string => path.join(root, `out${n++}`);
 const readJson = (f: string): Record<string, unknown> => JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>;
 const opts = (o: Partial<AddExpertsOptions>): AddExpertsOptions => ({ ...ADD_EXPERTS_DEFAULTS, count: 2, ...o });
 const rawOf = (c: Checkpoint, name: string): Buffer => Buffer.from(c.tensors.get(name)!.file.readRaw(name));
-
-/** Matrix m (0 gate, 1 up, 2 down) of expert e in layer L as raw bytes, separate or fused. */
-export function expertBytes(c: Checkpoint, L: number, e: number, m: 0 | 1 | 2): Buffer {
-  const lay = expertLayout(c.config, L);
-  if (lay.kind === 'separate') return rawOf(c, [lay.gate, lay.up, lay.down][m]!(e));
-  const name = m === 2 ? lay.down : lay.gateUp;
-  const b = rawOf(c, name);
-  const E = c.tensors.get(name)!.entry.shape[0]!;
-  const slice = b.byteLength / E;
-  if (m === 2) return b.subarray(e * slice, (e + 1) * slice);
-  return b.subarray(e * slice + (m === 1 ? slice / 2 : 0), e * slice + (m === 1 ? slice : slice / 2));
-}
-
-export function routerRow(c: Checkpoint, L: number, e: number): Buffer {
-  const name = expertLayout(c.config, L).router;
-  const b = rawOf(c, name);
-  const rowBytes = c.config.hiddenSize * storageElementBytes(c.tensors.get(name)!.entry.dtype as StorageDtype);
-  return b.subarray(e * rowBytes, (e + 1) * rowBytes);
-}
 
 async function run(dir: string, ids: readonly number[]): Promise<ForwardResult> {
   const e = await MoeEngine.load(dir);
