@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { MoeError } from '../../protocol/moeError';
 import { isRecord, readJsonFile } from '../model/jsonFile';
 import { RECORD_FILE } from '../surgery/checkpointFiles';
+import type { TrainSpecContext } from '../training/trainSpec';
 import { UPCYCLE_FORMAT } from '../upcycle/upcycleRecord';
 import { ADD_EXPERTS_FORMAT } from './addExpertsRecord';
 
@@ -39,4 +40,13 @@ export function addedExperts(modelDir: string): Map<number, number[]> | undefine
     out.set(l['layer'], [...new Set(ids)].sort((a, b) => a - b));
   });
   return out.size > 0 ? out : undefined;
+}
+
+/**
+ * The context resolveTrainSpecs needs for the model at `modelDir`: its added experts, read only when a spec
+ * asks for new-experts (so a malformed record cannot refuse other specs).
+ */
+export function trainSpecContext(modelDir: string, specs: readonly string[]): TrainSpecContext {
+  const wanted = specs.some((s) => s.trim() === 'new-experts');
+  return { modelDir, ...(wanted ? { newExperts: addedExperts(modelDir) } : {}) };
 }

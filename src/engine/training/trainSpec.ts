@@ -1,9 +1,11 @@
 // The `--train` specs of the gradients command (and of training later): what they mean, checked against a
 // model. Each spec must name at least one parameter of the model it is resolved against: asking for the
 // routers of a dense model, or the shared experts of Mixtral, is a mistake to report, not an empty file.
+import * as path from 'node:path';
 import { MoeError } from '../../protocol/moeError';
 import type { ModelConfig } from '../model/modelConfig';
 import { expectedTensors, expertLayout } from '../model/tensorSpec';
+import { RECORD_FILE } from '../surgery/checkpointFiles';
 import type { ExpertRef, TrainableSet } from './trainableSet';
 
 export type TrainSpec =
@@ -11,10 +13,19 @@ export type TrainSpec =
   | { readonly kind: 'experts' }
   | { readonly kind: 'routers' }
   | { readonly kind: 'shared-experts' }
+  | { readonly kind: 'new-experts' }
   | { readonly kind: 'expert-list'; readonly experts: readonly ExpertRef[] };
 
 /** What the specs accept, for messages. */
-export const TRAIN_SPEC_FORMS = 'all, experts, experts=L:E,L:E,... (expert E of decoder layer L), routers, shared-experts';
+export const TRAIN_SPEC_FORMS = 'all, experts, experts=L:E,L:E,... (expert E of decoder layer L), new-experts (those moe_workbench.json records as added by upcycle or add-experts), routers, shared-experts';
+
+/** What resolving a spec may need beyond the config. */
+export interface TrainSpecContext {
+  /** new-experts: per MoE layer, the expert ids the model's moe_workbench.json records as added (grow/addedExperts.ts). */
+  readonly newExperts?: ReadonlyMap<number, readonly number[]> | undefined;
+  /** The model folder, for messages. */
+  readonly modelDir?: string;
+}
 
 /** When no spec is given. */
 export const DEFAULT_TRAIN_SPECS: readonly string[] = ['experts'];
@@ -26,7 +37,7 @@ function malformed(spec: string, why: string): MoeError {
 /** Syntax only; the model is not needed. Throws MoeError('E_INPUT') naming the spec. */
 export function parseTrainSpec(spec: string): TrainSpec {
   const s = spec.trim();
-  if (s === 'all' || s === 'experts' || s === 'routers' || s === 'shared-experts') return { kind: s };
+  if (s === 'all' || s === 'experts' || s === 'routers' || s === 'shared-experts' || s === 'new-experts') return { kind: s };
   const m = /^experts=(.*)$/.exec(s);
   if (!m) throw malformed(spec, s === '' ? 'empty' : 'unknown');
   const items = m[1]!.split(',').map((x) => x.trim());
@@ -42,7 +53,7 @@ export function parseTrainSpec(spec: string): TrainSpec {
 }
 
 /** The union of the specs, resolved against `c`. Throws MoeError('E_INPUT') naming the first spec that names nothing that exists. */
-export function resolveTrainSpecs(specs: readonly string[], c: ModelConfig): TrainableSet {
+export function resolveTrainSpecs(specs: readonly string[], c: ModelConfig, ctx: TrainSpecContext = {}): TrainableSet {
   const tensors = new Set<string>();
   const experts = new Map<number, Set<number>>();
   const addExpert = (layer: number, expert: number): void => {
@@ -74,6 +85,20 @@ export function resolveTrainSpecs(specs: readonly string[], c: ModelConfig): Tra
         const names = sharedExpertTensors(c);
         if (names.length === 0) throw new MoeError('E_INPUT', `${where}: ${name} has no shared experts (only Qwen2-MoE-style models do); use experts, routers or all`);
         for (const n of names) tensors.add(n);
+        break;
+      }
+      case 'new-experts': {
+        const added = ctx.newExperts;
+        if (!added || added.size === 0) {
+          const file = ctx.modelDir !== undefined ? path.join(ctx.modelDir, RECORD_FILE) : `the model's ${RECORD_FILE}`;
+          throw new MoeError('E_INPUT', `${where}: ${file} records no added experts (this model was not made by upcycle or add-experts)`);
+        }
+        for (const [layer, ids] of added) {
+          for (const expert of ids) {
+            checkExpert(where, c, layer, expert);
+            addExpert(layer, expert);
+          }
+        }
         break;
       }
       case 'expert-list':
