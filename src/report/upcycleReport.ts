@@ -37,6 +37,11 @@ export interface UpcycleReport {
   readonly experts: readonly UpcycleReportExperts[];
 }
 
+/** A setting as typed (0.02, not formatScore's 0.02000): at most 4 significant digits; only digits reach the page. */
+export function formatSetting(v: number): string {
+  return typeof v === 'number' && Number.isFinite(v) ? String(Number(v.toPrecision(4))) : 'n/a';
+}
+
 /** Neuron indices listed per split expert in the report (the record has them all). */
 const LISTED_NEURONS = 12;
 
@@ -99,7 +104,7 @@ export function methodSentence(method: string, s: { readonly ratio?: number | un
     case 'copy':
       return 'copy (sparse upcycling): every expert an exact copy of the dense MLP';
     case 'noise':
-      return `noise: copies with N(0, ${formatScore(s.noiseStd ?? NaN)}²) added to ${formatPercent(s.ratio ?? NaN)} of each expert's neurons`;
+      return `noise: copies with N(0, ${formatSetting(s.noiseStd ?? NaN)}²) added to ${formatPercent(s.ratio ?? NaN)} of each expert's neurons`;
     case 'drop':
       return `drop (Drop-Upcycling): ${formatPercent(s.ratio ?? NaN)} of each expert's neurons re-drawn from the replaced slice's mean and std (${s.dropMode === 'reference-code' ? 'an index set per matrix, as the released code' : 'one index set per expert shared by gate, up and down, as the paper'})`;
     case 'split':
@@ -136,7 +141,7 @@ export function upcycleReportHtml(r: UpcycleReport, opts: { readonly nonce?: str
   const router =
     s.router === 'kmeans'
       ? `k-means: rows from spherical k-means centroids of each layer's MLP inputs${r.data ? ` on ${n(r.data.tokens)} data tokens (${r.data.files.map((x) => `<code>${esc(x)}</code>`).join(', ')})` : ''}, scaled to the random init's row norm`
-      : `random: zero-mean uniform, std ${esc(formatScore(s.routerStd ?? NaN))}`;
+      : `random: zero-mean uniform, std ${esc(formatSetting(s.routerStd ?? NaN))}`;
   const difference = ev
     ? `max |logit − dense logit| <strong>${esc(formatScore(ev.maxAbsLogitDiff))}</strong>, mean ${esc(formatScore(ev.meanAbsLogitDiff))}, top-1 agreement ${esc(formatPercent(ev.top1Agreement))} over ${n(ev.sequences)} sequences (${n(ev.tokens)} tokens)`
     : 'not measured';

@@ -58,7 +58,7 @@ describe('upcycle preview html', () => {
     const noise = upcyclePreviewHtml(preview({ settings: { ...preview().settings, method: 'noise', router: 'random', data: [] }, changedNeurons: 64, functionPreserving: false }));
     assert.doesNotMatch(noise, /the result equals the dense model/);
     assert.match(noise, /changes the function by design/);
-    assert.match(noise, /random: zero-mean uniform, std 0\.02/);
+    assert.match(noise, /random: zero-mean uniform, std 0\.02<\/dd>/);
     assert.equal(layerSources(preview({ settings: { ...preview().settings, method: 'split' }, expertIntermediate: 32, partition: 'random' }), 0), 'experts 0–3: 32 of the 128 neurons of model.layers.0.mlp each (a seeded random partition)');
   });
 });
@@ -96,7 +96,7 @@ describe('upcycle report html', () => {
     assert.match(html, /split \(LLaMA-MoE\): the dense neurons partitioned into 2 groups, at random/);
     assert.match(html, /Active per token<\/dt><dd>100 → 70/);
     assert.match(html, /400 B → 416 B/);
-    assert.match(html, /random: zero-mean uniform, std 0\.02/);
+    assert.match(html, /random: zero-mean uniform, std 0\.02<\/dd>/);
     assert.match(html, /max \|logit − dense logit\| <strong>0\.5000<\/strong>, mean 0\.1000, top-1 agreement 75\.0% over 4 sequences \(128 tokens\)/);
     assert.match(html, /64 neurons: 5, 9, …/);
     assert.match(html, /changes the function by design/);

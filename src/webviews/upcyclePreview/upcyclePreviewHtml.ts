@@ -5,9 +5,9 @@
 // one small <script> (it only posts the two button clicks) carry the nonce. Every text is escaped, every
 // number formatted by formatNumbers. Pure: no vscode import.
 import type { UpcyclePreview } from '../../protocol/engineProtocol';
-import { formatBytes, formatChange, formatId, formatInteger, formatParams, formatScore } from '../../report/formatNumbers';
+import { formatBytes, formatChange, formatId, formatInteger, formatParams } from '../../report/formatNumbers';
 import { escapeHtml as esc } from '../../report/reportHtml';
-import { functionSentence, methodSentence } from '../../report/upcycleReport';
+import { formatSetting, functionSentence, methodSentence } from '../../report/upcycleReport';
 import { makeNonce } from '../nonce';
 import { previewCsp } from '../planPreview/planPreviewHtml';
 
@@ -59,7 +59,7 @@ export function upcyclePreviewHtml(p: UpcyclePreview, opts: { nonce?: string; cs
   const router =
     s.router === 'kmeans'
       ? `k-means: rows from centroids of each layer's MLP inputs on ${s.data.map((d) => `<code>${esc(d)}</code>`).join(', ')}, scaled to the random init's row norm`
-      : `random: zero-mean uniform, std ${esc(formatScore(p.routerStd))}`;
+      : `random: zero-mean uniform, std ${esc(formatSetting(p.routerStd))}`;
   const layerRows = Array.from({ length: p.numLayers }, (_, L) =>
     moe.has(L)
       ? `<tr class="moe" data-layer="${esc(formatId(L))}"><th scope="row">Layer ${esc(formatId(L))}</th><td>MoE: ${n(s.experts)} experts, top-${n(s.topK)}, router</td><td>${esc(layerSources(p, L))}</td></tr>`

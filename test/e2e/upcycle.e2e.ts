@@ -1,0 +1,143 @@
+// Upcycling in VS Code (issue #11 §4, §5): the dense qwen3 fixture as the workspace's model, "MoE: Upcycle to
+// MoE…" through the palette and its dialogs (copy, 4 experts, top-2, random routers, all layers), the preview
+// (families, parameters, the copy guarantee, a row per layer), Write Checkpoint… into a workspace folder, the
+// report tab, then "Open Upcycled Model" from the notification and a routing hover on the open prompt that
+// shows the new MoE's experts — in code-server with the packaged extension and the real engine.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openWorkbench, startCodeServer, type CodeServer, type Workbench } from './codeServer';
+import { artifactsDir, repoRoot, vsixPath } from './paths';
+import type { DomElement, FrameLocator, PageGlobals } from './playwright';
+
+const denseModel = path.resolve(process.env['MOE_FIXTURES'] ?? path.join(repoRoot, '..', 'shared', 'fixtures', 'hf-moe'), 'qwen3');
+const PROMPT = 'Experts route tokens: 1, 2, 3. The router picks two of four.\n';
+
+describe('e2e: upcycle a dense model to an MoE', { timeout: 10 * 60_000 }, () => {
+  let workspace: string;
+  let server: CodeServer;
+  let wb: Workbench;
+  let failed = false;
+
+  const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => wb.waitFor(what, probe, timeoutMs);
+  const tabLabels = (): Promise<string[]> => wb.page.locator('.part.editor .tab').evaluateAll((tabs: DomElement[]) => tabs.map((t) => (t.getAttribute('aria-label') ?? t.innerText).trim()));
+  const boxValue = (): Promise<string> =>
+    wb.page.evaluate(() => ((globalThis as unknown as PageGlobals).document.querySelector('.quick-input-widget .quick-input-box input') as unknown as { value: string } | null)?.value ?? '');
+  const out = (): string => path.join(workspace, 'qwen3-moe');
+
+  /** Answers the input box titled `part` with `value` (or its default), then waits for it to go. */
+  const answerInput = async (part: string, value?: string): Promise<void> => {
+    await wb.waitForQuickInput(part);
+    await waitFor('the focus in the input box', () =>
+      wb.page.evaluate(() => ((globalThis as unknown as PageGlobals).document.activeElement?.closest('.quick-input-widget .quick-input-box') ? true : undefined)),
+    );
+    if (value !== undefined) {
+      await wb.page.keyboard.press('Control+A');
+      await wb.page.keyboard.insertText(value);
+    }
+    await wb.page.waitForTimeout(300); // validation runs on every change
+    await wb.page.keyboard.press('Enter');
+    await wb.waitForQuickInputGone(part);
+  };
+  const pick = async (titlePart: string, label: string): Promise<void> => {
+    await wb.waitForQuickInput(titlePart);
+    await wb.pickQuickItem(label);
+    await wb.waitForQuickInputGone(titlePart);
+  };
+  const preview = (): Promise<FrameLocator> => waitFor('the upcycle preview', () => wb.webviewWith('tr.moe'), 60_000);
+
+  before(async () => {
+    await fs.access(path.join(denseModel, 'config.json')).catch(() => {
+      throw new Error(`e2e: the dense fixture ${denseModel} is missing (the shared fixtures; MOE_FIXTURES overrides)`);
+    });
+    workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'moe-e2e-upcycle-'));
+    await fs.mkdir(path.join(workspace, '.vscode'));
+    await fs.writeFile(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'moeWorkbench.modelPath': denseModel }, null, 2));
+    await fs.writeFile(path.join(workspace, 'hello.prompt'), PROMPT);
+    server = await startCodeServer({ workspace, vsix: vsixPath, settings: { 'editor.minimap.enabled': false, 'editor.hover.delay': 200 } });
+    wb = await openWorkbench(server.url);
+    await wb.waitReady();
+  });
+
+  after(async () => {
+    await fs.mkdir(artifactsDir, { recursive: true });
+    if (failed) await wb?.screenshot(path.join(artifactsDir, 'upcycle-failure.png')).catch(() => undefined);
+    await wb?.close();
+    await server?.saveLogs(path.join(artifactsDir, 'upcycle-logs')).catch(() => undefined);
+    await server?.stop();
+    await fs.rm(workspace, { recursive: true, force: true });
+  });
+
+  const step = (name: string, f: () => Promise<void>) =>
+    it(name, async () => {
+      try {
+        await f();
+      } catch (e) {
+        failed = true;
+        await wb?.screenshot(path.join(artifactsDir, `upcycle-failure-${name.slice(0, 24).replace(/\W+/g, '-')}.png`)).catch(() => undefined);
+        throw e;
+      }
+    });
+
+  step('the dense workspace model loads and Upcycle to MoE asks method, E, K, router and layers', async () => {
+    await wb.openFile('hello.prompt');
+    await waitFor('the dense model in the status bar', async () => (await wb.statusBarText()).find((t) => /qwen3 · dense/.test(t)), 120_000);
+    await wb.runCommand('MoE: Upcycle to MoE…');
+    await pick('method', 'Copy');
+    await answerInput('experts per MoE layer', '4');
+    await answerInput('experts per token', '2');
+    await pick('router init', 'Random');
+    await answerInput('layers that become MoE layers', 'all');
+  });
+
+  step('the preview shows the target family, the parameters, each layer and the copy guarantee', async () => {
+    const view = await preview();
+    const text = await view.locator('body').innerText();
+    assert.match(text, /qwen3 → qwen3_moe/);
+    assert.match(text, /Active per token/);
+    assert.match(text, /Disk size \(estimate\)/);
+    assert.match(text, /the result equals the dense model/);
+    assert.equal(await view.locator('tr.moe').count(), 2, 'both decoder layers become MoE layers');
+    assert.match(await view.locator('tr.moe').first().innerText(), /experts 0–3: exact copies of model\.layers\.0\.mlp/);
+    await wb.screenshot(path.join(artifactsDir, 'upcycle-preview.png'));
+    await view.locator('button[data-action="write"]').click();
+  });
+
+  step('Write Checkpoint writes the MoE into the workspace and opens its report', async () => {
+    await wb.waitForQuickInput('output folder');
+    assert.match(await boxValue(), /qwen3-upcycled-copy-e4k2$/, 'the default folder is named after the model, method, E and K');
+    await answerInput('output folder', out());
+    const done = await waitFor('the "wrote" notification', async () => (await wb.notifications()).find((n) => /^MoE Workbench: wrote .*qwen3-moe/.test(n)), 180_000);
+    assert.match(done, /qwen3 → qwen3_moe, 4 experts top-2, copy/);
+    const config = JSON.parse(await fs.readFile(path.join(out(), 'config.json'), 'utf8')) as { model_type: string; num_experts: number; num_experts_per_tok: number };
+    assert.equal(config.model_type, 'qwen3_moe');
+    assert.equal(config.num_experts, 4);
+    assert.equal(config.num_experts_per_tok, 2);
+    const report = JSON.parse(await fs.readFile(path.join(out(), 'report.json'), 'utf8')) as { format: string; evaluation?: { maxAbsLogitDiff: number } };
+    assert.equal(report.format, 'moe-workbench.upcycle-report');
+    assert.ok(report.evaluation && report.evaluation.maxAbsLogitDiff < 1e-4, `copies compute the dense function: ${JSON.stringify(report.evaluation)}`);
+    assert.deepEqual((await fs.readdir(workspace)).filter((e) => e.includes('.partial-')), [], 'nothing half-written is left');
+    await waitFor('the report tab', async () => ((await tabLabels()).some((t) => t.startsWith('MoE report: qwen3-moe')) ? true : undefined), 30_000);
+    const page = await waitFor('the report page', () => wb.webviewWith('dl'), 30_000);
+    assert.match(await page.locator('body').innerText(), /Upcycling report[\s\S]*Expert sources/);
+    assert.ok(!(await tabLabels()).some((t) => t.startsWith('Upcycle preview')), 'the preview closed');
+    await wb.screenshot(path.join(artifactsDir, 'upcycle-report.png'));
+  });
+
+  step('Open Upcycled Model loads it, and the prompt\'s routing hover shows its experts', async () => {
+    const button = wb.page.locator('.notifications-toasts .notification-toast .monaco-button').filter({ hasText: 'Open Upcycled Model' }).first();
+    await button.waitFor({ state: 'visible', timeout: 30_000 });
+    await button.click();
+    await waitFor('the upcycled model in the status bar', async () => (await wb.statusBarText()).find((t) => /qwen3-moe · 4×2 top-2/.test(t)), 120_000);
+    await wb.page.locator('.part.editor .tab').filter({ hasText: 'hello.prompt' }).first().click();
+    const hover = await waitFor('a routing hover on the prompt', async () => {
+      const h = await wb.hoverToken(0).catch(() => '');
+      return /L0/.test(h) && /L1/.test(h) ? h : undefined;
+    }, 90_000);
+    assert.match(hover, /experts · gate weight/);
+    await wb.screenshot(path.join(artifactsDir, 'upcycle-annotated.png'));
+    assert.deepEqual((await wb.notifications()).filter((n) => /failed/.test(n)), [], 'no error notification');
+  });
+});
