@@ -175,10 +175,11 @@ export class MoeEngineService implements EngineService {
         ckpt.close();
       }
     },
-    upcycle: async ({ out, evaluate, ...settings }, ctx) => {
+    upcycle: async ({ out, evaluate, model, ...settings }, ctx) => {
       // writeUpcycled reads the source tensor by tensor; its evaluation loads the dense and the new model one
       // after the other beside the loaded one, so no more than one extra model is held at a time.
       const src = this.loaded().info.path;
+      if (model !== undefined && path.resolve(model) !== src) throw new MoeError('E_INPUT', `${model} was previewed for upcycling, but ${src} is loaded now: preview the upcycling again`, model);
       let figures: UpcycleFigures | undefined;
       const { written, record } = await writeUpcycled(src, out, upcycleOptions(settings), {
         evaluate: evaluate !== false,

@@ -117,6 +117,8 @@ export interface UpcycleSettings {
 
 export interface UpcycleParams extends UpcycleSettings {
   readonly out: string;
+  /** The dense model folder the preview was of: refused when another model is loaded now. */
+  readonly model?: string;
   /** Measure the logit difference to the dense model before committing (default true). */
   readonly evaluate?: boolean;
 }

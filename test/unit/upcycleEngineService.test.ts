@@ -84,3 +84,40 @@ for (const family of ['llama', 'qwen3'] as const) {
     });
   });
 }
+
+describe('upcycle engine methods with data and a changed model', () => {
+  const service = new MoeEngineService();
+  let tmp: string;
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-upcycle-service-'));
+    await service.handle('load', { modelDir: path.join(fixtures, 'qwen3') }, ctx);
+  });
+  after(async () => {
+    await service.dispose();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('k-means routers on data: the report names the data and the tokens each expert is routed', async () => {
+    const data = path.join(tmp, 'data.txt');
+    fs.writeFileSync(data, Array.from({ length: 40 }, (_, i) => `Line ${i}: tokens ${i * 3} and ${i % 7} go to experts by content.`).join('\n'));
+    const preview = await service.handle('upcyclePreview', { experts: 4, topK: 2, router: 'kmeans', data: [data], layers: [1] }, ctx);
+    assert.deepEqual(preview.moeLayers, [1]);
+    assert.deepEqual(preview.settings.data, [data]);
+    const out = path.join(tmp, 'kmeans');
+    const result = await service.handle('upcycle', { experts: 4, topK: 2, router: 'kmeans', data: [data], layers: [1], out, model: path.join(fixtures, 'qwen3') }, ctx);
+    assert.equal(result.parameters.after, preview.parameters.after);
+    const report = JSON.parse(fs.readFileSync(result.reportFile, 'utf8')) as UpcycleReport;
+    assert.ok(report.data && report.data.tokens > 0, 'the data is recorded');
+    assert.equal(report.numLayers, 2);
+    const sizes = report.experts[0]!.clusterSizes ?? [];
+    assert.equal(sizes.length, 4);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), report.data!.tokens, 'every data token is routed to one expert');
+    assert.match(fs.readFileSync(path.join(out, 'report.html'), 'utf8'), /k-means: rows from spherical k-means centroids/);
+  });
+
+  it('refuses to write when another model is loaded than the one previewed', async () => {
+    const out = path.join(tmp, 'other');
+    await assert.rejects(service.handle('upcycle', { experts: 2, topK: 1, out, model: path.join(fixtures, 'llama') }, ctx), /llama was previewed for upcycling, but .*qwen3 is loaded now/);
+    assert.equal(fs.existsSync(out), false);
+  });
+});

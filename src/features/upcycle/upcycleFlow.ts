@@ -222,7 +222,7 @@ export class UpcycleFlow implements vscode.Disposable {
       const t0 = Date.now();
       let result: UpcycleResult;
       try {
-        result = await withEngineProgress(`MoE: Upcycling into ${path.basename(out)}`, (step) => engine.request('upcycle', { ...settings, out: out! }, { ...step, timeoutMs: 0 }));
+        result = await withEngineProgress(`MoE: Upcycling into ${path.basename(out)}`, (step) => engine.request('upcycle', { ...settings, out: out!, model: preview.source.dir }, { ...step, timeoutMs: 0 }));
       } catch (e) {
         showOperationError(`upcycling into ${out}`, e, log);
         return;
