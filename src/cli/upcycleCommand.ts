@@ -47,19 +47,22 @@ export interface UpcycleRequest {
   readonly evaluate: boolean;
 }
 
-function integer(flag: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+/** An integer flag in [min, max], or undefined when absent; UsageError naming the flag otherwise (add-experts reads its flags the same way). */
+export function integer(flag: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) throw new UsageError(`--${flag} "${v}": an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}`);
   return Number(v);
 }
 
-function decimal(flag: string, v: string | undefined, check: (x: number) => boolean, what: string): number | undefined {
+/** A decimal flag passing `check`, or undefined when absent. */
+export function decimal(flag: string, v: string | undefined, check: (x: number) => boolean, what: string): number | undefined {
   if (v === undefined) return undefined;
   if (!DECIMAL.test(v.trim()) || !Number.isFinite(Number(v)) || !check(Number(v))) throw new UsageError(`--${flag} "${v}": ${what}`);
   return Number(v);
 }
 
-function oneOf<T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T | undefined {
+/** One of `allowed`, or undefined when absent. */
+export function oneOf<T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T | undefined {
   if (v === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${flag} "${v}": one of ${allowed.join(', ')}`);
   return v as T;
@@ -100,9 +103,11 @@ export interface UpcycleIo {
   readonly onProgress?: ((p: Progress) => void) | undefined;
 }
 
-const millions = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n.toLocaleString('en-US'));
+/** A parameter count for a summary line (1.23M, 4.56B). */
+export const millions = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n.toLocaleString('en-US'));
 
-function parametersOf(dir: string): { total: number; active: number } {
+/** Total and active-per-token parameters of the checkpoint at `dir`. */
+export function parametersOf(dir: string): { total: number; active: number } {
   const c = openCheckpoint(dir);
   try {
     const info = describeCheckpoint(c);
