@@ -88,7 +88,7 @@ function sourcesText(r: AddExpertsRecord): string {
 function methodText(r: AddExpertsRecord): string {
   switch (r.method) {
     case 'copy':
-      return r.settings.from === 'cold' ? 'cold' : 'copy (byte copies of their sources)';
+      return r.settings.from === 'cold' ? 'cold (no source expert)' : 'copy (byte copies of their sources)';
     case 'noise':
       return `noise (copies with N(0, ${r.settings.noiseStd}²) on ${r.settings.ratio} of each new expert's neurons)`;
     case 'drop':
@@ -103,7 +103,7 @@ function routerText(r: AddExpertsRecord): string {
     case 'random':
       return `random (zero-mean uniform, std ${r.settings.routerStd})`;
     case 'domain':
-      return `domain (the mean router input of ${r.data?.tokens.toLocaleString('en-US')} --data tokens${r.settings.count > 1 ? `, ${r.settings.count} spherical k-means centroids` : ''}, at the layer's mean row norm)`;
+      return `domain (${r.settings.count > 1 ? `${r.settings.count} spherical k-means centroids of` : 'the mean of'} the router inputs of ${r.domain?.tokens.toLocaleString('en-US')} --data tokens, at the layer's mean row norm)`;
   }
 }
 

@@ -70,6 +70,9 @@ describe('add-experts CLI', () => {
     assert.match(text, /^sources {5}cold \(each matrix drawn from N\(mean, std²\) of that matrix over the layer's experts\)$/m);
     assert.match(text, /^router {6}random \(zero-mean uniform, std 0\.02\), seed 0$/m);
     assert.match(text, /^difference {2}not measured \(--no-eval\)$/m);
+    const d = await run({ model: fixture('qwen3_moe'), out: path.join(root, 'domain'), count: '1', from: '0:2,1:2', router: 'domain', data: [data], 'no-eval': true });
+    assert.match(d.lines.join('\n'), /^router {6}domain \(the mean of the router inputs of \d+ --data tokens, at the layer's mean row norm\), seed 0$/m);
+    assert.match(d.lines.join('\n'), /^function {4}copied experts with domain router rows change the function wherever a new expert is chosen$/m);
   });
 
   it('usage errors name the flag, before anything is read or written', () => {

@@ -182,6 +182,7 @@ describe('add-experts noise, drop, cold, hot, domain', () => {
       try {
         const { chunks, tokens } = calibrationChunks(e.tokenizer, readCalibrationSet([data]), DOMAIN_CHUNK, DOMAIN_MAX_TOKENS);
         assert.equal(record.data!.tokens, tokens);
+        assert.equal(record.domain!.tokens, tokens);
         const meanLogits = new Map<number, Float64Array>();
         for (const ch of chunks) {
           const r = await e.forward(ch.spans.map((s) => s.id), { routing: true, hidden: false, logits: false });

@@ -51,6 +51,8 @@ export interface AddExpertsRecord {
     readonly renormalize: boolean;
   };
   readonly data?: AddExpertsData;
+  /** domain router rows: the data tokens whose router inputs were averaged (at most DOMAIN_MAX_TOKENS). */
+  readonly domain?: { readonly tokens: number };
   /** Whether, and when, the grown model computes the source's function (see functionRule). */
   readonly functionPreservation: { readonly exact: boolean; readonly rule: string };
   readonly layers: readonly { readonly layer: number; readonly tokens?: number; readonly added: readonly AddedExpert[] }[];
@@ -60,6 +62,8 @@ export interface AddExpertsRecord {
   readonly previous?: unknown;
   readonly skippedFiles?: readonly SkippedFile[];
 }
+
+const ordinal = (n: number): string => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th'}`;
 
 /**
  * What the new experts do to the function at creation. A copied router row gives the copy its source's logit,
@@ -77,9 +81,11 @@ export function functionRule(p: AddExpertsPlan): { exact: boolean; rule: string 
   if (p.topK === 1) {
     return { exact: true, rule: 'renormalised top-1: a copy ties with its source, whichever of the two is chosen computes the same expert with weight 1, so the function is preserved exactly' };
   }
+  const k = p.topK;
+  const first = k === 2 ? 'is a token\'s first choice' : `ranks among a token's first ${k - 1} choices`;
   return {
     exact: false,
-    rule: `renormalised top-${p.topK}: a copy ties with its source, so where the source ranks among a token's first ${p.topK - 1} choices the copy is chosen too, pushing out the token's ${p.topK}-th expert and doubling the source's share; tokens whose first ${p.topK - 1} choices hold no copied source are unchanged (exact preservation needs top-1)`,
+    rule: `renormalised top-${k}: a copy ties with its source, so where the source ${first} the copy is chosen too, pushing out the token's ${ordinal(k)} expert and doubling the source's share; tokens whose first ${k === 2 ? 'choice is' : `${k - 1} choices hold`} no copied source are unchanged (exact preservation needs top-1)`,
   };
 }
 
@@ -87,6 +93,7 @@ export interface RecordExtra {
   readonly usage?: ReadonlyMap<number, readonly number[]>;
   readonly tokens?: number;
   readonly data?: AddExpertsData;
+  readonly domainTokens?: number;
   readonly evaluation?: UpcycleEvaluation;
   readonly previous?: unknown;
   readonly skipped: readonly SkippedFile[];
@@ -129,6 +136,7 @@ export function addExpertsRecord(p: AddExpertsPlan, source: ModelIdentity, extra
       renormalize: p.renormalize,
     },
     ...(extra.data ? { data: extra.data } : {}),
+    ...(extra.domainTokens !== undefined ? { domain: { tokens: extra.domainTokens } } : {}),
     functionPreservation: functionRule(p),
     layers,
     ...(extra.evaluation ? { evaluation: extra.evaluation } : {}),

@@ -94,6 +94,7 @@ export async function writeAddedExperts(srcDir: string, outDir: string, options:
         record = addExpertsRecord(plan, identity, {
           ...(usage ? { usage: usage.counts, tokens: usage.tokens } : {}),
           ...(recordData ? { data: recordData } : {}),
+          ...(domain ? { domainTokens: domain.data.tokens } : {}),
           ...(evaluation ? { evaluation } : {}),
           ...(previous !== undefined ? { previous } : {}),
           skipped,
