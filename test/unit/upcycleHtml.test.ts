@@ -6,6 +6,9 @@ import { describe, it } from 'node:test';
 import type { UpcyclePreview } from '../../src/protocol/engineProtocol';
 import { upcycleReportHtml, type UpcycleReport, UPCYCLE_REPORT_FORMAT } from '../../src/report/upcycleReport';
 import { layerSources, upcyclePreviewHtml } from '../../src/webviews/upcyclePreview/upcyclePreviewHtml';
+import { withFakeVscode } from '../support/fakeVscode';
+
+const { upcycleReportPage, isUpcycleReport } = withFakeVscode(() => require('../../src/webviews/upcyclePreview/upcycleReportPanel') as typeof import('../../src/webviews/upcyclePreview/upcycleReportPanel'));
 
 const EVIL = '<img src=x onerror=alert(1)>';
 
@@ -108,5 +111,15 @@ describe('upcycle report html', () => {
   it('draws a hostile "number" as a dash, not as markup', () => {
     const html = upcycleReportHtml(report({ figures: { parameters: { before: EVIL as unknown as number, after: 1, activeBefore: 1, activeAfter: 1 }, bytes: { before: 1, after: 1 } } }));
     assert.ok(!html.includes(EVIL));
+  });
+});
+
+describe('upcycle report page (a report.json handed over)', () => {
+  it('draws a version-1 upcycling report and refuses anything else, naming the file', () => {
+    assert.match(upcycleReportPage(report(), '/x/report.json', 'https://webview.test'), /style-src https:\/\/webview\.test/);
+    assert.equal(isUpcycleReport({ format: 'moe-workbench.finetune-report' }), false);
+    for (const bad of [{ ...report(), version: 2 }, { ...report(), figures: null }, { ...report(), experts: 'x' }, { format: UPCYCLE_REPORT_FORMAT }]) {
+      assert.throws(() => upcycleReportPage(bad, '/x/report.json'), /\/x\/report\.json is not a version-1 MoE Workbench upcycling report/);
+    }
   });
 });

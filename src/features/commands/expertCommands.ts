@@ -4,6 +4,7 @@ import { STATISTIC_LABELS } from '../../engine/experts/expertStatistics';
 import type { ExpertStatistic } from '../../protocol/expertOps';
 import { readReport, showReportPanel } from '../../webviews/report/reportPanel';
 import { isFinetuneReport, readReportJson, showFinetuneReportPanel } from '../../webviews/report/finetuneReportPanel';
+import { isUpcycleReport, showUpcycleReportPanel } from '../../webviews/upcyclePreview/upcycleReportPanel';
 import { Commands } from '../ids';
 import { STATISTIC_SHORT } from '../modelTree/expertProfileText';
 import { showOperationError } from '../operations/engineProgress';
@@ -106,9 +107,10 @@ export class OpenReportCommand implements Command {
     }
     if (!p) return;
     try {
-      // A fine-tuning report has its own page; prune and merge reports share reportHtml.
+      // Fine-tuning and upcycling reports have their own pages; prune and merge reports share reportHtml.
       const { file, raw } = readReportJson(p);
       if (isFinetuneReport(raw)) showFinetuneReportPanel(raw, file);
+      else if (isUpcycleReport(raw)) showUpcycleReportPanel(raw, file);
       else showReportPanel(readReport(file));
     } catch (e) {
       showOperationError(`opening the report ${p}`, e);
