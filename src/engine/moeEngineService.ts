@@ -20,6 +20,7 @@ import { MoeEngine } from './moeEngine';
 import { writeExpertPlan } from './surgery/writeExpertPlan';
 import { computeGradients } from './training/computeGradients';
 import { checkGradientsOut, LONGEST_JSON_NUMBER, streamGradientsFile } from './training/gradientsFile';
+import { trainSpecContext } from './grow/addedExperts';
 import { DEFAULT_TRAIN_SPECS, resolveTrainSpecs } from './training/trainSpec';
 import type { Checkpoint } from './model/checkpoint';
 import { planUpcycle, ROUTER_STD, UPCYCLE_DEFAULTS, type UpcycleOptions, type UpcyclePlan } from './upcycle/upcyclePlan';
@@ -127,7 +128,7 @@ export class MoeEngineService implements EngineService {
     gradients: async ({ input, train, auxLossCoef, outFile }, ctx) => {
       const engine = this.loaded();
       // Everything that can be refused is refused before the (long) computation.
-      const trainable = resolveTrainSpecs(train, engine.config);
+      const trainable = resolveTrainSpecs(train, engine.config, trainSpecContext(engine.info.path, train));
       if (auxLossCoef !== undefined && !(Number.isFinite(auxLossCoef) && auxLossCoef >= 0)) throw new MoeError('E_INPUT', `the aux-loss coefficient must be a finite number >= 0, got ${auxLossCoef}`);
       checkGradientsOut(outFile);
       const tokens = this.tokens(engine, input);

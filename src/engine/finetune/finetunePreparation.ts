@@ -7,6 +7,7 @@ import { MoeError } from '../../protocol/moeError';
 import { readCalibrationSet } from '../calibration/calibrationSet';
 import type { MoeEngine } from '../moeEngine';
 import type { TrainableSet } from '../training/trainableSet';
+import { trainSpecContext } from '../grow/addedExperts';
 import { resolveTrainSpecs } from '../training/trainSpec';
 import { esftPlan, type EsftPlan } from './esftPlan';
 import { ESFT_DEFAULT_THRESHOLD, type EsftMethod } from './esftSelection';
@@ -110,7 +111,7 @@ export async function prepareTrainable(engine: MoeEngine, p: FinetuneSelectionPa
   if (p.threshold !== undefined && !(p.threshold > 0 && p.threshold <= 1)) throw new MoeError('E_INPUT', `--threshold must be a number in (0, 1] (got ${p.threshold})`);
   const specs = p.train ?? [];
   const method = p.select ?? (specs.length === 0 ? 'esft-token' : undefined);
-  let trainable: TrainableSet = specs.length > 0 ? resolveTrainSpecs(specs, engine.config) : { tensors: new Set(), experts: new Map() };
+  let trainable: TrainableSet = specs.length > 0 ? resolveTrainSpecs(specs, engine.config, trainSpecContext(engine.info.path, specs)) : { tensors: new Set(), experts: new Map() };
   if (!method) return { specs, trainable };
   const threshold = p.threshold ?? ESFT_DEFAULT_THRESHOLD[method];
   ctx.progress?.({ stage: 'select', done: 0, total: train.length, message: `scoring experts (${method}) on ${train.length} sequences` });

@@ -1,0 +1,52 @@
+// Journey 3 from the command line (issue #11 §1, §3): upcycle the dense llama fixture into a Mixtral, then
+// `finetune --train new-experts` trains exactly the experts the upcycling recorded as new (all of them), and
+// the same spec is refused on a model no upcycle or add-experts made. The built CLI as a user runs it.
+// Run: npm run build && node --import tsx --test test/cli/growTrainCli.test.ts
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { openCheckpoint } from '../../src/engine/model/checkpoint';
+import { fixture } from '../support/paths';
+import { cli } from '../support/runCli';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-grow-cli-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+describe('upcycle, then finetune --train new-experts', () => {
+  test('trains every upcycled expert and nothing else; refused on a model with no added experts', async () => {
+    const moe = path.join(root, 'moe');
+    const up = await cli('upcycle', '--model', fixture('llama'), '--out', moe, '--experts', '4', '--top-k', '2', '--json');
+    assert.equal(up.code, 0, up.stderr);
+    const config = JSON.parse(fs.readFileSync(path.join(moe, 'config.json'), 'utf8')) as { model_type: string; num_local_experts: number };
+    assert.deepEqual([config.model_type, config.num_local_experts], ['mixtral', 4]);
+
+    const data = path.join(root, 'data.txt');
+    fs.writeFileSync(data, Array.from({ length: 30 }, (_, i) => `line ${i % 4}: the new experts learn the pattern ${i % 3}.`).join('\n'));
+    const out = path.join(root, 'trained');
+    const ft = await cli('finetune', '--model', moe, '--data', data, '--train', 'new-experts', '--steps', '2', '--seq-len', '32', '--lr', '1e-3', '--out', out, '--json');
+    assert.equal(ft.code, 0, ft.stderr);
+    const record = JSON.parse(fs.readFileSync(path.join(out, 'moe_workbench.json'), 'utf8')) as { tensors: string[] };
+    const layers = Array.from({ length: 2 }, (_, L) => L);
+    const expected = layers.flatMap((L) => [0, 1, 2, 3].flatMap((e) => ['w1', 'w2', 'w3'].map((w) => `model.layers.${L}.block_sparse_moe.experts.${e}.${w}.weight`))).sort();
+    assert.deepEqual(record.tensors, expected, 'exactly the routed experts of every MoE layer trained');
+    // Something did change, and the routers did not.
+    const a = openCheckpoint(moe);
+    const b = openCheckpoint(out);
+    try {
+      const w = expected[0]!;
+      assert.notDeepEqual(Array.from(b.tensors.get(w)!.file.readF32(w)), Array.from(a.tensors.get(w)!.file.readF32(w)));
+      const gate = 'model.layers.0.block_sparse_moe.gate.weight';
+      assert.deepEqual(Array.from(b.tensors.get(gate)!.file.readF32(gate)), Array.from(a.tensors.get(gate)!.file.readF32(gate)));
+    } finally {
+      a.close();
+      b.close();
+    }
+
+    const refused = await cli('finetune', '--model', fixture('mixtral'), '--ids', '1,2,3,4,5', '--train', 'new-experts', '--steps', '1', '--out', path.join(root, 'no'));
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /records no added experts|moe_workbench\.json/);
+    assert.ok(!fs.existsSync(path.join(root, 'no')), 'nothing written');
+  });
+});
