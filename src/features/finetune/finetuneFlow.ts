@@ -161,7 +161,8 @@ class FinetuneSession {
     if (settings.warmup >= settings.steps) return this.refuse(`Warm-up (${settings.warmup} steps) must be shorter than the run (${settings.steps} steps)`, 'warmup');
     const s: TrainingSettings = { ...settings, outDir: path.resolve(outDir) };
     // Everything but routed experts (routers, shared experts) comes from the choice, unedited.
-    const other = this.choice.specs.filter((x) => !x.startsWith('experts'));
+    // new-experts resolves to routed experts, which the plan lists and the user may have edited.
+    const other = this.choice.specs.filter((x) => !x.startsWith('experts') && x !== 'new-experts');
     const specs = trainSpecs(selection, other);
     const doc = this.promptAtStart();
     const params: FinetuneParams = finetuneParams(this.data, specs, s, plan.seqLen, doc?.text);

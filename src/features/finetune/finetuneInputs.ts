@@ -1,6 +1,7 @@
 // The questions "MoE: Fine-tune Experts…" asks before the plan: what trains (ESFT on the data, the experts
 // the Model tree menu was opened on, listed experts, routers, shared experts) and the ESFT threshold.
 import * as vscode from 'vscode';
+import { addedExperts } from '../../engine/grow/addedExperts';
 import type { ModelInfo } from '../../protocol/modelInfo';
 import type { Focus } from '../operations/expertOperationFlow';
 
@@ -11,7 +12,7 @@ export interface TrainChoice {
   readonly specs: readonly string[];
 }
 
-type Kind = 'esft-token' | 'esft-gate' | 'focus' | 'list' | 'routers' | 'shared-experts';
+type Kind = 'esft-token' | 'esft-gate' | 'focus' | 'new-experts' | 'list' | 'routers' | 'shared-experts';
 
 /** Parses "3:1, 3:5" into `experts=3:1,3:5`; an error message for anything else. */
 export function parseExpertList(text: string, info: Pick<ModelInfo, 'moeLayers' | 'numExperts'>): { spec: string } | { error: string } {
@@ -33,13 +34,24 @@ export function validateThreshold(text: string): string | undefined {
   return text.trim() !== '' && Number.isFinite(x) && x > 0 && x <= 1 ? undefined : 'A number in (0, 1], e.g. 0.2';
 }
 
+/** How many experts the model's moe_workbench.json records as added (by upcycle or add-experts); 0 when none or unreadable. */
+function addedExpertCount(modelDir: string): number {
+  try {
+    return [...(addedExperts(modelDir)?.values() ?? [])].reduce((n, es) => n + es.length, 0);
+  } catch {
+    return 0; // a malformed record: the engine says why if the user asks for new-experts another way
+  }
+}
+
 export async function pickWhatTrains(info: ModelInfo, focus: Focus | undefined): Promise<TrainChoice | undefined> {
   type Item = vscode.QuickPickItem & { what: Kind };
+  const added = addedExpertCount(info.path);
   const focusLabel = focus ? (focus.expert !== undefined ? `Expert ${focus.layer}:${focus.expert}` : `Every expert of layer ${focus.layer}`) : undefined;
   const items: Item[] = [
     { label: 'ESFT-Token', description: 'recommended', detail: 'The experts your data is routed to: per layer, the fewest whose share of the tokens reaches p (default 0.2)', what: 'esft-token' },
     { label: 'ESFT-Gate', detail: 'Per layer, the fewest experts whose average gate score on your data reaches p (default 0.1)', what: 'esft-gate' },
     ...(focusLabel ? [{ label: focusLabel, detail: 'The Model tree item the menu was opened on', what: 'focus' as const }] : []),
+    ...(added > 0 ? [{ label: 'New experts', description: `${added} recorded`, detail: 'The experts this model\'s upcycling or add-experts made (moe_workbench.json); add Routers to train the routing to them', what: 'new-experts' as const }] : []),
     { label: 'Listed experts…', detail: 'Type LAYER:EXPERT pairs', what: 'list' },
     { label: 'Routers', detail: 'The router (gate) of every MoE layer, with the load-balancing loss', what: 'routers' },
     ...(info.sharedExpertIntermediateSize > 0 ? [{ label: 'Shared experts', detail: 'The always-on shared expert of every MoE layer', what: 'shared-experts' as const }] : []),
@@ -51,7 +63,7 @@ export async function pickWhatTrains(info: ModelInfo, focus: Focus | undefined):
   qp.canSelectMany = true;
   qp.ignoreFocusOut = true;
   qp.items = items;
-  qp.selectedItems = items.filter((i) => i.what === (focusLabel ? 'focus' : 'esft-token'));
+  qp.selectedItems = items.filter((i) => i.what === (focusLabel ? 'focus' : added > 0 ? 'new-experts' : 'esft-token'));
   const picked = await new Promise<readonly Item[] | undefined>((resolve) => {
     let done = false;
     const finish = (v: readonly Item[] | undefined): void => {
@@ -95,6 +107,7 @@ export async function pickWhatTrains(info: ModelInfo, focus: Focus | undefined):
     const r = parseExpertList(text, info);
     if ('spec' in r) specs.push(r.spec);
   }
+  if (kinds.has('new-experts')) specs.push('new-experts');
   if (kinds.has('routers')) specs.push('routers');
   if (kinds.has('shared-experts')) specs.push('shared-experts');
   const select = kinds.has('esft-token') ? 'esft-token' : kinds.has('esft-gate') ? 'esft-gate' : undefined;
