@@ -4,6 +4,7 @@
 // report tab, then "Open Upcycled Model" from the notification and a routing hover on the open prompt that
 // shows the new MoE's experts — in code-server with the packaged extension and the real engine.
 import * as assert from 'node:assert/strict';
+import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -107,7 +108,10 @@ describe('e2e: upcycle a dense model to an MoE', { timeout: 10 * 60_000 }, () =>
 
   step('Write Checkpoint writes the MoE into the workspace and opens its report', async () => {
     await wb.waitForQuickInput('output folder');
-    assert.match(await boxValue(), /qwen3-upcycled-copy-e4k2$/, 'the default folder is named after the model, method, E and K');
+    const def = await boxValue();
+    assert.match(def, /qwen3-upcycled-copy-e4k2$/, 'the default folder is named after the model, method, E and K');
+    // The shared fixtures are read-only: the default goes into the workspace instead of beside the model.
+    if (await fs.access(path.dirname(denseModel), fsConstants.W_OK).then(() => false, () => true)) assert.equal(def, path.join(workspace, 'qwen3-upcycled-copy-e4k2'));
     await answerInput('output folder', out());
     const done = await waitFor('the "wrote" notification', async () => (await wb.notifications()).find((n) => /^MoE Workbench: wrote .*qwen3-moe/.test(n)), 180_000);
     assert.match(done, /qwen3 → qwen3_moe, 4 experts top-2, copy/);
@@ -139,5 +143,24 @@ describe('e2e: upcycle a dense model to an MoE', { timeout: 10 * 60_000 }, () =>
     assert.match(hover, /experts · gate weight/);
     await wb.screenshot(path.join(artifactsDir, 'upcycle-annotated.png'));
     assert.deepEqual((await wb.notifications()).filter((n) => /failed/.test(n)), [], 'no error notification');
+  });
+
+  step('MoE: Open Report… reopens the upcycling report from its folder', async () => {
+    // Keys go to the workbench from a text editor (not from inside a webview): start from the prompt.
+    await wb.page.locator('.part.editor .tab').filter({ hasText: 'hello.prompt' }).first().click();
+    const reports = async (): Promise<number> => (await tabLabels()).filter((t) => t.startsWith('MoE report: qwen3-moe')).length;
+    const before = await reports();
+    await wb.runCommand('MoE: Open Report…');
+    // code-server's file dialog is a quick input: type the folder and accept.
+    await waitFor('the file dialog', async () => ((await boxValue()).startsWith('/') ? true : undefined));
+    await wb.page.waitForTimeout(500);
+    await wb.page.keyboard.press('Control+A');
+    await wb.page.keyboard.insertText(`${out()}/`);
+    await waitFor(`the dialog in ${out()}`, async () => ((await boxValue()).replace(/\/$/, '') === out() ? true : undefined));
+    await wb.page.waitForTimeout(500);
+    await wb.page.locator('.quick-input-widget .monaco-button').first().click(); // "Open Report"
+    await waitFor('a second report tab', async () => ((await reports()) > before ? true : undefined), 30_000);
+    const page = await waitFor('the upcycling report page', () => wb.webviewWith('dl'), 30_000);
+    assert.match(await page.locator('body').innerText(), /Upcycling report/);
   });
 });
