@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { addedExperts, trainSpecContext } from '../../src/engine/grow/addedExperts';
 import { ADD_EXPERTS_DEFAULTS } from '../../src/engine/grow/addExpertsPlan';
+import { ExpertTrainer } from '../../src/engine/finetune/expertTrainer';
+import { MoeEngine } from '../../src/engine/moeEngine';
 import { writeAddedExperts } from '../../src/engine/grow/writeAddedExperts';
 import { loadModelConfig } from '../../src/engine/model/parseConfig';
 import { parseTrainSpec, resolveTrainSpecs, TRAIN_SPEC_FORMS } from '../../src/engine/training/trainSpec';
@@ -45,6 +47,21 @@ describe('--train new-experts', () => {
     // With another spec the union: new-experts ∪ experts=0:1.
     const u = resolveTrainSpecs(['new-experts', 'experts=0:1'], c, trainSpecContext(grown, ['new-experts', 'experts=0:1']));
     assert.deepEqual(sorted(u.experts)[0], [0, [1, 8, 9]]);
+  });
+
+  it('the trainer on the grown model trains the new experts and the routers only', async () => {
+    const engine = await MoeEngine.load(grown);
+    try {
+      const trainable = resolveTrainSpecs(['new-experts', 'routers'], engine.config, trainSpecContext(grown, ['new-experts', 'routers']));
+      const trainer = await ExpertTrainer.create(engine, { trainable, optimizer: 'sgd', weightDecay: 0, gradClip: 0, auxLossCoef: 0.01 });
+      const r = await trainer.trainStep([{ ids: Array.from({ length: 24 }, (_, i) => (i * 37) % 300) }], 0.1);
+      assert.ok(Number.isFinite(r.loss));
+      const names = [...trainer.hfTensors().keys()].sort();
+      const expected = [0, 1, 2].flatMap((L) => [`model.layers.${L}.mlp.gate.weight`, ...[8, 9].flatMap((e) => ['down_proj', 'gate_proj', 'up_proj'].map((m) => `model.layers.${L}.mlp.experts.${e}.${m}.weight`))]).sort();
+      assert.deepEqual(names, expected);
+    } finally {
+      await engine.dispose();
+    }
   });
 
   it('after an upcycle: every expert of the MoE layers (layer 1 only here)', () => {
