@@ -10,6 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { calibrationChunks } from '../../src/engine/calibration/calibrationChunks';
+import { profileExperts } from '../../src/engine/experts/profileExperts';
+import { writeProfile } from '../../src/engine/experts/profileFile';
 import { readCalibrationSet } from '../../src/engine/calibration/calibrationSet';
 import { ADD_EXPERTS_DEFAULTS, type AddExpertsOptions, neuronEditPlan, rankByUse } from '../../src/engine/grow/addExpertsPlan';
 import { DOMAIN_CHUNK, DOMAIN_MAX_TOKENS, PROFILE_CHUNK, PROFILE_MAX_TOKENS } from '../../src/engine/grow/growData';
@@ -168,6 +170,22 @@ describe('add-experts noise, drop, cold, hot, domain', () => {
     const grown = openCheckpoint(out);
     assert.deepEqual(grown.tensors.get('model.layers.0.block_sparse_moe.input_linear.weight')!.entry.shape, [14, 96, 64]);
     grown.close();
+
+    // A profile of this model (what the UI holds) ranks the same way without --data; one of another model is refused.
+    const pe = await MoeEngine.load(fixture('granitemoe'));
+    const profileFile = path.join(root, 'granite-profile.json');
+    try {
+      await writeProfile(profileFile, await profileExperts(pe, readCalibrationSet([data]), { chunkTokens: PROFILE_CHUNK }));
+    } finally {
+      await pe.dispose();
+    }
+    const viaProfile = await writeAddedExperts(fixture('granitemoe'), fresh(), opts({ count: 8, from: 'hot', method: 'noise', profileFile }), { evaluate: false });
+    assert.deepEqual(viaProfile.record.layers.map((l) => l.added), record.layers.map((l) => l.added));
+    assert.deepEqual(viaProfile.record.profile, { file: profileFile });
+    const other = fresh();
+    await assert.rejects(writeAddedExperts(fixture('olmoe'), other, opts({ from: 'hot', profileFile })), /was computed on granitemoe .* not on the loaded model olmoe/);
+    assertNothingWritten(other);
+    await assert.rejects(writeAddedExperts(fixture('granitemoe'), other, opts({ from: 'cold', profileFile })), /a profile is used by hot sources only/);
   });
 
   for (const count of [1, 2]) {
@@ -242,6 +260,7 @@ describe('add-experts noise, drop, cold, hot, domain', () => {
       ['olmoe', { from: 'cold', router: 'copy' }, /a cold expert has no source whose router row could be copied/],
       ['olmoe', { from: 'cold', method: 'noise' }, /a cold expert is drawn from scratch; noise edits a copy/],
       ['olmoe', { from: 'hot' }, /hot sources are the most-used experts of each layer on data: give the data/],
+      ['olmoe', { from: 'hot', data: [data], profileFile: data }, /data is used by the domain router init only when hot sources come from a profile/],
       ['olmoe', { from: 'cold', router: 'domain' }, /the domain router init averages the router inputs of data tokens: give the data/],
       ['olmoe', { from: 'cold', data: [data] }, /data is used by hot sources and the domain router init only/],
       ['olmoe', { from: list([[0, 0], [1, 0]]), count: 1, method: 'drop', ratio: 0 }, /the ratio of changed neurons must be in \(0, 1\]/],

@@ -39,6 +39,8 @@ export interface AddExpertsOptions {
   readonly seed: number;
   /** Calibration files or folders: profiled for hot, their router inputs averaged for domain. */
   readonly data?: readonly string[];
+  /** hot: a profile of this model (profileFile.ts) to rank the experts by, instead of profiling --data (the UI has one). */
+  readonly profileFile?: string;
 }
 
 export const ADD_EXPERTS_DEFAULTS = { from: 'hot', method: 'copy', ratio: UPCYCLE_DEFAULTS.ratio, noiseStd: UPCYCLE_DEFAULTS.noiseStd, dropMode: UPCYCLE_DEFAULTS.dropMode, seed: 0 } as const satisfies Partial<AddExpertsOptions>;
@@ -87,9 +89,11 @@ export function checkAddExperts(c: ModelConfig, o: AddExpertsOptions, file: stri
   if (o.from === 'cold' && o.method !== 'copy') fail(`a cold expert is drawn from scratch; ${o.method} edits a copy of a source expert (use hot or an L:E list)`, file);
   if (o.from === 'cold' && router === 'copy') fail('a cold expert has no source whose router row could be copied; use --router random or domain', file);
   const hasData = (o.data?.length ?? 0) > 0;
-  if (needsProfile(o) && !hasData) fail('hot sources are the most-used experts of each layer on data: give the data (--data PATH...), or list the sources (L:E,...), or use cold', file);
+  const hasProfile = o.profileFile !== undefined;
+  if (needsProfile(o) && !hasData && !hasProfile) fail('hot sources are the most-used experts of each layer on data: give the data (--data PATH...), or list the sources (L:E,...), or use cold', file);
+  if (hasProfile && !needsProfile(o)) fail('a profile is used by hot sources only', file);
   if (router === 'domain' && !hasData) fail('the domain router init averages the router inputs of data tokens: give the data (--data PATH...)', file);
-  if (hasData && !needsProfile(o) && router !== 'domain') fail('data is used by hot sources and the domain router init only', file);
+  if (hasData && !(needsProfile(o) && !hasProfile) && router !== 'domain') fail(hasProfile ? 'data is used by the domain router init only when hot sources come from a profile' : 'data is used by hot sources and the domain router init only', file);
   if (typeof o.from === 'object') checkList(c, o.from, o.count, E, file);
 }
 

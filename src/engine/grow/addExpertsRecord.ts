@@ -51,6 +51,8 @@ export interface AddExpertsRecord {
     readonly renormalize: boolean;
   };
   readonly data?: AddExpertsData;
+  /** hot from a profile file (not a fresh profile of the data): the file. */
+  readonly profile?: { readonly file: string };
   /** domain router rows: the data tokens whose router inputs were averaged (at most DOMAIN_MAX_TOKENS). */
   readonly domain?: { readonly tokens: number };
   /** Whether, and when, the grown model computes the source's function (see functionRule). */
@@ -94,6 +96,7 @@ export interface RecordExtra {
   readonly tokens?: number;
   readonly data?: AddExpertsData;
   readonly domainTokens?: number;
+  readonly profileFile?: string;
   readonly evaluation?: UpcycleEvaluation;
   readonly previous?: unknown;
   readonly skipped: readonly SkippedFile[];
@@ -136,6 +139,7 @@ export function addExpertsRecord(p: AddExpertsPlan, source: ModelIdentity, extra
       renormalize: p.renormalize,
     },
     ...(extra.data ? { data: extra.data } : {}),
+    ...(extra.profileFile !== undefined ? { profile: { file: extra.profileFile } } : {}),
     ...(extra.domainTokens !== undefined ? { domain: { tokens: extra.domainTokens } } : {}),
     functionPreservation: functionRule(p),
     layers,

@@ -9,7 +9,9 @@ import type { Progress } from '../../protocol/engineProtocol';
 import { MoeError } from '../../protocol/moeError';
 import { calibrationChunks } from '../calibration/calibrationChunks';
 import { readCalibrationSet } from '../calibration/calibrationSet';
+import { modelIdentity } from '../experts/modelIdentity';
 import { profileExperts } from '../experts/profileExperts';
+import { checkProfileModel, readProfile } from '../experts/profileFile';
 import type { Checkpoint } from '../model/checkpoint';
 import { expertLayout } from '../model/tensorSpec';
 import { MoeEngine } from '../moeEngine';
@@ -43,6 +45,14 @@ export async function expertUsage(dir: string, dataPaths: readonly string[], opt
   } finally {
     await engine.dispose();
   }
+}
+
+/** The usage recorded in a profile of this model (refused when it was computed on another model). */
+export function profileUsage(dir: string, file: string): Usage {
+  const profile = readProfile(file);
+  checkProfileModel(profile, modelIdentity(dir), file);
+  const d = profile.data;
+  return { counts: new Map(profile.layers.map((l) => [l.layer, l.count])), tokens: d.tokens, data: { files: d.files, sha256: d.sha256, tokens: d.tokens } };
 }
 
 /** Mean L2 norm of the rows of a router [E, H] (float32). */

@@ -17,7 +17,7 @@ import { checkDestination, type UpcycleWriteOptions } from '../upcycle/writeUpcy
 import { type AddExpertsOptions, type AddExpertsPlan, checkAddExperts, needsProfile, planAddExperts } from './addExpertsPlan';
 import { addExpertsRecord, type AddExpertsData, type AddExpertsRecord } from './addExpertsRecord';
 import { addExpertsTensors } from './addExpertsTensors';
-import { domainRows, expertUsage, type Usage } from './growData';
+import { domainRows, expertUsage, profileUsage, type Usage } from './growData';
 
 export interface AddExpertsResult {
   readonly written: WrittenCheckpoint;
@@ -56,7 +56,9 @@ export async function writeAddedExperts(srcDir: string, outDir: string, options:
     checkDestination(ckpt.dir, outAbs);
     const data = options.data ?? [];
     let usage: Usage | undefined;
-    if (needsProfile(options)) {
+    if (needsProfile(options) && options.profileFile !== undefined) {
+      usage = profileUsage(ckpt.dir, options.profileFile);
+    } else if (needsProfile(options)) {
       opts.onProgress?.({ stage: 'profile', done: 0, total: 1, message: 'profiling the model on the data: the most-used experts of each layer' });
       usage = await expertUsage(ckpt.dir, data, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
     }
@@ -95,6 +97,7 @@ export async function writeAddedExperts(srcDir: string, outDir: string, options:
           ...(usage ? { usage: usage.counts, tokens: usage.tokens } : {}),
           ...(recordData ? { data: recordData } : {}),
           ...(domain ? { domainTokens: domain.data.tokens } : {}),
+          ...(usage && options.profileFile !== undefined ? { profileFile: path.resolve(options.profileFile) } : {}),
           ...(evaluation ? { evaluation } : {}),
           ...(previous !== undefined ? { previous } : {}),
           skipped,
