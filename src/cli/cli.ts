@@ -18,6 +18,7 @@ import { formatInspect } from './inspectText';
 import { expandMultiValueFlags } from './multiValueArgs';
 import { trapStopSignals } from './stopSignals';
 import { UPCYCLE_FLAG_OPTIONS, upcycleCommand, type UpcycleFlags } from './upcycleCommand';
+import { ADD_EXPERTS_FLAG_OPTIONS, addExpertsCommand, type AddExpertsFlags } from './addExpertsCommand';
 
 const USAGE = `usage: moe-workbench <command> [options]
 
@@ -46,7 +47,8 @@ commands:
       loss (mean next-token cross-entropy, + X times the load-balancing loss; X defaults to 0) and its
       gradient for every trainable tensor, F32 in Hugging Face names and shapes, plus scalars loss and
       aux_loss (unscaled). SPEC (repeatable, union; default experts): all | experts (every routed expert) |
-      experts=L:E,L:E,... (expert E of decoder layer L) | routers | shared-experts
+      experts=L:E,L:E,... (expert E of decoder layer L) | new-experts (those upcycle / add-experts added) |
+      routers | shared-experts
   finetune --model DIR (--data PATH... | --ids 1,2,3) --out DIR [--train SPEC]... [--select esft-token|esft-gate]
            [--threshold P] [--steps N] [--lr X] [--optimizer adamw|sgd] [--schedule constant|cosine] [--warmup N]
            [--weight-decay X] [--grad-clip X] [--seq-len N] [--batch-tokens N] [--aux-loss-coef X] [--seed N]
@@ -70,6 +72,13 @@ commands:
       turns a dense llama / qwen3 checkpoint into a mixtral / qwen3_moe one with E experts per MoE layer
       (copy: every expert the dense MLP; noise; drop: Drop-Upcycling; split: LLaMA-MoE neuron groups), and
       reports the largest logit difference to the dense model
+  add-experts --model MOE --out DIR --count N [--from hot|cold|L:E,...] [--method copy|noise|drop] [--ratio R]
+           [--router copy|random|domain] [--data PATH...] [--seed N] [--no-eval] [--json]
+      adds N experts (ids E..E+N-1) to every MoE layer: copies of each layer's most-used experts on --data (hot,
+      the default), of listed experts (L:E once per new expert for every MoE layer; end with ,hot for the rest)
+      or drawn cold; noise/drop edit R of their neurons (default 0.5); router rows copied (default; a copy ties
+      with its source), random (std 0.02; default for cold) or domain (the data's mean router input); old experts
+      stay bit-identical; reports the largest logit difference to the source
   options of prune/merge: [--profile FILE] (reuse a profile) [--eval-data PATH...] (held-out; default: the
       calibration data) [--no-eval] [--document FILE] [--dry-run] (show the plan and its impact only)
       [--chunk N] (tokens per pass, default 512) [--max-tokens N] [--max-eval-tokens N] [--json]
@@ -134,6 +143,7 @@ async function main(argv: string[]): Promise<number> {
       'adapter-only': { type: 'boolean', default: false },
       state: { type: 'string' },
       ...UPCYCLE_FLAG_OPTIONS,
+      ...ADD_EXPERTS_FLAG_OPTIONS,
     },
   });
   if (!values.model) throw new UsageError('--model DIR is required');
@@ -141,6 +151,8 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'apply-adapter') return applyAdapterCommand(values.model, values.adapter, values.out);
   // Upcycling reads the dense model's files itself (and loads engines only to measure the result).
   if (command === 'upcycle') return upcycleFileCommand(values);
+  // Adding experts reads the MoE's files itself (and loads engines to profile the data and measure the result).
+  if (command === 'add-experts') return addExpertsFileCommand(values);
   // eval loads the baseline (given, or recorded in the candidate's moe_workbench.json) and compares --model to it.
   let loadDir = path.resolve(values.model);
   if (command === 'eval') {
@@ -245,6 +257,16 @@ async function upcycleFileCommand(values: UpcycleFlags): Promise<number> {
   const stop = trapStopSignals(() => (values.out !== undefined ? [values.out] : []));
   try {
     return await upcycleCommand(values, { write: (s) => process.stdout.write(s + '\n'), signal: stop.signal, onProgress: progressPrinter() });
+  } finally {
+    stop.exitIfStopped();
+  }
+}
+
+async function addExpertsFileCommand(values: AddExpertsFlags): Promise<number> {
+  installStagingCleanup();
+  const stop = trapStopSignals(() => (values.out !== undefined ? [values.out] : []));
+  try {
+    return await addExpertsCommand(values, { write: (s) => process.stdout.write(s + '\n'), signal: stop.signal, onProgress: progressPrinter() });
   } finally {
     stop.exitIfStopped();
   }

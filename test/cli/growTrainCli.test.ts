@@ -14,8 +14,8 @@ import { cli } from '../support/runCli';
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-grow-cli-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
 
-describe('upcycle, then finetune --train new-experts', () => {
-  test('trains every upcycled expert and nothing else; refused on a model with no added experts', async () => {
+describe('upcycle / add-experts, then finetune --train new-experts', () => {
+  test('trains every upcycled expert, or only the added ones, and nothing else; refused on a model with no added experts', async () => {
     const moe = path.join(root, 'moe');
     const up = await cli('upcycle', '--model', fixture('llama'), '--out', moe, '--experts', '4', '--top-k', '2', '--json');
     assert.equal(up.code, 0, up.stderr);
@@ -43,6 +43,16 @@ describe('upcycle, then finetune --train new-experts', () => {
       a.close();
       b.close();
     }
+
+    // add-experts: one cold expert per MoE layer of the Mixtral fixture (ids 8); new-experts trains only those.
+    const grown = path.join(root, 'grown');
+    const ae = await cli('add-experts', '--model', fixture('mixtral'), '--out', grown, '--count', '1', '--from', 'cold', '--no-eval');
+    assert.equal(ae.code, 0, ae.stderr);
+    const grownOut = path.join(root, 'grown-trained');
+    const ft2 = await cli('finetune', '--model', grown, '--ids', '5,6,7,8,9,10,11,12,13,14', '--train', 'new-experts', '--steps', '1', '--out', grownOut);
+    assert.equal(ft2.code, 0, ft2.stderr);
+    const grownRecord = JSON.parse(fs.readFileSync(path.join(grownOut, 'moe_workbench.json'), 'utf8')) as { tensors: string[] };
+    assert.ok(grownRecord.tensors.length > 0 && grownRecord.tensors.every((t) => /\.experts\.8\.w[123]\.weight$/.test(t)), `only the added experts trained: ${JSON.stringify(grownRecord.tensors)}`);
 
     const refused = await cli('finetune', '--model', fixture('mixtral'), '--ids', '1,2,3,4,5', '--train', 'new-experts', '--steps', '1', '--out', path.join(root, 'no'));
     assert.equal(refused.code, 1);
