@@ -8,7 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import { ExpertTrainer, type TrainerSettings } from '../../src/engine/finetune/expertTrainer';
 import { openCheckpoint } from '../../src/engine/model/checkpoint';
 import { MoeEngine } from '../../src/engine/moeEngine';
-import { computeGradients } from '../../src/engine/training/computeGradients';
+import { clipGradients } from '../../src/engine/finetune/gradientClip';
+import { Optimizer } from '../../src/engine/finetune/optimizer';
+import { checkInputs, computeGradients, defaultActivationBytes, trainableGraphWeights } from '../../src/engine/training/computeGradients';
+import { layerwiseGradients } from '../../src/engine/training/layerwiseGradients';
+import { lowestTrainableLayer } from '../../src/engine/training/trainableSet';
 import { resolveTrainSpecs } from '../../src/engine/training/trainSpec';
 import { fixture } from '../support/paths';
 
@@ -98,6 +102,53 @@ describe('ExpertTrainer', () => {
       const d = await ExpertTrainer.create(engine, settings());
       for (let s = 0; s < 4; s++) await d.trainStep(batch, 1e-2);
       for (const [n, t] of a.masters) assert.deepEqual(d.masters.get(n)!.data, t.data, n);
+    });
+
+    test('steps equal the pipeline before the fused path (float32 sums into fresh arrays, clipGradients in place, then the optimizer), bit for bit', async () => {
+      // One sequence per step (its gradient taken as is), then two (sums in buffers kept across steps).
+      const s = { ...settings(), gradClip: 0.05 };
+      const trainer = await ExpertTrainer.create(engine, s);
+      const names = trainableGraphWeights(s.trainable);
+      const master = new Map([...trainer.masters].map(([n, t]) => [n, { dims: [...t.dims], data: t.data.slice() }]));
+      const opt = new Optimizer('adamw');
+      const batches = [[batch[0]!], [batch[1]!], [batch[0]!], batch, batch, [{ ids: pattern(9, 2) }, ...batch]];
+      for (const [k, b] of batches.entries()) {
+        const masks = b.map((q) => checkInputs(engine, q.ids, { trainable: s.trainable, lossMask: new Float32Array(q.ids.length - 1).fill(1), auxLossCoef: s.auxLossCoef, zLossCoef: 0 }));
+        const total = masks.reduce((n, m) => n + m.reduce((x, y) => x + y, 0), 0);
+        const acc = new Map<string, Float32Array>();
+        for (const [i, q] of b.entries()) {
+          const w = Math.fround(masks[i]!.reduce((x, y) => x + y, 0) / total);
+          await layerwiseGradients(engine, {
+            ids: q.ids,
+            lossMask: masks[i]!,
+            auxCoef: s.auxLossCoef,
+            zCoef: 0,
+            wrt: new Set(names),
+            lowest: lowestTrainableLayer(s.trainable, engine.config.numLayers),
+            activationBytes: defaultActivationBytes(engine, q.ids.length),
+            overrides: master,
+            step: () => {},
+            done: async (grads) => {
+              for (const [name, g] of grads) {
+                let a = acc.get(name);
+                if (!a) acc.set(name, (a = new Float32Array(g.length)));
+                for (let j = 0; j < g.length; j++) a[j] = Math.fround(a[j]! + Math.fround(w * g[j]!));
+              }
+            },
+          });
+        }
+        const grads = names.map((n) => acc.get(n) ?? new Float32Array(master.get(n)!.data.length));
+        const clip = clipGradients(grads, s.gradClip);
+        opt.apply(names.map((name, j) => ({ name, param: master.get(name)!.data, grad: grads[j]!, weightDecay: master.get(name)!.dims.length >= 2 ? s.weightDecay : 0 })), 1e-2);
+        const r = await trainer.trainStep(b, 1e-2);
+        assert.ok(r.clipScale < 1, `step ${k + 1} is clipped (norm ${r.gradNorm})`);
+        assert.equal(r.gradNorm, clip.norm, `step ${k + 1} norm`);
+        assert.equal(r.clipScale, clip.scale);
+        for (const [n, t] of master) {
+          const got = trainer.masters.get(n)!.data;
+          assert.deepEqual(new Uint32Array(got.buffer, got.byteOffset, got.length), new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length), `step ${k + 1} ${n}`);
+        }
+      }
     });
 
     test('a non-finite loss stops the step with E_NUMERIC and updates nothing', async () => {

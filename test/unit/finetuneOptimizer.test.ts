@@ -2,7 +2,7 @@
 // Run: node --import tsx --test test/unit/finetuneOptimizer.test.ts
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { clipGradients, globalNorm } from '../../src/engine/finetune/gradientClip';
+import { clipGradients, clipScale, globalNorm } from '../../src/engine/finetune/gradientClip';
 import { checkSchedule, learningRateAt } from '../../src/engine/finetune/learningRate';
 import { Optimizer } from '../../src/engine/finetune/optimizer';
 
@@ -136,6 +136,26 @@ describe('gradient clipping', () => {
     assert.ok(Math.abs(rc.norm - 0.5) < 1e-7);
     assert.deepEqual(c, Float32Array.of(0.3, 0.4));
     assert.equal(clipGradients([Float32Array.of(30, 40)], 0).scale, 1, 'max 0 disables');
+  });
+
+  test("the optimizer's gradScale equals clipping the gradients first, bit for bit, for AdamW and SGD; the gradients stay unchanged", () => {
+    const rnd = lcg(31);
+    for (const kind of ['adamw', 'sgd'] as const) {
+      const w0 = [randomF32(1000, rnd), randomF32(37, rnd)];
+      const [fused, clipped] = [w0.map((w) => w.slice()), w0.map((w) => w.slice())];
+      const [a, b] = [new Optimizer(kind), new Optimizer(kind)];
+      for (let s = 0; s < 3; s++) {
+        const grads = w0.map((w) => randomF32(w.length, rnd, 5));
+        const copies = grads.map((g) => g.slice());
+        const r = clipScale(grads, 1);
+        assert.ok(r.scale < 1, `clipped (norm ${r.norm})`);
+        a.apply(fused.map((w, i) => ({ name: `t${i}`, param: w, grad: grads[i]!, weightDecay: i === 0 ? 0.1 : 0 })), 1e-2, r.scale);
+        assert.deepEqual(grads, copies, 'gradients unchanged');
+        assert.deepEqual(clipGradients(copies, 1), r);
+        b.apply(clipped.map((w, i) => ({ name: `t${i}`, param: w, grad: copies[i]!, weightDecay: i === 0 ? 0.1 : 0 })), 1e-2);
+        for (let i = 0; i < w0.length; i++) assert.deepEqual(fused[i], clipped[i], `${kind} step ${s} tensor ${i}`);
+      }
+    }
   });
 
   test('a non-finite norm is reported and nothing is scaled', () => {

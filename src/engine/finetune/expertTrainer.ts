@@ -1,9 +1,10 @@
 // The training loop's core (issue #10 §3): float32 master copies of the trainable weights (by training-graph
 // name: plain weights by HF name, routed experts as per-expert fc1/fc2 slices), gradients accumulated over a
 // batch of sequences with the layer-by-layer backward of the engine (the masters take the place of the
-// engine's weights: WeightOverrides), global-norm clipping, and an optimizer step. The loss of a batch is
-// the mean over all its trained targets (each sequence weighted by its number of targets, so packing does
-// not change what is optimised), plus coef × the load-balancing loss weighted the same way. Deterministic:
+// engine's weights: WeightOverrides), global-norm clipping (its factor applied inside the optimizer's
+// pass), and an optimizer step. The loss of a batch is the mean over all its trained targets (each sequence
+// weighted by its number of targets, so packing does not change what is optimised), plus coef × the
+// load-balancing loss weighted the same way. Deterministic:
 // fixed order everywhere, float32 accumulation in that order, no randomness. The engine's own weights are
 // never changed; annotation running on the same engine keeps seeing the model as loaded.
 import { MoeError } from '../../protocol/moeError';
@@ -16,7 +17,7 @@ import { withUnitWeights } from '../training/gradientWeights';
 import { hfGradients } from '../training/hfGradients';
 import { layerwiseGradients } from '../training/layerwiseGradients';
 import { lowestTrainableLayer, type TrainableSet } from '../training/trainableSet';
-import { clipGradients } from './gradientClip';
+import { clipScale } from './gradientClip';
 import { ADAMW_DEFAULTS, type AdamWOptions, Optimizer, type OptimizerKind, type OptimizerState } from './optimizer';
 
 export interface TrainerSettings {
@@ -76,6 +77,9 @@ export class ExpertTrainer {
     private readonly optimizer: Optimizer,
   ) {}
 
+  /** Gradient sums of steps with several sequences, by name, reused from step to step. */
+  private readonly sums = new Map<string, Float32Array>();
+
   /**
    * Reads the trainable weights' current values into float32 masters (or takes `resume.master`, e.g. from a
    * run's checkpoint) and sets up the optimizer (from `resume.optimizer` when given).
@@ -113,7 +117,7 @@ export class ExpertTrainer {
     const c = this.engine.config;
     const masks = batch.map((s) => checkInputs(this.engine, s.ids, { trainable, lossMask: maskOf(s), auxLossCoef, zLossCoef }));
     const total = masks.reduce((n, m) => n + targetsOf(m), 0);
-    const acc = new Map<string, Float32Array>();
+    const grads = new Map<string, Float32Array>();
     let lmLoss = 0;
     let auxLoss = 0;
     let zLoss = 0;
@@ -133,12 +137,8 @@ export class ExpertTrainer {
         step: () => {
           if (signal?.aborted) throw new MoeError('E_CANCELLED', 'training cancelled');
         },
-        done: async (grads) => {
-          for (const [name, g] of grads) {
-            let a = acc.get(name);
-            if (!a) acc.set(name, (a = new Float32Array(g.length)));
-            for (let k = 0; k < g.length; k++) a[k] = Math.fround(a[k]! + Math.fround(w * g[k]!));
-          }
+        done: async (gs) => {
+          for (const [name, g] of gs) this.accumulate(grads, name, g, w, batch.length === 1);
         },
       });
       lmLoss += w * r.lmLoss;
@@ -146,19 +146,43 @@ export class ExpertTrainer {
       zLoss += w * r.zLoss;
     }
     const loss = lmLoss + auxLossCoef * auxLoss + zLossCoef * zLoss;
-    const grads = this.names.map((n) => acc.get(n) ?? new Float32Array(this.master.get(n)!.data.length));
-    const clip = clipGradients(grads, this.settings.gradClip);
+    const ordered = this.names.map((n) => grads.get(n) ?? new Float32Array(this.master.get(n)!.data.length));
+    const clip = clipScale(ordered, this.settings.gradClip);
     if (!Number.isFinite(loss) || !Number.isFinite(clip.norm)) {
       throw new MoeError('E_NUMERIC', `training stopped at step ${this.optimizer.step + 1}: the ${Number.isFinite(loss) ? 'gradient norm' : 'loss'} is ${Number.isFinite(loss) ? clip.norm : loss}; the weights are those of step ${this.optimizer.step} (try a lower --lr)`);
     }
+    // The clip factor is applied inside the optimizer's pass (fround(g · scale), as clipGradients would).
     this.optimizer.apply(
       this.names.map((name, k) => {
         const m = this.master.get(name)!;
-        return { name, param: m.data, grad: grads[k]!, weightDecay: m.dims.length >= 2 ? this.settings.weightDecay : 0 };
+        return { name, param: m.data, grad: ordered[k]!, weightDecay: m.dims.length >= 2 ? this.settings.weightDecay : 0 };
       }),
       lr,
+      clip.scale,
     );
     return { step: this.optimizer.step, lr, loss, lmLoss, auxLoss, gradNorm: clip.norm, clipScale: clip.scale, targets: total, tokens: batch.reduce((n, s) => n + s.ids.length, 0) };
+  }
+
+  /**
+   * Adds w · g to the step's gradient of `name`: a[k] = fround(a[k] + fround(w · g[k])) from a = 0, in
+   * batch order. A step of one sequence (w = 1) takes g itself: 0 + fround(1 · g) is g except that -0
+   * becomes +0, and the optimizer counts -0 as +0 (adamwKernel.ts), so the update is the same bit for bit
+   * without an 805 MB copy. Several sequences sum into buffers kept across steps (not reallocated).
+   */
+  private accumulate(grads: Map<string, Float32Array>, name: string, g: Float32Array, w: number, single: boolean): void {
+    const f = Math.fround;
+    const a = grads.get(name);
+    if (!a && single && w === 1) {
+      grads.set(name, g);
+      return;
+    }
+    let b = this.sums.get(name);
+    if (!b || b.length !== g.length) this.sums.set(name, (b = new Float32Array(g.length)));
+    if (a && a.length !== g.length) throw new MoeError('E_INTERNAL', `${name}: gradients of ${a.length} and ${g.length} entries`);
+    if (!a) for (let k = 0; k < g.length; k++) b[k] = f(0 + f(w * g[k]!));
+    else if (a !== b) for (let k = 0; k < g.length; k++) b[k] = f(a[k]! + 0 + f(w * g[k]!)); // a: the taken g of an earlier delivery
+    else for (let k = 0; k < g.length; k++) b[k] = f(b[k]! + f(w * g[k]!));
+    grads.set(name, b);
   }
 
   /** Mean next-token loss over the trained targets of `seqs` with the current weights (forward only). */

@@ -2,8 +2,11 @@
 // tensors. AdamW follows torch.optim.AdamW (decoupled weight decay applied first, then the bias-corrected
 // update p -= (lr/bc1 · m) / (sqrt(v)/sqrt(bc2) + eps), as torch 1.13's _single_tensor_adamw); every operation is rounded to float32 as PyTorch's
 // float32 kernels do, so a step is reproducible to the bit across runs and machines (no threads, fixed
-// order). SGD (no momentum) is the check optimizer: one step is exactly p - lr·g.
+// order). SGD (no momentum) is the check optimizer: one step is exactly p - lr·g. The AdamW update runs
+// through a wasm SIMD kernel with the same float32 operation sequence (adamwKernel.ts; JS where wasm SIMD
+// is unavailable), and clipping's scale is applied inside the update pass (apply's gradScale).
 import { MoeError } from '../../protocol/moeError';
+import { adamwConstants, adamwUpdate } from './adamwKernel';
 
 export type OptimizerKind = 'adamw' | 'sgd';
 
@@ -61,14 +64,19 @@ export class Optimizer {
     return this.t;
   }
 
-  /** Applies one step at learning rate `lr` to every tensor (each tensor independently, in the given order). */
-  apply(params: readonly ParamStep[], lr: number): void {
+  /**
+   * Applies one step at learning rate `lr` to every tensor (each tensor independently, in the given order),
+   * with the gradients multiplied by `gradScale` (clipping's factor, as clipGradients would have scaled
+   * them: fround(g · scale)) inside the update; the gradients themselves are not changed.
+   */
+  apply(params: readonly ParamStep[], lr: number, gradScale = 1): void {
     if (!Number.isFinite(lr) || lr < 0) throw new MoeError('E_INPUT', `learning rate must be a finite number >= 0 (got ${lr})`);
+    if (!(gradScale >= 0 && gradScale <= 1)) throw new MoeError('E_INTERNAL', `gradient scale must be in [0, 1] (got ${gradScale})`);
     this.t++;
     for (const p of params) {
       if (p.param.length !== p.grad.length) throw new MoeError('E_INTERNAL', `${p.name}: ${p.param.length} parameters but ${p.grad.length} gradient entries`);
-      if (this.kind === 'sgd') sgdStep(p, lr);
-      else this.adamwStep(p, lr);
+      if (this.kind === 'sgd') sgdStep(p, lr, gradScale);
+      else this.adamwStep(p, lr, gradScale);
     }
   }
 
@@ -79,43 +87,20 @@ export class Optimizer {
     return { kind: this.kind, step: this.t, moments };
   }
 
-  private adamwStep(p: ParamStep, lr: number): void {
-    const { beta1, beta2, eps } = this.adam;
+  private adamwStep(p: ParamStep, lr: number, gradScale: number): void {
     let mo = this.moments.get(p.name);
     if (!mo) this.moments.set(p.name, (mo = { m: new Float32Array(p.param.length), v: new Float32Array(p.param.length) }));
     if (mo.m.length !== p.param.length) throw new MoeError('E_INPUT', `${p.name}: the saved optimizer state holds ${mo.m.length} entries, the tensor ${p.param.length}`);
-    const f = Math.fround;
-    const bc1 = 1 - beta1 ** this.t;
-    const bc2 = 1 - beta2 ** this.t;
-    const stepSize = f(lr / bc1);
-    const bc2Sqrt = f(Math.sqrt(bc2));
-    const decay = f(1 - lr * p.weightDecay);
-    const b1 = f(beta1);
-    const b2 = f(beta2);
-    const a1 = f(1 - beta1);
-    const a2 = f(1 - beta2);
-    const e = f(eps);
-    const { param: w, grad: g } = p;
-    const { m, v } = mo;
-    for (let i = 0; i < w.length; i++) {
-      const gi = g[i]!;
-      if (p.weightDecay !== 0) w[i] = f(w[i]! * decay);
-      // torch 1.13: exp_avg.mul_(β1).add_(g, alpha=1-β1); exp_avg_sq.mul_(β2).addcmul_(g, g, value=1-β2)
-      const mi = (m[i] = f(f(m[i]! * b1) + f(a1 * gi)));
-      const vi = (v[i] = f(f(v[i]! * b2) + f(a2 * f(gi * gi))));
-      const denom = f(f(f(Math.sqrt(vi)) / bc2Sqrt) + e);
-      w[i] = f(w[i]! - f(f(stepSize * mi) / denom));
-    }
+    adamwUpdate(p.param, p.grad, mo.m, mo.v, adamwConstants(this.adam, this.t, lr, p.weightDecay, gradScale));
   }
 }
 
-function sgdStep(p: ParamStep, lr: number): void {
+function sgdStep(p: ParamStep, lr: number, gradScale: number): void {
   const f = Math.fround;
   const r = f(lr);
-  const decay = f(1 - lr * p.weightDecay);
+  const c = f(gradScale);
+  const decay = p.weightDecay !== 0 ? f(1 - lr * p.weightDecay) : 1;
   const { param: w, grad: g } = p;
-  for (let i = 0; i < w.length; i++) {
-    if (p.weightDecay !== 0) w[i] = f(w[i]! * decay);
-    w[i] = f(w[i]! - f(r * g[i]!));
-  }
+  // As adamwJs: -0 counts as +0, the clip scale is applied as fround(g · c), decay 1 leaves w as is.
+  for (let i = 0; i < w.length; i++) w[i] = f(f(w[i]! * decay) - f(r * f((g[i]! + 0) * c)));
 }
