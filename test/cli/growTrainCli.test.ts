@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { addedExperts } from '../../src/engine/grow/addedExperts';
 import { openCheckpoint } from '../../src/engine/model/checkpoint';
 import { fixture } from '../support/paths';
 import { cli } from '../support/runCli';
@@ -27,7 +28,9 @@ describe('upcycle / add-experts, then finetune --train new-experts', () => {
     const out = path.join(root, 'trained');
     const ft = await cli('finetune', '--model', moe, '--data', data, '--train', 'new-experts', '--steps', '2', '--seq-len', '32', '--lr', '1e-3', '--out', out, '--json');
     assert.equal(ft.code, 0, ft.stderr);
-    const record = JSON.parse(fs.readFileSync(path.join(out, 'moe_workbench.json'), 'utf8')) as { tensors: string[] };
+    const record = JSON.parse(fs.readFileSync(path.join(out, 'moe_workbench.json'), 'utf8')) as { tensors: string[]; previous?: { format?: string } };
+    assert.equal(record.previous?.format, 'moe-workbench.upcycle', 'the upcycle record travels along, so the experts stay "new"');
+    assert.deepEqual([...(addedExperts(out) ?? new Map()).entries()], [[0, [0, 1, 2, 3]], [1, [0, 1, 2, 3]]]);
     const layers = Array.from({ length: 2 }, (_, L) => L);
     const expected = layers.flatMap((L) => [0, 1, 2, 3].flatMap((e) => ['w1', 'w2', 'w3'].map((w) => `model.layers.${L}.block_sparse_moe.experts.${e}.${w}.weight`))).sort();
     assert.deepEqual(record.tensors, expected, 'exactly the routed experts of every MoE layer trained');

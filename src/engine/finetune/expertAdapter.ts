@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WrittenCheckpoint } from '../../protocol/expertOps';
+import { sourceRecord } from '../surgery/sourceRecord';
 import { MoeError } from '../../protocol/moeError';
 import { TOOL } from '../experts/operationRecord';
 import { modelIdentity } from '../experts/modelIdentity';
@@ -172,13 +173,7 @@ export async function applyExpertAdapter(baseDir: string, adapterDir: string, ou
     }
     const extra = weights.tensors.size - manifest.tensors.length;
     if (extra > 0) throw new MoeError('E_INPUT', `${weightsFile} holds ${extra} tensor${extra === 1 ? '' : 's'} that ${ADAPTER_MANIFEST} does not list`, weightsFile);
-    const previousFile = path.join(ckpt.dir, RECORD_FILE);
-    let previous: unknown;
-    try {
-      previous = fs.existsSync(previousFile) ? readJsonFile(previousFile, 'E_CONFIG', 16 * 1024 * 1024) : undefined;
-    } catch {
-      previous = undefined; // a malformed record of the base is not carried on (modelProvenance warns about it on load)
-    }
+    const previous = sourceRecord(ckpt.dir);
     const record: TensorUpdateRecord = {
       format: 'moe-workbench.tensor-update',
       version: 1,

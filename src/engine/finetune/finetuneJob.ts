@@ -10,6 +10,7 @@ import { MoeError } from '../../protocol/moeError';
 import { readCalibrationSet } from '../calibration/calibrationSet';
 import { modelIdentity } from '../experts/modelIdentity';
 import { TOOL } from '../experts/operationRecord';
+import { sourceRecord } from '../surgery/sourceRecord';
 import { formatBytes } from '../memory/memoryBudget';
 import { availableMemory } from '../model/availableMemory';
 import { isRecord, readJsonFile } from '../model/jsonFile';
@@ -133,7 +134,9 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   const identity = modelIdentity(src);
   const hyper = { optimizer: p.optimizer, lr: p.lr, schedule: p.schedule, warmup: p.warmup, weightDecay: p.weightDecay, gradClip: p.gradClip, seqLen: seqLen, batchTokens, auxLossCoef, seed: p.seed, steps: p.steps };
   const training = { base: { dir: src, sha256: identity.sha256 }, data: data.identity, heldOut: heldOutFrom, selection, train: specs, trainable: { tensors: [...trainable.tensors].sort(), experts: [...trainable.experts].map(([L, es]) => [L, [...es].sort((a, b) => a - b)]) }, parameters: count, hyperParameters: hyper, history: run.history, ...(stopped ? { stopped } : {}), ...(resumed ? { resumedFrom: resumed } : {}), evalBefore, evalAfter, ...(nextToken ?? {}), generalBefore, generalAfter, seconds, tokensPerSecond: tokens / Math.max(1e-9, seconds) };
-  const record = { format: 'moe-workbench.tensor-update', version: 1, createdAt: new Date().toISOString(), tool: TOOL, operation: 'finetune', source: { dir: src, sha256: identity.sha256 }, tensors: [...trained.keys()].sort(), training };
+  // The source's own record travels along: its experts' origins (pruned, merged, added) still hold.
+  const previous = sourceRecord(src);
+  const record = { format: 'moe-workbench.tensor-update', version: 1, createdAt: new Date().toISOString(), tool: TOOL, operation: 'finetune', source: { dir: src, sha256: identity.sha256 }, tensors: [...trained.keys()].sort(), training, ...(previous === undefined ? {} : { previous }) };
   const report: FinetuneReport = {
     format: 'moe-workbench.finetune-report',
     version: 1,
