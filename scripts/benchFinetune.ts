@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { expertFc1SliceName, expertFc2SliceName } from '../src/engine/graph/trainableMoeBlock';
-import { clipGradients } from '../src/engine/finetune/gradientClip';
+import { clipScale } from '../src/engine/finetune/gradientClip';
 import { FinetuneRun, type RunSettings } from '../src/engine/finetune/finetuneRun';
 import { ADAMW_DEFAULTS, Optimizer } from '../src/engine/finetune/optimizer';
 import { routingOf } from '../src/engine/model/modelConfig';
@@ -110,15 +110,10 @@ async function profileStep(engine: MoeEngine, run: FinetuneRun, ids: number[], s
     activationBytes: defaultActivationBytes(engine, T),
     overrides: run.current.masters,
     step: (what) => marks.push([what, performance.now()]),
-    // The trainer's accumulation (w = 1: one sequence per step), timed apart from the VJPs.
+    // The trainer's accumulation, timed apart from the VJPs: one sequence per step, its gradient is taken as is.
     done: async (grads) => {
       const a0 = performance.now();
-      const w = Math.fround(1);
-      for (const [name, g] of grads) {
-        let a = acc.get(name);
-        if (!a) acc.set(name, (a = new Float32Array(g.length)));
-        for (let k = 0; k < g.length; k++) a[k] = Math.fround(a[k]! + Math.fround(w * g[k]!));
-      }
+      for (const [name, g] of grads) acc.set(name, g);
       accMs += performance.now() - a0;
     },
   });
@@ -137,15 +132,15 @@ async function profileStep(engine: MoeEngine, run: FinetuneRun, ids: number[], s
   }
   const grads = names.map((n) => acc.get(n) ?? new Float32Array(run.current.masters.get(n)!.data.length));
   const n0 = performance.now();
-  const clip = clipGradients(grads, CLIP);
+  const clip = clipScale(grads, CLIP); // the norm; the trainer applies the scale inside the AdamW pass
   const normMs = performance.now() - n0;
   // AdamW on copies of layer 0's experts (the second apply: the first allocates the moments), scaled to all layers.
   const layer0 = names.filter((n) => n.startsWith('model.layers.0.'));
   const copies = layer0.map((n) => ({ name: n, param: run.current.masters.get(n)!.data.slice(), grad: acc.get(n)!, weightDecay: WEIGHT_DECAY }));
   const opt = new Optimizer('adamw', ADAMW_DEFAULTS);
-  opt.apply(copies, LR);
+  opt.apply(copies, LR, clip.scale);
   const o0 = performance.now();
-  opt.apply(copies, LR);
+  opt.apply(copies, LR, clip.scale);
   const optMs = ((performance.now() - o0) * names.length) / layer0.length;
   const h0 = performance.now();
   hfGradients(c, trainable, (g) => run.current.masters.get(g)!.data);
@@ -155,7 +150,7 @@ async function profileStep(engine: MoeEngine, run: FinetuneRun, ids: number[], s
   return [
     `  our step (${stepMs.toFixed(0)} ms median) split, from its pieces timed one by one in a further step:`,
     `    layerwiseGradients ${lwMs.toFixed(0)} ms: ${c.numLayers} layer forwards ${pct(fwd)}, head (loss + VJP) ${pct(head)}, ${c.numLayers} layer VJPs ${pct(bwd - accMs)}${recomputed ? ` (${recomputed} recomputed their forward)` : ''}, gradient accumulation in JS ${pct(accMs)}`,
-    `    global-norm clipping ${pct(normMs)} (norm ${clip.norm.toFixed(3)}${clip.scale < 1 ? `, every entry scaled by ${clip.scale.toFixed(3)}` : ', not clipped'}); AdamW update of ${names.length} tensors ${pct(optMs)} (timed on layer 0's, scaled by ${names.length / layer0.length}); ${other >= 0 ? `rest (checks, batch, bookkeeping) ${pct(other)}` : `(the pieces sum to ${(stepMs - other).toFixed(0)} ms, more than the median step: timing noise)`}`,
+    `    global-norm clipping ${pct(normMs)} (norm ${clip.norm.toFixed(3)}${clip.scale < 1 ? `, every entry scaled by ${clip.scale.toFixed(3)} inside the AdamW pass` : ', not clipped'}); AdamW update of ${names.length} tensors ${pct(optMs)} (timed on layer 0's, scaled by ${names.length / layer0.length}); ${other >= 0 ? `rest (checks, batch, bookkeeping) ${pct(other)}` : `(the pieces sum to ${(stepMs - other).toFixed(0)} ms, more than the median step: timing noise)`}`,
     `    not in the step: hfGradients (the masters to HF tensors, row copies) ${hfMs.toFixed(0)} ms, once when the run writes its output`,
   ];
 }
