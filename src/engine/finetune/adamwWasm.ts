@@ -10,33 +10,19 @@
 //   g' = (g + 0) · clip;  w = w · decay;  m = m·b1 + a1·g';  v = v·b2 + a2·(g'·g');
 //   w = w − (stepSize·m) / (sqrt(v)/bc2Sqrt + eps)
 // (decay 1 and clip 1 leave w and g unchanged bit for bit, so no branches are needed).
+import { SIMD, WASM_HEADER, compileWasm, instantiateWasm, leb, mem, section, str } from '../wasm/wasmEncoding';
 
 /** Elements per block: the four blocks (256 KiB) stay in a core's L2 cache. */
 export const ADAMW_BLOCK = 16 * 1024;
 const PAGES = (ADAMW_BLOCK * 16) / 65536;
 
-const leb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-};
-const section = (id: number, body: number[]): number[] => [id, ...leb(body.length), ...body];
-const str = (s: string): number[] => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
-
 // Opcodes (WebAssembly core and SIMD specifications).
-const SIMD = 0xfd;
 const op = {
   block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b,
   get: 0x20, set: 0x21, tee: 0x22, i32const: 0x41, i32eqz: 0x45, i32add: 0x6a, i32sub: 0x6b,
   load: [SIMD, 0x00], store: [SIMD, 0x0b], splat: [SIMD, 0x13],
   sqrt: [SIMD, 0xe3, 0x01], add: [SIMD, 0xe4, 0x01], sub: [SIMD, 0xe5, 0x01], mul: [SIMD, 0xe6, 0x01], div: [SIMD, 0xe7, 0x01],
 };
-const mem = (offset: number): number[] => [0x00, ...leb(offset)]; // alignment hint 1 byte: any address
 
 // Parameters 0..9, then locals: 10 the byte offset in the blocks, 11..19 the splatted parameters 1..9,
 // 20 zeros (a v128 local starts as zeros), 21..23 the lanes of g', m, v.
@@ -84,7 +70,7 @@ export function adamwWasmBytes(): Uint8Array {
   const F32 = 0x7d;
   const code = [2, 1, I32, 14, V128, ...body, op.end];
   bytes = new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...WASM_HEADER,
     ...section(1, [1, 0x60, 10, I32, ...new Array<number>(9).fill(F32), 0]),
     ...section(3, [1, 0]),
     ...section(5, [1, 0x00, ...leb(PAGES)]),
@@ -94,13 +80,6 @@ export function adamwWasmBytes(): Uint8Array {
   return bytes;
 }
 
-/** The members of the WebAssembly JS API used here (the project's libs declare no WebAssembly values). */
-interface WasmApi {
-  readonly Module: new (bytes: Uint8Array) => object;
-  readonly Instance: new (module: object) => { readonly exports: Record<string, unknown> };
-}
-const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
 /** The exported function and memory of one instance. */
 export interface AdamWInstance {
   readonly memory: ArrayBuffer;
@@ -109,11 +88,6 @@ export interface AdamWInstance {
 
 /** A fresh instance, or undefined where WebAssembly SIMD is unavailable. */
 export function instantiateAdamW(): AdamWInstance | undefined {
-  try {
-    if (!wasmApi) return undefined;
-    const e = new wasmApi.Instance(new wasmApi.Module(adamwWasmBytes())).exports as { mem: { buffer: ArrayBuffer }; adamw: AdamWInstance['adamw'] };
-    return { memory: e.mem.buffer, adamw: e.adamw };
-  } catch {
-    return undefined;
-  }
+  const e = instantiateWasm(compileWasm(adamwWasmBytes())) as { mem: { buffer: ArrayBuffer }; adamw: AdamWInstance['adamw'] } | undefined;
+  return e ? { memory: e.mem.buffer, adamw: e.adamw } : undefined;
 }

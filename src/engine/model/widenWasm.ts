@@ -7,6 +7,7 @@
 //   multiplied by 2^112 rebias normals and normalise subnormals exactly (a product by a power of two;
 //   wasm keeps subnormals, it never flushes them); inf/NaN (h & 0x7fff >= 0x7c00) get the all-ones
 //   exponent with their payload kept; then the sign. Bit for bit what dtype.ts's f16ToF32 gives.
+import { SIMD, WASM_HEADER, type WasmModule, compileWasm, instantiateWasm, leb, mem, section, str } from '../wasm/wasmEncoding';
 
 /** Elements per block: 16-bit source (256 KiB) and float32 destination (512 KiB) stay in a core's L2. */
 export const WIDEN_BLOCK = 128 * 1024;
@@ -16,21 +17,7 @@ export const WIDEN_DST = WIDEN_BLOCK * 2;
 export const WIDEN_BYTES = WIDEN_BLOCK * 6;
 const PAGES = WIDEN_BYTES / 65536;
 
-const leb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-};
-const section = (id: number, body: number[]): number[] => [id, ...leb(body.length), ...body];
-const str = (s: string): number[] => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
-
 // Opcodes (WebAssembly core and SIMD specifications).
-const SIMD = 0xfd;
 const op = {
   block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b,
   get: 0x20, set: 0x21, i32const: 0x41, i32eqz: 0x45, i32add: 0x6a, i32sub: 0x6b,
@@ -41,7 +28,6 @@ const op = {
 const SRC = 0;
 const DST = 1;
 const N = 2;
-const mem = (offset: number): number[] => [0x00, ...leb(offset)]; // alignment hint 1 byte: any address
 const i32 = (v: number): number[] => [op.i32const, ...sleb(v)];
 function sleb(v: number): number[] {
   const out: number[] = [];
@@ -101,7 +87,7 @@ export function widenWasmBytes(): Uint8Array {
   const V128 = 0x7b;
   const I32 = 0x7f;
   bytes = new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...WASM_HEADER,
     ...section(1, [1, 0x60, 3, I32, I32, I32, 0]),
     ...section(3, [2, 0, 0]),
     ...section(5, [1, 0x00, ...leb(PAGES)]),
@@ -111,14 +97,7 @@ export function widenWasmBytes(): Uint8Array {
   return bytes;
 }
 
-/** The members of the WebAssembly JS API used here (the project's libs declare no WebAssembly values). */
-interface WasmApi {
-  readonly Module: new (bytes: Uint8Array) => WasmModule;
-  readonly Instance: new (module: WasmModule) => { readonly exports: Record<string, unknown> };
-}
-/** A compiled module (structured-cloneable: a worker instantiates the same one). */
-export type WasmModule = { readonly __wasmModule?: never };
-const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+export type { WasmModule };
 
 /** The exported functions and memory of one instance. */
 export interface WidenInstance {
@@ -129,21 +108,11 @@ export interface WidenInstance {
 
 /** The kernel compiled, or undefined where WebAssembly (SIMD) is unavailable. */
 export function compileWiden(): WasmModule | undefined {
-  try {
-    return wasmApi ? new wasmApi.Module(widenWasmBytes()) : undefined;
-  } catch {
-    return undefined;
-  }
+  return compileWasm(widenWasmBytes());
 }
 
 /** A fresh instance (each thread has its own memory), or undefined where wasm SIMD is unavailable. */
 export function instantiateWiden(module?: WasmModule): WidenInstance | undefined {
-  try {
-    const m = module ?? compileWiden();
-    if (!m || !wasmApi) return undefined;
-    const e = new wasmApi.Instance(m).exports as { mem: { buffer: ArrayBuffer }; bf16: WidenInstance['bf16']; f16: WidenInstance['f16'] };
-    return { memory: e.mem.buffer, bf16: e.bf16, f16: e.f16 };
-  } catch {
-    return undefined;
-  }
+  const e = instantiateWasm(module ?? compileWiden()) as { mem: { buffer: ArrayBuffer }; bf16: WidenInstance['bf16']; f16: WidenInstance['f16'] } | undefined;
+  return e ? { memory: e.mem.buffer, bf16: e.bf16, f16: e.f16 } : undefined;
 }
