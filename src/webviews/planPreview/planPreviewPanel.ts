@@ -3,60 +3,16 @@
 // loads no resources (localResourceRoots is empty): everything is in the HTML.
 import * as vscode from 'vscode';
 import { Panels } from '../../features/ids';
-import { type HostToPreview, type PlanPreview, parsePreviewMessage, planPreviewHtml } from './planPreviewHtml';
+import { DecisionPanel } from './decisionPanel';
+import { type PlanPreview, planPreviewHtml } from './planPreviewHtml';
 
 /** Where a clicked token of a source is: a document (or file) and a UTF-16 range in it. */
 export type TokenLocator = (source: number, token: number) => { uri: vscode.Uri; start: number; end: number } | undefined;
 
-export class PlanPreviewPanel implements vscode.Disposable {
-  private readonly panel: vscode.WebviewPanel;
-  private readonly disposables: vscode.Disposable[] = [];
-  private waiting: ((d: 'write' | 'cancel') => void) | undefined;
-  private disposed = false;
-
+export class PlanPreviewPanel extends DecisionPanel {
   constructor(preview: PlanPreview, private readonly locate: TokenLocator) {
     const verb = preview.plan.operation === 'prune' ? 'Prune' : 'Merge';
-    this.panel = vscode.window.createWebviewPanel(Panels.planPreview, `${verb} preview: ${preview.modelName}`, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, {
-      enableScripts: true,
-      localResourceRoots: [],
-      enableFindWidget: true,
-    });
-    this.panel.webview.html = planPreviewHtml(preview, { cspSource: this.panel.webview.cspSource });
-    this.disposables.push(
-      this.panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
-      this.panel.onDidDispose(() => {
-        this.disposed = true;
-        this.settle('cancel');
-        for (const d of this.disposables) d.dispose();
-      }),
-    );
-  }
-
-  /** Resolves when the user chooses; a closed panel is a cancel. Call again after `enable()` for a new choice. */
-  decision(): Promise<'write' | 'cancel'> {
-    if (this.disposed) return Promise.resolve('cancel');
-    return new Promise((resolve) => (this.waiting = resolve));
-  }
-
-  /** Re-enables the buttons (the write dialog was dismissed: the user may choose again). */
-  enable(): void {
-    if (this.disposed) return;
-    const msg: HostToPreview = { type: 'enable' };
-    this.panel.webview.postMessage(msg).then(undefined, () => undefined);
-    this.panel.reveal(undefined, false);
-  }
-
-  private settle(d: 'write' | 'cancel'): void {
-    const w = this.waiting;
-    this.waiting = undefined;
-    w?.(d);
-  }
-
-  private onMessage(data: unknown): void {
-    const msg = parsePreviewMessage(data);
-    if (!msg) return;
-    if (msg.type === 'reveal') void this.reveal(msg.source, msg.token);
-    else this.settle(msg.type);
+    super(Panels.planPreview, `${verb} preview: ${preview.modelName}`, (cspSource) => planPreviewHtml(preview, { cspSource }), (source, token) => void this.reveal(source, token));
   }
 
   private async reveal(source: number, token: number): Promise<void> {
@@ -74,9 +30,5 @@ export class PlanPreviewPanel implements vscode.Disposable {
     } catch (e) {
       void vscode.window.showErrorMessage(`MoE Workbench could not show the token: ${(e as Error).message}`);
     }
-  }
-
-  dispose(): void {
-    if (!this.disposed) this.panel.dispose();
   }
 }
