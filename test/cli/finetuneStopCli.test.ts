@@ -25,8 +25,11 @@ interface Run {
   readonly stderr: string;
 }
 
-/** Runs the CLI in its own process group; `onStepLine(n, group)` is called for the n-th step line on stdout. */
-function runInGroup(args: readonly string[], onStepLine: (n: number, interrupt: () => void) => void): Promise<Run> {
+/**
+ * Runs the CLI in its own process group; `onStepLine(n, interrupt)` is called for the n-th step line on
+ * stdout, `onStderr(all, interrupt)` whenever stderr grows.
+ */
+function runInGroup(args: readonly string[], onStepLine: (n: number, interrupt: () => void) => void, onStderr?: (all: string, interrupt: () => void) => void): Promise<Run> {
   const child: ChildProcess = spawn(process.execPath, [cliBundle, ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const interrupt = (): void => {
     process.kill(-child.pid!, 'SIGINT');
@@ -43,7 +46,10 @@ function runInGroup(args: readonly string[], onStepLine: (n: number, interrupt: 
       onStepLine(n, interrupt);
     }
   });
-  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+  child.stderr!.on('data', (b: Buffer) => {
+    stderr += b.toString('utf8');
+    onStderr?.(stderr, interrupt);
+  });
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
 }
 
@@ -68,10 +74,22 @@ describe('finetune CLI: Ctrl-C and --state', () => {
     assert.ok(fs.existsSync(path.join(out, 'model.safetensors')));
 
     const cancelled = path.join(tmp, 'cancelled');
-    const c = await runInGroup([...base, '--steps', '200', '--out', cancelled], (n, interrupt) => {
-      if (n === 1) interrupt();
-      if (n === 2) interrupt();
-    });
+    // The second Ctrl-C goes as soon as the CLI has taken the first (it says "stopping"), so it lands while the
+    // stopped run still trains, evaluates or writes — not after it has finished, as waiting for a later step
+    // line could on a fast step.
+    let again = false;
+    const c = await runInGroup(
+      [...base, '--steps', '200', '--out', cancelled],
+      (n, interrupt) => {
+        if (n === 1) interrupt();
+      },
+      (all, interrupt) => {
+        if (!again && /stopping after step/.test(all)) {
+          again = true;
+          interrupt();
+        }
+      },
+    );
     assert.equal(c.code, 130, c.stderr);
     assert.match(c.stderr, /interrupted: cancelling/);
     assert.equal(fs.existsSync(cancelled), false, 'a cancel writes nothing');
