@@ -21,6 +21,7 @@ import { writeExpertPlan } from './surgery/writeExpertPlan';
 import { computeGradients } from './training/computeGradients';
 import { checkGradientsOut, LONGEST_JSON_NUMBER, streamGradientsFile } from './training/gradientsFile';
 import { trainSpecContext } from './grow/addedExperts';
+import { addExpertsJob, addExpertsPreview } from './grow/addExpertsService';
 import { DEFAULT_TRAIN_SPECS, resolveTrainSpecs } from './training/trainSpec';
 import type { Checkpoint } from './model/checkpoint';
 import { planUpcycle, ROUTER_STD, UPCYCLE_DEFAULTS, type UpcycleOptions, type UpcyclePlan } from './upcycle/upcyclePlan';
@@ -205,6 +206,8 @@ export class MoeEngineService implements EngineService {
         ...(record.evaluation ? { maxAbsLogitDiff: record.evaluation.maxAbsLogitDiff, top1Agreement: record.evaluation.top1Agreement } : {}),
       };
     },
+    addExpertsPreview: async (params) => addExpertsPreview(this.loaded().info.path, params),
+    addExperts: async (params, ctx) => addExpertsJob(this.loaded().info.path, params, ctx),
     unload: async () => {
       await this.unloadEngine();
       return null;

@@ -1,6 +1,7 @@
 // The contract between the host (extension or CLI) and the engine worker. Every request has an id and
 // settles exactly once with a result or an error (as data); progress may arrive before that.
 import type { EvalReport, ExpertPlan, ExpertProfile, OperationRecord, WrittenCheckpoint } from './expertOps';
+import type { GrowMethods } from './growProtocol';
 import type { MoeErrorData } from './moeError';
 import type { ModelInfo } from './modelInfo';
 import type { F32Matrix, I32Matrix } from './tensors';
@@ -72,8 +73,8 @@ export interface Progress {
   readonly metrics?: Readonly<Record<string, number>>;
 }
 
-/** Requests, keyed by method, with their parameters and results. */
-export interface EngineMethods {
+/** Requests, keyed by method, with their parameters and results (the grow methods in growProtocol.ts). */
+export interface EngineMethods extends GrowMethods {
   /** memoryBudget: bytes the engine may hold (weights, layer copies, activations); default: derived from free memory. */
   load: { params: { readonly modelDir: string; readonly memoryBudget?: number }; result: ModelInfo };
   inspect: { params: Record<string, never>; result: ModelInfo };
@@ -373,6 +374,8 @@ export const METHOD_CLASS: { readonly [M in EngineMethod]: MethodClass } = {
   finetunePlan: 'job',
   upcyclePreview: 'query',
   upcycle: 'job',
+  addExpertsPreview: 'query',
+  addExperts: 'job',
 };
 
 /** Among waiting queries, `interactive` ones (the visible text) go before `background` ones (the rest of a long document). */
