@@ -9,18 +9,19 @@ import type { Command } from './features/commands/command';
 import { FineTuneExpertsCommand, MergeExpertsCommand, OpenProfileCommand, OpenReportCommand, ProfileExpertsCommand, PruneExpertsCommand, SelectProfileStatisticCommand } from './features/commands/expertCommands';
 import { CloseModelCommand, InspectModelCommand, OpenModelCommand, ShowModelMenuCommand } from './features/commands/modelCommands';
 import { UpcycleToMoeCommand } from './features/commands/upcycleCommands';
-import { ColourByCommand, ComingSoonCommand, SelectExpertCommand, SelectLayerCommand, ShowTokenInExplorerCommand } from './features/commands/viewCommands';
+import { ColourByCommand, SelectExpertCommand, SelectLayerCommand, ShowTokenInExplorerCommand } from './features/commands/viewCommands';
 import { RoutingDecorations } from './features/decorations/routingDecorations';
 import { ExplorerModel } from './features/explorer/explorerModel';
 import { RoutingHoverProvider } from './features/hover/routingHoverProvider';
 import { logModelStates } from './features/log/modelLoadLog';
 import { OutputLog } from './features/log/outputLog';
-import { Commands, Views } from './features/ids';
+import { Views } from './features/ids';
 import { ModelManager } from './features/model/modelManager';
 import { ModelStatusBar } from './features/model/modelStatusBar';
 import { ModelTreeProvider } from './features/modelTree/modelTreeProvider';
 import { createModelTreeView } from './features/modelTree/modelTreeView';
 import { FinetuneFlow } from './features/finetune/finetuneFlow';
+import { AddExpertsCommand, ContinueTrainingNewExpertsCommand, DuplicateExpertCommand } from './features/grow/growCommands';
 import { ExpertOperationFlow } from './features/operations/expertOperationFlow';
 import { ProfileActions } from './features/operations/profileActions';
 import { ProfileStore } from './features/profile/profileStore';
@@ -62,6 +63,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const profileActions = new ProfileActions(engine, models, profiles, { extensionPath: context.extensionPath, storageDir: context.globalStorageUri.fsPath, log });
   const flow = new ExpertOperationFlow({ engine, models, profiles, annotations, profileActions, extensionPath: context.extensionPath, log });
   const finetune = new FinetuneFlow({ engine, models, model: () => profileActions.model(), extensionUri: context.extensionUri, log });
+  const grow = { engine, models, profiles, profileActions, extensionPath: context.extensionPath, log };
 
   const commands: Command[] = [
     new OpenModelCommand(models, demoModelDir),
@@ -83,7 +85,9 @@ export function activate(context: vscode.ExtensionContext): void {
     new OpenReportCommand(),
     new FineTuneExpertsCommand(finetune),
     own(new UpcycleToMoeCommand({ engine, models, extensionPath: context.extensionPath, log })),
-    new ComingSoonCommand(Commands.duplicateExpert, 'Duplicating experts'),
+    new AddExpertsCommand(grow),
+    new DuplicateExpertCommand(grow),
+    own(new ContinueTrainingNewExpertsCommand(models, finetune)),
   ];
   for (const c of commands) own(vscode.commands.registerCommand(c.id, (...args: unknown[]) => c.execute(...args)));
   // Load the configured (or demo) model in the background so the first annotation is quick.

@@ -22,6 +22,8 @@ export const Commands = {
   fineTuneExperts: 'moeWorkbench.fineTuneExperts',
   duplicateExpert: 'moeWorkbench.duplicateExpert',
   upcycleToMoe: 'moeWorkbench.upcycleToMoe',
+  addExperts: 'moeWorkbench.addExperts',
+  continueTrainingNewExperts: 'moeWorkbench.continueTrainingNewExperts',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -37,12 +39,15 @@ export const Panels = {
   report: 'moeWorkbench.report',
   training: 'moeWorkbench.training',
   upcyclePreview: 'moeWorkbench.upcyclePreview',
+  addExpertsPreview: 'moeWorkbench.addExpertsPreview',
 } as const;
 
 /** Context keys the extension sets (package.json `when` clauses). */
 export const Contexts = {
   /** A dense model (no MoE layers) is loaded: "Upcycle to MoE…" is offered. */
   denseModelOpen: 'moeWorkbench.denseModelOpen',
+  /** The loaded model's moe_workbench.json records added experts: "Continue Training New Experts…" is enabled. */
+  modelHasNewExperts: 'moeWorkbench.modelHasNewExperts',
 } as const;
 
 export const Settings = {

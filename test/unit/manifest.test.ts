@@ -38,10 +38,7 @@ const settings: Record<string, unknown> = Object.assign({}, ...pkg.contributes.c
 describe('package.json manifest', () => {
   it('declares exactly the commands the code registers', () => {
     assert.deepEqual(pkg.contributes.commands.map((c) => c.command).sort(), Object.values(Commands).sort());
-    for (const id of [Commands.duplicateExpert]) {
-      assert.equal(pkg.contributes.commands.find((c) => c.command === id)?.enablement, 'false', `${id} is shown disabled until it exists`);
-    }
-    for (const id of [Commands.profileExperts, Commands.pruneExperts, Commands.mergeExperts, Commands.fineTuneExperts, Commands.openReport]) {
+    for (const id of [Commands.profileExperts, Commands.pruneExperts, Commands.mergeExperts, Commands.fineTuneExperts, Commands.openReport, Commands.duplicateExpert, Commands.addExperts]) {
       assert.equal(pkg.contributes.commands.find((c) => c.command === id)?.enablement, undefined, `${id} is enabled`);
     }
   });
@@ -67,6 +64,16 @@ describe('package.json manifest', () => {
     assert.match(title.when ?? '', new RegExp(`view == ${Views.modelTree.replace('.', '\\.')} && ${Contexts.denseModelOpen.replace('.', '\\.')}`));
     assert.equal((menus['commandPalette'] ?? []).find((m) => m.command === Commands.upcycleToMoe)?.when, Contexts.denseModelOpen);
     assert.equal(pkg.contributes.commands.find((c) => c.command === Commands.upcycleToMoe)?.enablement, undefined, 'upcycle is enabled');
+  });
+
+  it('puts Duplicate Expert on experts and Add Experts on layers; Continue Training New Experts is enabled by the context key the command sets', () => {
+    const menus = pkg.contributes.menus;
+    const ctx = menus['view/item/context'] ?? [];
+    assert.match(ctx.find((m) => m.command === Commands.duplicateExpert)?.when ?? '', /viewItem == moeExpert/);
+    assert.match(ctx.find((m) => m.command === Commands.addExperts)?.when ?? '', /viewItem == moeLayer/);
+    assert.equal((menus['commandPalette'] ?? []).find((m) => m.command === Commands.duplicateExpert)?.when, 'false', 'Duplicate Expert needs the expert the menu was opened on');
+    assert.equal((menus['commandPalette'] ?? []).find((m) => m.command === Commands.continueTrainingNewExperts)?.when, Contexts.modelHasNewExperts);
+    assert.equal(pkg.contributes.commands.find((c) => c.command === Commands.continueTrainingNewExperts)?.enablement, Contexts.modelHasNewExperts);
   });
 
   it('declares the views, settings and prompt language the code uses', () => {

@@ -85,14 +85,3 @@ export class ShowTokenInExplorerCommand implements Command {
     if (typeof uri === 'string' && typeof index === 'number') this.explorer.revealToken(uri, index);
   }
 }
-
-/** Duplicate (add / split experts, issue #11): visible in menus, disabled until it exists (enablement in package.json). */
-export class ComingSoonCommand implements Command {
-  constructor(
-    readonly id: typeof Commands.duplicateExpert,
-    private readonly what: string,
-  ) {}
-  execute(): void {
-    void vscode.window.showInformationMessage(`MoE Workbench: ${this.what} is not available yet; it is on the roadmap.`);
-  }
-}

@@ -114,13 +114,17 @@ export type OperationNaming =
   | { readonly operation: 'prune'; readonly method: PruneMethod; readonly target: PruneTarget }
   | { readonly operation: 'merge'; readonly keep: number }
   | { readonly operation: 'finetune' }
-  | { readonly operation: 'upcycle'; readonly method: string; readonly experts: number; readonly topK: number };
+  | { readonly operation: 'upcycle'; readonly method: string; readonly experts: number; readonly topK: number }
+  | { readonly operation: 'add-experts'; readonly count: number; readonly from: string }
+  | { readonly operation: 'duplicate'; readonly layer: number; readonly expert: number };
 
 /** Folder name of a new checkpoint: `<model>-pruned-<method>-<target>`, `<model>-merged-keep<N>`, `<model>-finetuned` or `<model>-upcycled-<method>-e<E>k<K>`. */
 export function outputFolderName(modelName: string, op: OperationNaming): string {
   const base = modelName.replace(/[\\/:*?"<>|\s]+/g, '-') || 'model';
   if (op.operation === 'finetune') return `${base}-finetuned`;
   if (op.operation === 'upcycle') return `${base}-upcycled-${op.method}-e${op.experts}k${op.topK}`;
+  if (op.operation === 'add-experts') return `${base}-plus${op.count}-${op.from}`;
+  if (op.operation === 'duplicate') return `${base}-dup-${op.layer}-${op.expert}`;
   return op.operation === 'prune' ? `${base}-pruned-${op.method}-${targetSlug(op.target)}` : `${base}-merged-keep${op.keep}`;
 }
 

@@ -31,7 +31,7 @@ export function layerSources(p: UpcyclePreview, layer: number): string {
   }
 }
 
-const SCRIPT = `(function () {
+export const SCRIPT = `(function () {
   const vscode = acquireVsCodeApi();
   const buttons = () => document.querySelectorAll('[data-action]');
   document.addEventListener('click', (ev) => {
@@ -106,7 +106,7 @@ ${body}
 `;
 }
 
-const STYLE = `
+export const STYLE = `
 :root { color-scheme: light dark; }
 body { font-family: var(--vscode-font-family, system-ui, sans-serif); font-size: var(--vscode-font-size, 13px); color: var(--vscode-foreground, #222); background: var(--vscode-editor-background, #fff); margin: 0; padding: 0 20px 24px; }
 header { position: sticky; top: 0; background: var(--vscode-editor-background, #fff); padding: 12px 0 8px; border-bottom: 1px solid var(--vscode-panel-border, #8884); }
