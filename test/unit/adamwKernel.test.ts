@@ -120,6 +120,59 @@ describe('AdamW wasm SIMD kernel', () => {
     }
   });
 
+  test('resident moments: equal the JS loop bit for bit over 3 steps, many sizes side by side in one memory', () => {
+    const k = AdamWKernel.create()!;
+    const rnd = lcg(41);
+    const c = (t: number): AdamWConstants => adamwConstants(ADAM, t, 1e-3 * t, 0.1, 0.7);
+    // Allocated one after another (each allocation grows the memory, detaching earlier views): a tensor's
+    // last partial group must not reach its neighbour's moments.
+    const cases = sizes.map((n) => ({ n, w: mixed(n, rnd), w2: new Float32Array(0), m: new Float32Array(n), v: new Float32Array(n), r: k.allocate(n)! }));
+    for (const x of cases) {
+      x.w2 = x.w.slice();
+      assert.ok(x.r, `allocated ${x.n}`);
+      const fresh = k.views(x.r);
+      assert.ok(fresh.m.every((e) => e === 0) && fresh.v.every((e) => e === 0), `n ${x.n}: fresh moments are zeros`);
+    }
+    for (let t = 1; t <= 3; t++) {
+      for (const x of cases) {
+        const g = mixed(x.n, rnd);
+        adamwJs(x.w, g, x.m, x.v, c(t));
+        k.stepResident(x.w2, g, x.r, c(t));
+      }
+      for (const x of cases) {
+        const got = k.views(x.r);
+        assertSameBits(x.w2, x.w, `n ${x.n} step ${t} w`);
+        assertSameBits(got.m, x.m, `n ${x.n} step ${t} m`);
+        assertSameBits(got.v, x.v, `n ${x.n} step ${t} v`);
+      }
+    }
+  });
+
+  test('resident moments written through the views (a resumed state) give the same bits', () => {
+    const k = AdamWKernel.create()!;
+    const rnd = lcg(6);
+    const n = ADAMW_BLOCK + 9;
+    const [w, m, v, g] = [mixed(n, rnd), mixed(n, rnd), mixed(n, rnd, true), mixed(n, rnd)];
+    const w2 = w.slice();
+    const r = k.allocate(n)!;
+    k.views(r).m.set(m);
+    k.views(r).v.set(v);
+    const c = adamwConstants({ beta1: 0.5, beta2: 0.999, eps: 1e-6 }, 7, 0.05, 0.2, 0.5);
+    adamwJs(w, g, m, v, c);
+    k.stepResident(w2, g, r, c);
+    assertSameBits(w2, w, 'w');
+    assertSameBits(k.views(r).m, m, 'm');
+    assertSameBits(k.views(r).v, v, 'v');
+  });
+
+  test('an allocation past the 4 GiB a wasm memory holds is refused (undefined), and the kernel still works', () => {
+    const k = AdamWKernel.create()!;
+    assert.equal(k.allocate(2 ** 29), undefined, '2 x 2 GiB of moments do not fit');
+    const r = k.allocate(8)!;
+    assert.ok(r);
+    assert.throws(() => k.stepResident(new Float32Array(8), new Float32Array(7), r, adamwConstants(ADAM, 1, 1e-3, 0)), /lengths 8, 7, 8/);
+  });
+
   test('a length mismatch is refused', () => {
     assert.throws(() => kernel!.step(new Float32Array(4), new Float32Array(3), new Float32Array(4), new Float32Array(4), adamwConstants(ADAM, 1, 1e-3, 0)), /lengths 4, 3/);
   });

@@ -93,6 +93,23 @@ describe('AdamW', () => {
     assert.deepEqual(part, full);
   });
 
+  test('the state of several tensors (moments kept in the kernel memory) round-trips byte for byte, and a resumed optimizer leaves the saved arrays alone', () => {
+    const rnd = lcg(12);
+    const sizes = [1, 7, 300, 20001];
+    const ws = sizes.map((n) => randomF32(n, rnd));
+    const o = new Optimizer('adamw');
+    for (let t = 0; t < 3; t++) o.apply(ws.map((w, k) => ({ name: `t${k}`, param: w, grad: randomF32(w.length, rnd), weightDecay: 0.1 })), 1e-3);
+    const saved = o.state();
+    const copy = new Map([...saved.moments].map(([k, { m, v }]) => [k, { m: m.slice(), v: v.slice() }]));
+    const o2 = new Optimizer('adamw', undefined, saved);
+    assert.equal(o2.step, 3);
+    assert.deepEqual(o2.state().moments, copy);
+    o2.apply(ws.map((w, k) => ({ name: `t${k}`, param: w, grad: randomF32(w.length, rnd), weightDecay: 0.1 })), 1e-3);
+    assert.deepEqual(saved.moments, copy, 'the resumed optimizer did not write into the state it was given');
+    assert.notDeepEqual(o2.state().moments, copy, 'its own moments moved');
+    assert.throws(() => new Optimizer('adamw', undefined, { kind: 'adamw', step: 1, moments: new Map([['x', { m: new Float32Array(3), v: new Float32Array(2) }]]) }), /x: the saved optimizer state holds 3 first and 2 second moments/);
+  });
+
   test('bad settings and mismatched state are refused, naming the value', () => {
     assert.throws(() => new Optimizer('adamw', { beta1: 1, beta2: 0.95, eps: 1e-8 }), /beta1 1/);
     assert.throws(() => new Optimizer('adamw').apply([], Number.NaN), /learning rate .*NaN/);

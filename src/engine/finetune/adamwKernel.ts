@@ -1,10 +1,12 @@
 // One tensor's AdamW update, in float32 as torch 1.13's _single_tensor_adamw: the reference loop in JS
 // (every operation rounded with Math.fround) and the same operation sequence through the wasm SIMD module
-// (adamwWasm.ts), which is bit for bit equal (test/unit/adamwKernel.test.ts) and ~10x faster. The tensors
-// stay JS Float32Arrays (the masters are also the engine's weight overrides; wasm memory cannot alias
-// them): blocks of each are copied into the module's memory, updated there in the core's cache, and w, m,
-// v copied back; the copies cost little next to the memory traffic the update needs anyway.
-import { ADAMW_BLOCK, type AdamWInstance, instantiateAdamW } from './adamwWasm';
+// (adamwWasm.ts), which is bit for bit equal (test/unit/adamwKernel.test.ts) and ~10x faster. The weights
+// and gradients stay JS Float32Arrays (the masters are also the engine's weight overrides, the gradients
+// come from the engine; wasm memory cannot alias them): blocks of each are copied into the module's staging
+// blocks, updated there in the core's cache, and w copied back. The moments belong to the optimizer alone,
+// so they can live in the module's memory for good (allocate: resident moments, no copies); moments held in
+// JS arrays (step) are staged like w.
+import { ADAMW_BLOCK, ADAMW_STAGING, type AdamWInstance, G_AT, instantiateAdamW, M_AT, V_AT, W_AT } from './adamwWasm';
 
 /** The float32 scalars of one step (see adamwConstants). */
 export interface AdamWConstants {
@@ -53,17 +55,24 @@ export function adamwJs(w: Float32Array, g: Float32Array, m: Float32Array, v: Fl
   }
 }
 
-/** One thread's wasm instance and the views of its memory. */
-export class AdamWKernel {
-  private readonly w: Float32Array;
-  private readonly g: Float32Array;
-  private readonly m: Float32Array;
-  private readonly v: Float32Array;
+/** A tensor's moments kept in a kernel's memory: the byte offsets of m and v, and their length. */
+export interface ResidentMoments {
+  readonly m: number;
+  readonly v: number;
+  readonly length: number;
+}
 
-  private constructor(private readonly k: AdamWInstance) {
-    const view = (i: number): Float32Array => new Float32Array(k.memory, i * ADAMW_BLOCK * 4, ADAMW_BLOCK);
-    [this.w, this.g, this.m, this.v] = [view(0), view(1), view(2), view(3)];
-  }
+/** The largest memory a kernel grows to (wasm32: 4 GiB; V8's limit for one memory). */
+const MAX_BYTES = 2 ** 32;
+
+/** One wasm instance: its staging blocks, and the moments it keeps (allocated, never freed: one per optimizer). */
+export class AdamWKernel {
+  private buffer: ArrayBuffer | undefined;
+  private f32 = new Float32Array(0);
+  /** The first byte no moments use. */
+  private top = ADAMW_STAGING;
+
+  private constructor(private readonly k: AdamWInstance) {}
 
   /** The kernel, or undefined where WebAssembly SIMD is unavailable. */
   static create(): AdamWKernel | undefined {
@@ -71,37 +80,74 @@ export class AdamWKernel {
     return k ? new AdamWKernel(k) : undefined;
   }
 
-  /** adamwJs, block by block through the module. */
+  /** A float32 view of the memory as it is now (a grow replaces the buffer). */
+  private get mem(): Float32Array {
+    if (this.buffer !== this.k.memory.buffer) {
+      this.buffer = this.k.memory.buffer;
+      this.f32 = new Float32Array(this.buffer);
+    }
+    return this.f32;
+  }
+
+  /**
+   * Room for the zero moments of an `n`-element tensor in the module's memory, or undefined when it would
+   * not fit in the 4 GiB a memory can have (the caller keeps those moments in JS arrays then).
+   */
+  allocate(n: number): ResidentMoments | undefined {
+    // Whole groups of 4: a last partial group's stale lanes are written to this tensor's own padding.
+    const bytes = 4 * (Math.ceil(n / 4) * 4);
+    const need = this.top + 2 * bytes;
+    if (need > MAX_BYTES) return undefined;
+    const have = this.k.memory.buffer.byteLength;
+    if (need > have) {
+      try {
+        this.k.memory.grow(Math.ceil((need - have) / 65536));
+      } catch {
+        return undefined; // RangeError: the engine refused to grow (address space, a lower limit)
+      }
+    }
+    const r = { m: this.top, v: this.top + bytes, length: n };
+    this.top = need; // never used before: zeros, as a fresh memory page is
+    return r;
+  }
+
+  /** Views of resident moments (valid until the next allocate: a grow detaches them). */
+  views(r: ResidentMoments): { readonly m: Float32Array; readonly v: Float32Array } {
+    const mem = this.mem;
+    return { m: mem.subarray(r.m / 4, r.m / 4 + r.length), v: mem.subarray(r.v / 4, r.v / 4 + r.length) };
+  }
+
+  /** adamwJs with the moments resident in the module's memory: w and g are staged block by block. */
+  stepResident(w: Float32Array, g: Float32Array, r: ResidentMoments, c: AdamWConstants): void {
+    const n = w.length;
+    if (g.length !== n || r.length !== n) throw new RangeError(`adamw: lengths ${n}, ${g.length}, ${r.length}`);
+    const mem = this.mem;
+    for (let at = 0; at < n; at += ADAMW_BLOCK) {
+      const len = Math.min(ADAMW_BLOCK, n - at);
+      mem.set(w.subarray(at, at + len), W_AT / 4);
+      mem.set(g.subarray(at, at + len), G_AT / 4);
+      this.k.adamw((len + 3) >>> 2, W_AT, G_AT, r.m + 4 * at, r.v + 4 * at, c.clip, c.decay, c.b1, c.a1, c.b2, c.a2, c.bc2Sqrt, c.eps, c.stepSize);
+      w.set(mem.subarray(W_AT / 4, W_AT / 4 + len), at);
+    }
+  }
+
+  /** adamwJs with the moments in JS arrays: w, g, m, v staged block by block, w, m, v copied back. */
   step(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, c: AdamWConstants): void {
     const n = w.length;
     if (g.length !== n || m.length !== n || v.length !== n) throw new RangeError(`adamw: lengths ${n}, ${g.length}, ${m.length}, ${v.length}`);
+    const mem = this.mem;
     for (let at = 0; at < n; at += ADAMW_BLOCK) {
       const len = Math.min(ADAMW_BLOCK, n - at);
       const end = at + len;
-      this.w.set(w.subarray(at, end));
-      this.g.set(g.subarray(at, end));
-      this.m.set(m.subarray(at, end));
-      this.v.set(v.subarray(at, end));
+      mem.set(w.subarray(at, end), W_AT / 4);
+      mem.set(g.subarray(at, end), G_AT / 4);
+      mem.set(m.subarray(at, end), M_AT / 4);
+      mem.set(v.subarray(at, end), V_AT / 4);
       // A last partial group computes on stale lanes that are not copied back.
-      this.k.adamw((len + 3) >>> 2, c.clip, c.decay, c.b1, c.a1, c.b2, c.a2, c.bc2Sqrt, c.eps, c.stepSize);
-      w.set(this.w.subarray(0, len), at);
-      m.set(this.m.subarray(0, len), at);
-      v.set(this.v.subarray(0, len), at);
+      this.k.adamw((len + 3) >>> 2, W_AT, G_AT, M_AT, V_AT, c.clip, c.decay, c.b1, c.a1, c.b2, c.a2, c.bc2Sqrt, c.eps, c.stepSize);
+      w.set(mem.subarray(W_AT / 4, W_AT / 4 + len), at);
+      m.set(mem.subarray(M_AT / 4, M_AT / 4 + len), at);
+      v.set(mem.subarray(V_AT / 4, V_AT / 4 + len), at);
     }
   }
-}
-
-let shared: AdamWKernel | null | undefined;
-
-/** This thread's kernel, or undefined where WebAssembly SIMD is unavailable (adamwJs is used then). */
-export function adamwKernel(): AdamWKernel | undefined {
-  if (shared === undefined) shared = AdamWKernel.create() ?? null;
-  return shared ?? undefined;
-}
-
-/** adamwJs through the wasm kernel when there is one. */
-export function adamwUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, c: AdamWConstants): void {
-  const k = adamwKernel();
-  if (k) k.step(w, g, m, v, c);
-  else adamwJs(w, g, m, v, c);
 }

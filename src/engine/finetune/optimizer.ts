@@ -4,9 +4,11 @@
 // float32 kernels do, so a step is reproducible to the bit across runs and machines (no threads, fixed
 // order). SGD (no momentum) is the check optimizer: one step is exactly p - lr·g. The AdamW update runs
 // through a wasm SIMD kernel with the same float32 operation sequence (adamwKernel.ts; JS where wasm SIMD
-// is unavailable), and clipping's scale is applied inside the update pass (apply's gradScale).
+// is unavailable), and clipping's scale is applied inside the update pass (apply's gradScale). Each
+// optimizer has its own kernel and keeps the moments in its memory (resident: not copied in and out every
+// step; JS arrays past the 4 GiB a wasm memory holds); state() copies them out, a saved state is copied in.
 import { MoeError } from '../../protocol/moeError';
-import { adamwConstants, adamwUpdate } from './adamwKernel';
+import { adamwConstants, adamwJs, AdamWKernel, type ResidentMoments } from './adamwKernel';
 
 export type OptimizerKind = 'adamw' | 'sgd';
 
@@ -39,9 +41,14 @@ export interface ParamStep {
   readonly weightDecay: number;
 }
 
+/** Where one tensor's moments are: the kernel's memory, or JS arrays. */
+type Moments = { readonly resident: ResidentMoments } | (AdamMoments & { readonly resident?: undefined });
+
 export class Optimizer {
-  private readonly moments = new Map<string, AdamMoments>();
+  private readonly moments = new Map<string, Moments>();
   private t = 0;
+  /** The AdamW kernel holding the resident moments (null: wasm SIMD unavailable, adamwJs runs). */
+  private readonly kernel: AdamWKernel | null;
 
   constructor(
     readonly kind: OptimizerKind,
@@ -52,10 +59,22 @@ export class Optimizer {
       const { beta1, beta2, eps } = adam;
       if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0)) throw new MoeError('E_INPUT', `AdamW needs 0 <= beta < 1 and eps > 0 (got beta1 ${beta1}, beta2 ${beta2}, eps ${eps})`);
     }
+    this.kernel = kind === 'adamw' ? (AdamWKernel.create() ?? null) : null;
     if (state) {
       if (state.kind !== kind) throw new MoeError('E_INPUT', `the saved optimizer state is ${state.kind}, not ${kind}`);
       this.t = state.step;
-      for (const [k, v] of state.moments) this.moments.set(k, v);
+      for (const [k, { m, v }] of state.moments) {
+        if (m.length !== v.length) throw new MoeError('E_INPUT', `${k}: the saved optimizer state holds ${m.length} first and ${v.length} second moments`);
+        const r = this.kernel?.allocate(m.length);
+        if (r) {
+          const views = this.kernel!.views(r);
+          views.m.set(m);
+          views.v.set(v);
+          this.moments.set(k, { resident: r });
+        } else {
+          this.moments.set(k, { m: m.slice(), v: v.slice() });
+        }
+      }
     }
   }
 
@@ -83,15 +102,26 @@ export class Optimizer {
   /** A snapshot of the state (copies: later steps do not change it). */
   state(): OptimizerState {
     const moments = new Map<string, AdamMoments>();
-    for (const [k, { m, v }] of this.moments) moments.set(k, { m: m.slice(), v: v.slice() });
+    for (const [k, mo] of this.moments) {
+      const { m, v } = mo.resident ? this.kernel!.views(mo.resident) : mo;
+      moments.set(k, { m: m.slice(), v: v.slice() });
+    }
     return { kind: this.kind, step: this.t, moments };
   }
 
   private adamwStep(p: ParamStep, lr: number, gradScale: number): void {
+    const n = p.param.length;
     let mo = this.moments.get(p.name);
-    if (!mo) this.moments.set(p.name, (mo = { m: new Float32Array(p.param.length), v: new Float32Array(p.param.length) }));
-    if (mo.m.length !== p.param.length) throw new MoeError('E_INPUT', `${p.name}: the saved optimizer state holds ${mo.m.length} entries, the tensor ${p.param.length}`);
-    adamwUpdate(p.param, p.grad, mo.m, mo.v, adamwConstants(this.adam, this.t, lr, p.weightDecay, gradScale));
+    if (!mo) {
+      const r = this.kernel?.allocate(n);
+      this.moments.set(p.name, (mo = r ? { resident: r } : { m: new Float32Array(n), v: new Float32Array(n) }));
+    }
+    const have = mo.resident ? mo.resident.length : mo.m.length;
+    if (have !== n) throw new MoeError('E_INPUT', `${p.name}: the saved optimizer state holds ${have} entries, the tensor ${n}`);
+    const c = adamwConstants(this.adam, this.t, lr, p.weightDecay, gradScale);
+    if (mo.resident) this.kernel!.stepResident(p.param, p.grad, mo.resident, c);
+    else if (this.kernel) this.kernel.step(p.param, p.grad, mo.m, mo.v, c);
+    else adamwJs(p.param, p.grad, mo.m, mo.v, c);
   }
 }
 
