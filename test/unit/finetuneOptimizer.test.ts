@@ -2,7 +2,7 @@
 // Run: node --import tsx --test test/unit/finetuneOptimizer.test.ts
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { clipGradients, clipScale, globalNorm } from '../../src/engine/finetune/gradientClip';
+import { clipGradients, clipScale, globalNorm, sumOfSquares, sumOfSquaresJs } from '../../src/engine/finetune/gradientClip';
 import { checkSchedule, learningRateAt } from '../../src/engine/finetune/learningRate';
 import { Optimizer } from '../../src/engine/finetune/optimizer';
 
@@ -139,7 +139,45 @@ describe('learning-rate schedule', () => {
   });
 });
 
+/** The norm's defined order, written out independently: lane j sums entries j, j+8, ... of each tensor in turn. */
+function laneNorm(grads: Float32Array[]): number {
+  let total = 0;
+  for (const g of grads) {
+    const lanes = new Array<number>(8).fill(0);
+    g.forEach((x, i) => (lanes[i % 8] += x * x));
+    const [l0, l1, l2, l3, l4, l5, l6, l7] = lanes as [number, number, number, number, number, number, number, number];
+    total += ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7));
+  }
+  return Math.sqrt(total);
+}
+
 describe('gradient clipping', () => {
+  test('the global norm: each tensor in 8 lanes, then the tensors in order; wasm SIMD equals the JS loop bit for bit', () => {
+    const rnd = lcg(51);
+    const specials = [0, -0, 1e-45, -1.4e-45, 1.2e-38, 3e38, -3e38, 1, 65504, 1e-8];
+    const gradOf = (n: number): Float32Array => Float32Array.from({ length: n }, () => (rnd() < -0.35 ? specials[Math.floor((rnd() + 0.5) * specials.length)]! : rnd() * 10 ** Math.floor((rnd() + 0.5) * 30 - 20)));
+    const sizes = [0, 1, 2, 7, 8, 9, 15, 16, 17, 1001, 16383, 16384, 16385, 3 * 16384 + 5];
+    const grads = sizes.map(gradOf);
+    for (const [i, g] of grads.entries()) {
+      const js = sumOfSquaresJs(g);
+      assert.equal(sumOfSquares(g), js, `n ${sizes[i]}: wasm vs JS`);
+      assert.equal(Math.sqrt(js), laneNorm([g]), `n ${sizes[i]}: JS vs the lanes written out`);
+    }
+    // Entries of one scale, where a different lane order or pairing shows in the last bits.
+    for (let n = 9; n < 3000; n += 61) {
+      const g = randomF32(n, rnd);
+      assert.equal(sumOfSquares(g), sumOfSquaresJs(g), `uniform n ${n}: wasm vs JS`);
+      assert.equal(Math.sqrt(sumOfSquaresJs(g)), laneNorm([g]), `uniform n ${n}: JS vs the lanes written out`);
+    }
+    assert.equal(globalNorm(grads), laneNorm(grads), 'over the tensors (huge entries included: float32 squares do not overflow float64)');
+    const moderate = grads.map((g) => g.map((x) => (Math.abs(x) > 1e30 ? 1 : x)));
+    const sequential = Math.sqrt(moderate.reduce((s, g) => s + g.reduce((t, x) => t + x * x, 0), 0));
+    assert.ok(Math.abs(globalNorm(moderate) - sequential) <= 1e-12 * sequential, 'about the single running sum');
+    assert.equal(sumOfSquares(Float32Array.of(1, 2, Number.POSITIVE_INFINITY, 4, 5, 6, 7, 8, 9)), Number.POSITIVE_INFINITY, 'an infinite entry comes through');
+    assert.ok(Number.isNaN(sumOfSquares(Float32Array.of(1, 2, Number.NaN, 4))), 'NaN comes through');
+  });
+
+
   test('scales by max/(norm+1e-6) when the global norm exceeds the maximum, else leaves the gradients', () => {
     const a = Float32Array.of(3, 0);
     const b = Float32Array.of(0, 4);

@@ -131,6 +131,26 @@ export class AdamWKernel {
     }
   }
 
+  /**
+   * sumOfSquaresJs (gradientClip.ts) through the module, bit for bit: g staged block by block (a last
+   * partial run of 8 padded with zeros, which leave a lane's sum as it is), the 8 lane sums kept in the
+   * M staging block between calls, then added pairwise as the reference does.
+   */
+  sumOfSquares(g: Float32Array): number {
+    const mem = this.mem;
+    const lanes = new Float64Array(mem.buffer, M_AT, 8);
+    lanes.fill(0);
+    for (let at = 0; at < g.length; at += ADAMW_BLOCK) {
+      const len = Math.min(ADAMW_BLOCK, g.length - at);
+      mem.set(g.subarray(at, at + len), G_AT / 4);
+      const groups = Math.ceil(len / 8);
+      mem.fill(0, G_AT / 4 + len, G_AT / 4 + 8 * groups);
+      this.k.sumsq(groups, G_AT, M_AT);
+    }
+    const [s0, s1, s2, s3, s4, s5, s6, s7] = lanes as unknown as number[];
+    return s0! + s1! + (s2! + s3!) + (s4! + s5! + (s6! + s7!));
+  }
+
   /** adamwJs with the moments in JS arrays: w, g, m, v staged block by block, w, m, v copied back. */
   step(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, c: AdamWConstants): void {
     const n = w.length;

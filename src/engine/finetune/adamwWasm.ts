@@ -11,6 +11,11 @@
 // (decay 1 and clip 1 leave w and g unchanged bit for bit, so no branches are needed). The memory starts
 // with ADAMW_BLOCK-element staging blocks for w, g, m, v (ADAMW_STAGING bytes); it can grow (memory.grow)
 // so that the caller keeps moments in it for good (adamwKernel.ts).
+// A second function, sumsq(groups, at, accAt), is the gradient norm's sum of squares (gradientClip.ts):
+// over `groups` runs of 8 float32 at `at`, lane j of the 8 float64 sums at accAt (64 bytes, read at the
+// start and written at the end, so a tensor is summed block by block) adds the square of entry j of each
+// run, in order: f64x2.promote_low_f32x4 makes a float32 a float64 exactly, its square is exact (24 + 24
+// bits), and f64 add is IEEE, so each lane is bit for bit the JS reference's sum.
 import { SIMD, WASM_HEADER, type WasmModule, compileWasm, instantiateWasm, leb, mem, section, str } from '../wasm/wasmEncoding';
 
 /** Elements per staging block: the staged blocks (256 KiB) stay in a core's L2 cache. */
@@ -67,6 +72,31 @@ const body = [
   op.br, 0, op.end, op.end,
 ];
 
+// sumsq: parameters 0 groups, 1 the address of the floats, 2 the address of the sums; locals 3..6 the
+// lanes (0,1) (2,3) (4,5) (6,7) as f64x2, 7 four floats.
+const f64x2 = { promoteLow: [SIMD, 0x5f], add: [SIMD, 0xf0, 0x01], mul: [SIMD, 0xf2, 0x01] };
+/** i8x16.shuffle moving lanes 2, 3 of a f32x4 to 0, 1. */
+const HIGH_HALF = [SIMD, 0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+const [AT, ACC] = [1, 2];
+const LANES = [3, 4, 5, 6];
+const X = 7;
+const addSquare = (lane: number, half: number[]): number[] => [
+  op.get, lane, op.get, X, ...half, ...f64x2.promoteLow, op.tee, X + 1, op.get, X + 1, ...f64x2.mul, ...f64x2.add, op.set, lane,
+];
+const sumsqBody = [
+  ...LANES.flatMap((l, k) => [op.get, ACC, ...op.load, ...mem(16 * k), op.set, l]),
+  op.block, 0x40, op.loop, 0x40,
+  op.get, GROUPS, op.i32eqz, op.brIf, 1,
+  op.get, AT, ...op.load, ...mem(0), op.set, X,
+  ...addSquare(LANES[0]!, []), ...addSquare(LANES[1]!, [op.get, X, ...HIGH_HALF]),
+  op.get, AT, ...op.load, ...mem(16), op.set, X,
+  ...addSquare(LANES[2]!, []), ...addSquare(LANES[3]!, [op.get, X, ...HIGH_HALF]),
+  op.get, AT, ...i32(32), op.i32add, op.set, AT,
+  op.get, GROUPS, ...i32(1), op.i32sub, op.set, GROUPS,
+  op.br, 0, op.end, op.end,
+  ...LANES.flatMap((l, k) => [op.get, ACC, op.get, l, ...op.store, ...mem(16 * k)]),
+];
+
 let bytes: Uint8Array | undefined;
 let compiled: WasmModule | null | undefined;
 
@@ -77,13 +107,14 @@ export function adamwWasmBytes(): Uint8Array {
   const I32 = 0x7f;
   const F32 = 0x7d;
   const code = [1, 13, V128, ...body, op.end];
+  const code2 = [1, 6, V128, ...sumsqBody, op.end];
   bytes = new Uint8Array([
     ...WASM_HEADER,
-    ...section(1, [1, 0x60, 14, ...new Array<number>(5).fill(I32), ...new Array<number>(9).fill(F32), 0]),
-    ...section(3, [1, 0]),
+    ...section(1, [2, 0x60, 14, ...new Array<number>(5).fill(I32), ...new Array<number>(9).fill(F32), 0, 0x60, 3, I32, I32, I32, 0]),
+    ...section(3, [2, 0, 1]),
     ...section(5, [1, 0x00, ...leb(PAGES)]),
-    ...section(7, [2, ...str('mem'), 0x02, 0, ...str('adamw'), 0x00, 0]),
-    ...section(10, [1, ...leb(code.length), ...code]),
+    ...section(7, [3, ...str('mem'), 0x02, 0, ...str('adamw'), 0x00, 0, ...str('sumsq'), 0x00, 1]),
+    ...section(10, [2, ...leb(code.length), ...code, ...leb(code2.length), ...code2]),
   ]);
   return bytes;
 }
@@ -93,11 +124,12 @@ export interface AdamWInstance {
   /** The memory (its buffer is replaced, and views of the old one detached, by every grow). */
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   readonly adamw: (groups: number, wAt: number, gAt: number, mAt: number, vAt: number, clip: number, decay: number, b1: number, a1: number, b2: number, a2: number, bc2Sqrt: number, eps: number, stepSize: number) => void;
+  readonly sumsq: (groups: number, at: number, accAt: number) => void;
 }
 
 /** A fresh instance, or undefined where WebAssembly SIMD is unavailable. */
 export function instantiateAdamW(): AdamWInstance | undefined {
   if (compiled === undefined) compiled = compileWasm(adamwWasmBytes()) ?? null;
-  const e = instantiateWasm(compiled ?? undefined) as { mem: AdamWInstance['memory']; adamw: AdamWInstance['adamw'] } | undefined;
-  return e ? { memory: e.mem, adamw: e.adamw } : undefined;
+  const e = instantiateWasm(compiled ?? undefined) as { mem: AdamWInstance['memory']; adamw: AdamWInstance['adamw']; sumsq: AdamWInstance['sumsq'] } | undefined;
+  return e ? { memory: e.mem, adamw: e.adamw, sumsq: e.sumsq } : undefined;
 }
