@@ -4,7 +4,6 @@
 // and the notification say so. It asks only copy or noise and the output folder (and a profile when none is
 // loaded and there are other layers), writes, and offers to open the result.
 import * as vscode from 'vscode';
-import { showOperationError } from '../operations/engineProgress';
 import { focusOf } from '../operations/expertOperationFlow';
 import { duplicateNote, duplicateSettings, growRefusal } from './growInputs';
 import { askOutputDir, chooseProfile, type GrowDeps, writeGrown } from './growWrite';
@@ -26,7 +25,7 @@ export class DuplicateExpertFlow {
       void vscode.window.showErrorMessage('MoE Workbench: Duplicate Expert works on an expert: right-click an expert in the Model tree (Layer → Expert).');
       return;
     }
-    const { layer, expert } = { layer: focus.layer, expert: focus.expert };
+    const { layer, expert } = focus;
     const note = duplicateNote(layer, expert, info.moeLayers);
     const m = await vscode.window.showQuickPick(
       [
@@ -48,6 +47,6 @@ export class DuplicateExpertFlow {
     const settings = duplicateSettings(layer, expert, m.method, info.moeLayers, profileFile);
     const out = await askOutputDir(this.deps, info, { operation: 'duplicate', layer, expert }, `${TITLE} ${layer}:${expert} — output folder`, `A new folder for the checkpoint with ${info.numExperts + 1} experts per layer. ${note}`);
     if (!out) return;
-    await writeGrown(this.deps, info, { ...settings, out }, `expert ${layer}:${expert} duplicated as ${layer}:${info.numExperts} (${m.method})`, note).catch((e: unknown) => showOperationError('duplicating the expert', e, this.deps.log));
+    await writeGrown(this.deps, info, { ...settings, out }, `expert ${layer}:${expert} duplicated as ${layer}:${info.numExperts} (${m.method})`, note);
   }
 }
