@@ -1,6 +1,7 @@
 // Growing an MoE in VS Code (issue #11 §2–§5): on the bundled demo model, a profile, then "MoE: Add Experts…"
 // through the palette (2 hot copies per layer from the profile, copied router rows), its preview (new ids and
-// their sources per layer, parameters, active per token), Write Checkpoint… into the workspace; "Duplicate
+// their sources per layer, parameters, active per token), Write Checkpoint… into the workspace; from a layer's
+// context menu, that layer's own source with the others hot (noise, random rows), cancelled; "Duplicate
 // Expert…" from the Model tree's context menu on an expert (copy; the other layers take their most-used
 // expert), Open Model from the notification; then "MoE: Continue Training New Experts…", whose fine-tune flow
 // has New experts pre-selected and the new expert's chip pressed in the training panel — in code-server with
@@ -135,11 +136,38 @@ describe('e2e: add experts, duplicate an expert, continue training the new exper
     assert.deepEqual((await fs.readdir(workspace)).filter((e) => e.includes('.partial-')), [], 'nothing half-written is left');
   });
 
+  step("Add Experts from a layer's context menu: that layer's own sources, the others hot; Cancel writes nothing", async () => {
+    await wb.page.locator('.part.editor .tab').filter({ hasText: 'hello.prompt' }).first().click();
+    await wb.runCommand('MoE Workbench: Focus on Model View');
+    await waitFor('the Layer 1 row', async () => ((await treeRows()).some((r) => r.startsWith('Layer 1')) ? true : undefined), 30_000);
+    await wb.page.locator('.part.sidebar .monaco-list-row[aria-level="1"]').nth(1).click({ button: 'right' });
+    const item = wb.page.locator('.monaco-menu .action-item').filter({ hasText: 'Add Experts…' }).first();
+    await item.waitFor({ state: 'visible', timeout: 15_000 });
+    await wb.page.waitForTimeout(500); // the menu ignores a click while it is still opening
+    await item.click();
+    await answerInput('new experts per MoE layer', '1');
+    await pick('which layers choose their sources', 'Layer 1');
+    await answerInput('source experts of layer 1', '3');
+    await pick("init of the new experts' weights", 'Noise');
+    await answerInput('to perturb');
+    await pick('router rows of the new experts', 'Random');
+    await pick('profile', 'Use the current profile');
+    const view = await waitFor('the add experts preview', () => wb.webviewWith('tr.grow'), 60_000);
+    assert.match(await view.locator('body').innerText(), /the chosen experts; the other layers their most-used experts of the profile/);
+    assert.match(await view.locator('tr.grow[data-layer="1"]').innerText(), /8 ← 3 \(chosen\)/);
+    assert.match(await view.locator('tr.grow[data-layer="0"]').innerText(), /8 ← \d+ \(most used/);
+    assert.match(await view.locator('body').innerText(), /noise: copies with N\(0, 0\.02²\) on \d+ of \d+ neurons each/);
+    const entries = await fs.readdir(workspace);
+    await view.locator('button[data-action="cancel"]').click();
+    await waitFor('the preview to close', async () => ((await wb.webviewWith('tr.grow')) ? undefined : true), 30_000);
+    assert.deepEqual(await fs.readdir(workspace), entries, 'nothing was written');
+  });
+
   step('Duplicate Expert on an expert of the Model tree copies it, the other layers their most-used expert; Open Model loads it', async () => {
     await wb.page.locator('.part.editor .tab').filter({ hasText: 'hello.prompt' }).first().click();
     await wb.runCommand('MoE Workbench: Focus on Model View');
     await waitFor('the Layer 1 row', async () => ((await treeRows()).some((r) => r.startsWith('Layer 1')) ? true : undefined), 30_000);
-    await wb.page.locator('.part.sidebar .monaco-list-row[aria-level="1"]').nth(1).click();
+    if (!(await treeRows()).some((r) => r.startsWith('Expert 2'))) await wb.page.locator('.part.sidebar .monaco-list-row[aria-level="1"]').nth(1).click();
     const expertRow = wb.page.locator('.part.sidebar .monaco-list-row[aria-level="2"]').filter({ hasText: 'Expert 2' }).first();
     await expertRow.waitFor({ state: 'visible', timeout: 30_000 });
     await expertRow.click({ button: 'right' });
