@@ -23,6 +23,12 @@ export interface RandomMoeSpec {
   readonly tokenizerCorpus: string;
   readonly merges: number;
   readonly plantedRouting: boolean;
+  /** A ready tokenizer.json object to ship instead of learning one from `tokenizerCorpus`. */
+  readonly tokenizerJson?: object;
+  /** Storage dtype of the weights (default F32); config.json's torch_dtype says it. */
+  readonly dtype?: 'F32' | 'BF16';
+  /** Extra config.json keys (e.g. bos/eos token ids, router_aux_loss_coef). */
+  readonly config?: Record<string, unknown>;
 }
 
 /** xorshift128+ with Box-Muller: deterministic normal samples. */
@@ -77,14 +83,14 @@ export async function writeRandomCheckpoint(dir: string, s: RandomMoeSpec): Prom
   const D = H / s.numHeads;
   const I = s.intermediateSize;
   const E = s.numExperts;
-  const tokenizer = buildByteLevelTokenizer(s.tokenizerCorpus, s.merges) as { model: { vocab: Record<string, number> } };
+  const tokenizer = (s.tokenizerJson ?? buildByteLevelTokenizer(s.tokenizerCorpus, s.merges)) as { model: { vocab: Record<string, number> } };
   const tokVocab = Object.keys(tokenizer.model.vocab).length;
   if (tokVocab > s.vocabSize) throw new Error(`tokenizer has ${tokVocab} tokens, more than vocab_size ${s.vocabSize}`);
   let seed = s.seed * 7919;
   const rnd = (n: number, std: number): Float32Array => fill(n, std, ++seed);
   const tensors: TensorToWrite[] = [];
   const add = (name: string, shape: number[], data: Float32Array): void => {
-    tensors.push({ name, dtype: 'F32', shape, data });
+    tensors.push({ name, dtype: s.dtype ?? 'F32', shape, data });
   };
   const ones = (n: number): Float32Array => new Float32Array(n).fill(1);
 
@@ -149,8 +155,9 @@ export async function writeRandomCheckpoint(dir: string, s: RandomMoeSpec): Prom
     rope_theta: 1e6,
     sliding_window: null,
     tie_word_embeddings: false,
-    torch_dtype: 'float32',
+    torch_dtype: s.dtype === 'BF16' ? 'bfloat16' : 'float32',
     vocab_size: s.vocabSize,
+    ...s.config,
   };
   const json = (file: string, v: unknown): Promise<void> => writeFileAtomic(path.join(dir, file), (fd) => writeAll(fd, new TextEncoder().encode(JSON.stringify(v, null, 1) + '\n')));
   await writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
