@@ -8,8 +8,7 @@ import { formatBytes, formatChange, formatId, formatInteger, formatParams } from
 import { escapeHtml as esc } from '../../report/reportHtml';
 import { formatSetting } from '../../report/upcycleReport';
 import { makeNonce } from '../nonce';
-import { previewCsp } from '../planPreview/planPreviewHtml';
-import { SCRIPT, STYLE } from '../upcyclePreview/upcyclePreviewHtml';
+import { previewPage } from '../upcyclePreview/upcyclePreviewHtml';
 
 const n = (x: number): string => esc(formatInteger(x));
 
@@ -93,19 +92,5 @@ ${row('Disk size (estimate)', `<span class="num">${esc(formatBytes(p.bytes.befor
 <div class="scroll"><table class="layers"><thead><tr><th scope="col">Layer</th><th scope="col">New expert ← source</th></tr></thead><tbody>
 ${layerRows}
 </tbody></table></div></section>`;
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${esc(previewCsp(nonce, opts.cspSource))}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${esc(title)}</title>
-<style nonce="${esc(nonce)}">${STYLE}</style>
-</head>
-<body>
-${body}
-<script nonce="${esc(nonce)}">${SCRIPT}</script>
-</body>
-</html>
-`;
+  return previewPage(title, body, nonce, opts.cspSource);
 }

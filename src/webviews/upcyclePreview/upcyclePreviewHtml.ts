@@ -31,7 +31,7 @@ export function layerSources(p: UpcyclePreview, layer: number): string {
   }
 }
 
-export const SCRIPT = `(function () {
+const SCRIPT = `(function () {
   const vscode = acquireVsCodeApi();
   const buttons = () => document.querySelectorAll('[data-action]');
   document.addEventListener('click', (ev) => {
@@ -89,11 +89,16 @@ ${row('Disk size (estimate)', `<span class="num">${esc(formatBytes(f.bytes.befor
 <div class="scroll"><table class="layers"><thead><tr><th scope="col">Layer</th><th scope="col">Becomes</th><th scope="col">Expert sources</th></tr></thead><tbody>
 ${layerRows}
 </tbody></table></div></section>`;
+  return previewPage(title, body, nonce, opts.cspSource);
+}
+
+/** A preview document with Write / Cancel buttons (data-action): the strict CSP, this style and the two-button script by nonce (also the add-experts preview's). */
+export function previewPage(title: string, body: string, nonce: string, cspSource?: string): string {
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${esc(previewCsp(nonce, opts.cspSource))}">
+<meta http-equiv="Content-Security-Policy" content="${esc(previewCsp(nonce, cspSource))}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>${esc(title)}</title>
 <style nonce="${esc(nonce)}">${STYLE}</style>
@@ -106,7 +111,7 @@ ${body}
 `;
 }
 
-export const STYLE = `
+const STYLE = `
 :root { color-scheme: light dark; }
 body { font-family: var(--vscode-font-family, system-ui, sans-serif); font-size: var(--vscode-font-size, 13px); color: var(--vscode-foreground, #222); background: var(--vscode-editor-background, #fff); margin: 0; padding: 0 20px 24px; }
 header { position: sticky; top: 0; background: var(--vscode-editor-background, #fff); padding: 12px 0 8px; border-bottom: 1px solid var(--vscode-panel-border, #8884); }
