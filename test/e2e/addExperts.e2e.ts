@@ -12,8 +12,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openWorkbench, startCodeServer, type CodeServer, type Workbench } from './codeServer';
+import { answerInput as answerInputBox, inputBoxValue, pickItem } from './dialogs';
 import { artifactsDir, vsixPath } from './paths';
-import type { DomElement, FrameLocator, PageGlobals } from './playwright';
+import type { DomElement, FrameLocator } from './playwright';
 
 const PROMPT = 'Experts route tokens: 1, 2, 3. The router picks two of eight.\n';
 
@@ -31,33 +32,15 @@ describe('e2e: add experts, duplicate an expert, continue training the new exper
   let failed = false;
 
   const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => wb.waitFor(what, probe, timeoutMs);
-  const boxValue = (): Promise<string> =>
-    wb.page.evaluate(() => ((globalThis as unknown as PageGlobals).document.querySelector('.quick-input-widget .quick-input-box input') as unknown as { value: string } | null)?.value ?? '');
   const treeRows = (): Promise<string[]> => wb.page.locator('.part.sidebar .monaco-list-row').evaluateAll((els: DomElement[]) => els.map((e) => e.innerText.replace(/\s+/g, ' ').trim()));
   const grown = (): string => path.join(workspace, 'demo-plus2');
   const dup = (): string => path.join(workspace, 'demo-dup');
   const record = async (dir: string): Promise<GrowRecord> => JSON.parse(await fs.readFile(path.join(dir, 'moe_workbench.json'), 'utf8')) as GrowRecord;
   const numExperts = async (dir: string): Promise<number> => (JSON.parse(await fs.readFile(path.join(dir, 'config.json'), 'utf8')) as { num_local_experts: number }).num_local_experts;
 
-  /** Answers the input box titled `part` with `value` (or its default), then waits for it to go. */
-  const answerInput = async (part: string, value?: string): Promise<void> => {
-    await wb.waitForQuickInput(part);
-    await waitFor('the focus in the input box', () =>
-      wb.page.evaluate(() => ((globalThis as unknown as PageGlobals).document.activeElement?.closest('.quick-input-widget .quick-input-box') ? true : undefined)),
-    );
-    if (value !== undefined) {
-      await wb.page.keyboard.press('Control+A');
-      await wb.page.keyboard.insertText(value);
-    }
-    await wb.page.waitForTimeout(300); // validation runs on every change
-    await wb.page.keyboard.press('Enter');
-    await wb.waitForQuickInputGone(part);
-  };
-  const pick = async (titlePart: string, label: string): Promise<void> => {
-    await wb.waitForQuickInput(titlePart);
-    await wb.pickQuickItem(label);
-    await wb.waitForQuickInputGone(titlePart);
-  };
+  const answerInput = (part: string, value?: string): Promise<void> => answerInputBox(wb, part, value);
+  const pick = (part: string, label: string): Promise<void> => pickItem(wb, part, label);
+  const boxValue = (): Promise<string> => inputBoxValue(wb);
   const wrote = (dir: string): Promise<string> =>
     waitFor(`the "wrote ${path.basename(dir)}" notification`, async () => (await wb.notifications()).find((n) => n.startsWith(`MoE Workbench: wrote ${dir} `)), 180_000);
 
