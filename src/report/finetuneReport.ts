@@ -4,6 +4,7 @@
 // formatNumbers, so a hostile report.json cannot put markup in the page.
 import { makeNonce } from '../webviews/nonce';
 import { formatChange, formatFixed, formatInteger, formatParams, formatPercent, formatPerplexity, formatScore, formatSeconds } from './formatNumbers';
+import { type FinetuneGrowth, growthSectionHtml } from './growthReport';
 import { escapeHtml as esc, reportPage } from './reportHtml';
 
 export interface FinetuneReport {
@@ -25,6 +26,8 @@ export interface FinetuneReport {
   readonly generalLoss?: { readonly before: number; readonly after: number };
   readonly routingDrift: readonly { readonly layer: number; readonly jaccard: number; readonly changed: number; readonly tokens: number }[];
   readonly expertChanges: readonly { readonly layer: number; readonly expert: number; readonly relative: number }[];
+  /** The model was grown (upcycle / add-experts): before/after of its new parts (growthReport.ts). */
+  readonly growth?: FinetuneGrowth;
   readonly tokensPerSecond: number;
   readonly seconds: number;
 }
@@ -92,7 +95,7 @@ ${lossChart(r)}
 <p class="muted">Per MoE layer, the mean Jaccard index of each token's top-k expert set before and after training (1 = unchanged).</p>
 ${r.routingDrift.length === 0 ? '<p class="muted">No held-out data.</p>' : `<table><thead><tr><th>Layer</th><th>Jaccard</th><th>Tokens changed</th><th>Tokens</th></tr></thead><tbody>\n${drift}\n</tbody></table>`}
 <h2>Weight change per trained expert</h2>
-${r.expertChanges.length === 0 ? '<p class="muted">No routed expert was trained.</p>' : `<table><thead><tr><th>Layer</th><th>Expert</th><th>‖ΔW‖ / ‖W‖</th></tr></thead><tbody>\n${changes}\n</tbody></table>`}`;
+${r.expertChanges.length === 0 ? '<p class="muted">No routed expert was trained.</p>' : `<table><thead><tr><th>Layer</th><th>Expert</th><th>‖ΔW‖ / ‖W‖</th></tr></thead><tbody>\n${changes}\n</tbody></table>`}${r.growth ? `\n${growthSectionHtml(r.growth)}` : ''}`;
   return reportPage('Fine-tuning report', body, CHART_STYLE, nonce, opts.cspSource);
 }
 

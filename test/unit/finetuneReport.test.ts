@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { routingDrift } from '../../src/engine/finetune/routingDrift';
 import { type FinetuneReport, finetuneReportHtml } from '../../src/report/finetuneReport';
+import { checkGrowth, type FinetuneGrowth } from '../../src/report/growthReport';
 
 describe('routingDrift', () => {
   test('mean Jaccard of each token’s top-k sets, and the share of tokens that changed', () => {
@@ -67,5 +68,38 @@ describe('finetuneReportHtml', () => {
     const bad = { ...report, routingDrift: [{ layer: '<b>' as unknown as number, jaccard: '<i>' as unknown as number, changed: Number.NaN, tokens: 1 }] };
     const html = finetuneReportHtml(bad);
     assert.doesNotMatch(html, /<b>|<i>/);
+  });
+
+  const growth: FinetuneGrowth = {
+    operation: 'add-experts',
+    method: evil,
+    source: { dir: `/s/${evil}`, sha256: 'b'.repeat(64) },
+    creation: { maxAbsLogitDiff: 0.25, meanAbsLogitDiff: 0.01, top1Agreement: 0.9, sequences: 4, tokens: 128 },
+    functionRule: evil,
+    perplexity: { before: 20, after: 10 },
+    heldOutTokens: 40,
+    balance: [{ layer: 0, experts: 10, topK: 2, before: { cv: 0.5, maxVio: 1.25 }, after: { cv: 0.25, maxVio: 0.5 } }],
+    experts: [{ layer: 0, expert: 8, from: evil, share: { before: 0.05, after: 0.125 }, sourceShare: { before: 0.1, after: 0.075 }, weightChange: { reference: 'source expert', before: 0, after: 0.0312 } }],
+  };
+
+  test('the Growth section: creation difference, perplexity, CV / MaxVio, shares and weight distances, escaped; absent without growth', () => {
+    const html = finetuneReportHtml({ ...report, growth });
+    assert.match(html, /<h2>Growth<\/h2>/);
+    assert.doesNotMatch(html, /<script/i);
+    assert.match(html, /max \|logit − source logit\| <strong>0\.2500<\/strong>, mean 0\.01000, top-1 agreement 90\.0% over 4 sequences \(128 tokens\)/);
+    assert.match(html, /Held-out perplexity<\/dt><dd>20\.000 → 10\.000/);
+    assert.match(html, /<td>0<\/td><td>10, top-2<\/td><td>0\.5000 → 0\.2500<\/td><td>1\.2500 → 0\.5000<\/td>/);
+    assert.match(html, /<td>5\.0% → 12\.5%<\/td><td>10\.0% → 7\.5%<\/td><td>source expert<\/td><td>0 → 0\.03120<\/td>/);
+    assert.doesNotMatch(finetuneReportHtml(report), /<h2>Growth<\/h2>/);
+    const { creation: _c, perplexity: _p, ...bare } = growth;
+    assert.match(finetuneReportHtml({ ...report, growth: { ...bare, balance: [] } }), /not measured \(the grow operation ran with --no-eval\)[\s\S]*No held-out data/);
+  });
+
+  test('checkGrowth refuses what the page cannot draw, naming the field', () => {
+    checkGrowth(growth);
+    assert.throws(() => checkGrowth('x'), /growth is not an object/);
+    assert.throws(() => checkGrowth({ ...growth, balance: {} }), /growth\.balance/);
+    assert.throws(() => checkGrowth({ ...growth, experts: [{ layer: 0 }] }), /growth\.experts\[0\]\.weightChange/);
+    assert.throws(() => checkGrowth({ ...growth, balance: [{ layer: 0, before: 1 }] }), /growth\.balance\[0\] has no before\/after/);
   });
 });

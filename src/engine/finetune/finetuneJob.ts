@@ -19,6 +19,7 @@ import { trainableParameterCount } from '../training/trainableParameters';
 import { prepareFinetuneData, prepareTrainable } from './finetunePreparation';
 import { writeFinetunedAdapter, writeFinetunedCheckpoint } from './finetuneOutput';
 import { FinetuneRun } from './finetuneRun';
+import { growthComparison } from './growthComparison';
 import { compareDocument, compareHeldOut } from './modelComparison';
 import { routingDrift } from './routingDrift';
 import { type FinetuneReport, finetuneReportHtml } from '../../report/finetuneReport';
@@ -128,6 +129,8 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   const topK = new Map(c.layers.flatMap((l, i) => (l.kind === 'moe' ? [[i, l.routing.topK] as [number, number]] : [])));
   const drift = heldBefore && heldAfter && topK.size > 0 ? routingDrift(heldBefore.topk, heldAfter.topk, topK) : [];
   const expertChanges = await run.current.expertChanges();
+  // A grown model (upcycle / add-experts record): its new parts before/after, from the passes above.
+  const growth = await growthComparison(engine, trainer.masters, held, ctx.signal);
 
   // Output.
   const trained = run.current.hfTensors();
@@ -154,6 +157,7 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
     ...(generalBefore !== undefined && generalAfter !== undefined ? { generalLoss: { before: generalBefore, after: generalAfter } } : {}),
     routingDrift: drift,
     expertChanges,
+    ...(growth ? { growth } : {}),
     tokensPerSecond: tokens / Math.max(1e-9, seconds),
     seconds,
   };

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { Panels } from '../../features/ids';
 import { MoeError } from '../../protocol/moeError';
 import { type FinetuneReport, finetuneReportHtml } from '../../report/finetuneReport';
+import { checkGrowth } from '../../report/growthReport';
 import { MAX_REPORT_BYTES } from './readReport';
 
 export const FINETUNE_REPORT_FORMAT = 'moe-workbench.finetune-report';
@@ -39,6 +40,7 @@ export function finetuneReportPage(raw: unknown, file: string, cspSource: string
     throw new MoeError('E_INPUT', `${file} is not a version-1 MoE Workbench fine-tuning report`, file);
   }
   try {
+    if (r.growth !== undefined) checkGrowth(r.growth);
     return finetuneReportHtml(r, { cspSource });
   } catch (e) {
     throw new MoeError('E_INPUT', `${file} is not a well-formed MoE Workbench fine-tuning report (${(e as Error).message})`, file);
