@@ -4,11 +4,12 @@
 import * as path from 'node:path';
 import type { AddExpertsParams, AddExpertsPreview, AddExpertsResult, AddExpertsSettings, GrowAddedExpert, GrowFigures } from '../../protocol/growProtocol';
 import { MoeError } from '../../protocol/moeError';
-import { inactivePerToken, parameterCount } from '../../report/upcycleReport';
+import { parameterCount } from '../../report/upcycleReport';
 import type { RequestContext } from '../engineService';
 import { type Checkpoint, openCheckpoint } from '../model/checkpoint';
 import { ADD_EXPERTS_DEFAULTS, type AddExpertsOptions, type AddExpertsPlan, checkAddExperts, needsProfile, planAddExperts } from './addExpertsPlan';
 import { functionRule } from './addExpertsRecord';
+import { fileBytes, figuresOf, inactive } from './growFigures';
 import { addExpertsTensors } from './addExpertsTensors';
 import { profileUsage } from './growData';
 import { writeAddedExperts } from './writeAddedExperts';
@@ -30,12 +31,7 @@ export function addExpertsOptions(s: AddExpertsSettings): AddExpertsOptions {
   };
 }
 
-const fileBytes = (ckpt: Checkpoint): number => ckpt.files.reduce((a, f) => a + f.fileSize, 0);
 const tensorBytes = (ckpt: Checkpoint): number => [...ckpt.tensors.values()].reduce((a, t) => a + t.entry.byteLength, 0);
-
-/** Routed experts a token does not run, per MoE layer summed: the parameters not active per token. */
-const inactive = (ckpt: Checkpoint, p: AddExpertsPlan, experts: number): number =>
-  inactivePerToken({ experts, topK: p.topK, moeLayers: p.moeLayers.length, hiddenSize: ckpt.config.hiddenSize, expertIntermediate: p.intermediate });
 
 function layersOf(p: AddExpertsPlan, usage?: ReadonlyMap<number, readonly number[]>): AddExpertsPreview['layers'] {
   return p.moeLayers.map((L) => ({
@@ -85,17 +81,6 @@ export function addExpertsPreview(modelDir: string, s: AddExpertsSettings): AddE
     };
   } finally {
     ckpt.close();
-  }
-}
-
-/** Parameters (total and active per token) and bytes of a checkpoint folder, from its headers. */
-function figuresOf(dir: string, plan: AddExpertsPlan, experts: number): { parameters: number; active: number; bytes: number } {
-  const c = openCheckpoint(dir);
-  try {
-    const parameters = parameterCount([...c.tensors.values()].map((t) => t.entry));
-    return { parameters, active: parameters - inactive(c, plan, experts), bytes: fileBytes(c) };
-  } finally {
-    c.close();
   }
 }
 

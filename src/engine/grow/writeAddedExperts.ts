@@ -1,7 +1,8 @@
 // Writes an MoE checkpoint grown by N experts per MoE layer (issue #11 §2) through the shared writer: all at
 // once or not at all, config.json with only the expert count changed, the source's other files copied,
-// moe_workbench.json last. Before the folder is committed the staged checkpoint is opened (config and tensors
-// must agree) and, when asked, its logits are compared with the source's, so the record carries the difference.
+// moe_workbench.json and the report last. Before the folder is committed the staged checkpoint is opened (config and tensors
+// must agree) and, when asked, its logits are compared with the source's, so the record carries the difference;
+// report.json / report.html (src/report/addExpertsReport.ts) are written beside it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SkippedFile, WrittenCheckpoint } from '../../protocol/expertOps';
@@ -18,6 +19,11 @@ import { type AddExpertsOptions, type AddExpertsPlan, checkAddExperts, needsProf
 import { addExpertsRecord, type AddExpertsData, type AddExpertsRecord } from './addExpertsRecord';
 import { addExpertsTensors } from './addExpertsTensors';
 import { domainRows, expertUsage, profileUsage, type Usage } from './growData';
+import { checkpointFigures } from './growFigures';
+import { addExpertsReport, addExpertsReportHtml } from '../../report/addExpertsReport';
+
+const REPORT_JSON = 'report.json';
+const REPORT_HTML = 'report.html';
 
 export interface AddExpertsResult {
   readonly written: WrittenCheckpoint;
@@ -84,7 +90,14 @@ export async function writeAddedExperts(srcDir: string, outDir: string, options:
         return [];
       },
       beforeCommit: async (tmp) => {
-        openCheckpoint(tmp).close(); // throws if config.json and the tensors disagree
+        // Throws if config.json and the tensors disagree; its headers give the report's figures after.
+        const staged = openCheckpoint(tmp);
+        let after: ReturnType<typeof checkpointFigures>;
+        try {
+          after = checkpointFigures(staged, plan, plan.newExperts);
+        } finally {
+          staged.close();
+        }
         let evaluation: UpcycleEvaluation | undefined;
         if (opts.evaluate !== false) {
           if (opts.signal?.aborted) throw cancelledError(outAbs);
@@ -103,6 +116,11 @@ export async function writeAddedExperts(srcDir: string, outDir: string, options:
           skipped,
         });
         await writeNewFile(path.join(tmp, RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
+        const before = checkpointFigures(ckpt, plan, plan.oldExperts);
+        const figures = { parameters: { before: before.parameters, after: after.parameters, activeBefore: before.active, activeAfter: after.active }, bytes: { before: before.bytes, after: after.bytes } };
+        const report = addExpertsReport(record, outAbs, ckpt.config.numLayers, plan, figures);
+        await writeNewFile(path.join(tmp, REPORT_JSON), JSON.stringify(report, null, 2) + '\n');
+        await writeNewFile(path.join(tmp, REPORT_HTML), addExpertsReportHtml(report));
       },
     }, opts);
     return { written, record: record!, plan };

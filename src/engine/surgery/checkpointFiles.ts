@@ -11,14 +11,18 @@ export const PROFILE_COPY_FILE = 'moe-workbench-profile.json';
 export const MAX_SHARD_BYTES = 5e9;
 export const INDEX_FILE = 'model.safetensors.index.json';
 
+/** The report an operation writes beside its checkpoint (upcycle, add-experts, fine-tuning). */
+export const REPORT_FILES: readonly string[] = ['report.json', 'report.html'];
+
 /**
  * Files of the source folder that are not copied: the weights (rewritten), config.json (rewritten), an old
- * record and profile copy, the profiles of the source, reference outputs of test fixtures, weights in other
+ * record, report and profile copy (they describe the operation that made the source, and the new folder's own
+ * would collide with them), the profiles of the source, reference outputs of test fixtures, weights in other
  * formats (they would describe the old tensors), and hidden files (VCS and tool leftovers, e.g. an
  * interrupted write's temp file).
  */
 export function isCopiedFile(name: string): boolean {
-  if (name === 'config.json' || name === RECORD_FILE || name === PROFILE_COPY_FILE || name === 'moe-workbench-profiles' || name.startsWith('expected') || name.startsWith('.')) return false;
+  if (name === 'config.json' || name === RECORD_FILE || REPORT_FILES.includes(name) || name === PROFILE_COPY_FILE || name === 'moe-workbench-profiles' || name.startsWith('expected') || name.startsWith('.')) return false;
   return !/(\.safetensors|\.index\.json|\.bin|\.pt|\.pth|\.ckpt|\.h5|\.msgpack|\.gguf|\.onnx|\.onnx\.data)$/.test(name);
 }
 

@@ -4,6 +4,7 @@ import { STATISTIC_LABELS } from '../../engine/experts/expertStatistics';
 import type { ExpertStatistic } from '../../protocol/expertOps';
 import { readReport, showReportPanel } from '../../webviews/report/reportPanel';
 import { isFinetuneReport, readReportJson, showFinetuneReportPanel } from '../../webviews/report/finetuneReportPanel';
+import { isAddExpertsReport, showAddExpertsReportPanel } from '../../webviews/growPreview/addExpertsReportPanel';
 import { isUpcycleReport, showUpcycleReportPanel } from '../../webviews/upcyclePreview/upcycleReportPanel';
 import { Commands } from '../ids';
 import { STATISTIC_SHORT } from '../modelTree/expertProfileText';
@@ -107,10 +108,11 @@ export class OpenReportCommand implements Command {
     }
     if (!p) return;
     try {
-      // Fine-tuning and upcycling reports have their own pages; prune and merge reports share reportHtml.
+      // Fine-tuning, upcycling and add-experts reports have their own pages; prune and merge reports share reportHtml.
       const { file, raw } = readReportJson(p);
       if (isFinetuneReport(raw)) showFinetuneReportPanel(raw, file);
       else if (isUpcycleReport(raw)) showUpcycleReportPanel(raw, file);
+      else if (isAddExpertsReport(raw)) showAddExpertsReportPanel(raw, file);
       else showReportPanel(readReport(file));
     } catch (e) {
       showOperationError(`opening the report ${p}`, e);
