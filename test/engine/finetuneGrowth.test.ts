@@ -29,15 +29,23 @@ const ids = Array.from({ length: 40 }, (_, i) => (i * 37 + 11) % 250);
 const params = (outDir: string): FinetuneParams => ({ ids, outDir, steps: 4, lr: 3e-2, optimizer: 'adamw', schedule: 'constant', warmup: 0, weightDecay: 0, gradClip: 1, seed: 0, train: ['new-experts'] });
 
 /**
- * The model loaded with a budget 64 MiB above its default plan's peak: the finetune job refuses a training
- * state larger than budget − peak, and a plan whose token cap is bound by memory (the Mixtral fixture's long
- * context) fills the default budget to within a few hundred KiB, depending on the memory free at the time.
+ * The model loaded with a memory budget that leaves `needBytes` beside the plan's peak: the finetune job
+ * refuses a training state larger than budget − peak, and a plan whose token cap is bound by memory (the
+ * Mixtral fixture's long context) grows its attention span into the budget, leaving anywhere from a few KiB
+ * to a few MiB (less than one more token's cost). Budgets are tried until one leaves room.
  */
-async function loadWithRoom(dir: string): Promise<MoeEngine> {
+async function loadWithRoom(dir: string, needBytes: number): Promise<MoeEngine> {
   const probe = await MoeEngine.load(dir);
-  const peak = probe.info.memory!.estimate.peakBytes;
+  const budget = probe.info.memory!.budgetBytes;
   await probe.dispose();
-  return MoeEngine.load(dir, { memoryBudget: peak + 64 * 2 ** 20 });
+  // Budgets just below the default (which is the memory free; a larger one would be cut down to it), 1 MiB apart.
+  for (let k = 0; k < 64; k++) {
+    const engine = await MoeEngine.load(dir, { memoryBudget: budget - k * 2 ** 20 });
+    const m = engine.info.memory!;
+    if (m.budgetBytes - m.estimate.peakBytes >= needBytes) return engine;
+    await engine.dispose();
+  }
+  throw new Error(`${dir}: no budget within 64 MiB below ${budget} bytes leaves ${needBytes} bytes beside the plan's peak for the training state`);
 }
 
 /** Per MoE layer, the load of each expert on `ids` from the routing trace of a plain forward of `dir`. */
@@ -80,8 +88,8 @@ function distance(aDir: string, e: number, bDir: string, s: number, L: number): 
   }
 }
 
-async function finetune(model: string, out: string): Promise<{ report: FinetuneReport; html: string }> {
-  const engine = await loadWithRoom(model);
+async function finetune(model: string, out: string, needBytes: number): Promise<{ report: FinetuneReport; html: string }> {
+  const engine = await loadWithRoom(model, needBytes);
   try {
     await runFinetune(engine, params(out), ctx);
   } finally {
@@ -119,7 +127,8 @@ describe('fine-tuning report of a grown model: the Growth section', () => {
     const up = path.join(root, 'up');
     const { record } = await writeUpcycled(fixture('llama'), up, { ...UPCYCLE_DEFAULTS, experts: 4, topK: 2 }, { evaluate: true });
     const out = path.join(root, 'up-trained');
-    const { report, html } = await finetune(up, out);
+    // 2 layers × 4 experts × 3 × 64 × 128 parameters, 16 bytes each with AdamW (3 MiB).
+    const { report, html } = await finetune(up, out, 3.5 * 2 ** 20);
     const g = report.growth;
     assert.ok(g, 'a Growth section');
     assert.equal(g.operation, 'upcycle');
@@ -156,7 +165,8 @@ describe('fine-tuning report of a grown model: the Growth section', () => {
     const grown = path.join(root, 'grown');
     const { record } = await writeAddedExperts(fixture('mixtral'), grown, { ...ADD_EXPERTS_DEFAULTS, count: 2, from: { list: [{ layer: 0, expert: 3 }, { layer: 0, expert: 5 }, { layer: 1, expert: 1 }, { layer: 1, expert: 1 }] }, router: 'random' }, { evaluate: true });
     const out = path.join(root, 'grown-trained');
-    const { report, html } = await finetune(grown, out);
+    // 2 layers × 2 experts × 3 × 64 × 64 parameters, 16 bytes each (768 KiB).
+    const { report, html } = await finetune(grown, out, 2 ** 20);
     const g = report.growth!;
     assert.equal(g.operation, 'add-experts');
     assert.deepEqual(g.creation, record.evaluation);
@@ -183,7 +193,7 @@ describe('fine-tuning report of a grown model: the Growth section', () => {
 
   test('a fine-tuning of a model that was not grown has no Growth section', async () => {
     const out = path.join(root, 'plain');
-    const engine = await loadWithRoom(fixture('mixtral'));
+    const engine = await loadWithRoom(fixture('mixtral'), 2 ** 19);
     try {
       await runFinetune(engine, { ...params(out), steps: 1, train: ['experts=0:1'] }, ctx);
     } finally {
