@@ -184,11 +184,16 @@ async function trainingThroughput(withTorch: boolean, profile: boolean): Promise
 
   // Step 1 (warm-up: sessions, arenas, moments allocated) is also the check that both compute the same.
   const ours: number[] = [];
+  /** Our process's CPU time per step (all its threads): less exposed to other load than the wall time. */
+  const oursCpu: number[] = [];
   const theirs: Record<string, number>[] = [];
   const timeOurs = async (): Promise<Awaited<ReturnType<FinetuneRun['runStep']>>> => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const r = await run.runStep();
     ours.push(performance.now() - t0);
+    const cpu = process.cpuUsage(c0);
+    oursCpu.push((cpu.user + cpu.system) / 1000);
     return r;
   };
   const s1 = await timeOurs();
@@ -200,6 +205,7 @@ async function trainingThroughput(withTorch: boolean, profile: boolean): Promise
     console.log(`  updated weights, layers 0 and ${c.numLayers - 1} (${cmp.tensors} tensors, ${cmp.entries.toLocaleString('en-US')} entries): max |ours - torch| = ${cmp.maxDiffLr.toExponential(2)} x lr; ${cmp.over1pct} entries (${((100 * cmp.over1pct) / cmp.entries).toExponential(1)}%) differ by more than 1% of lr (AdamW's first update is ~lr·sign(g): entries whose gradient is ~0 are where rounding shows)`);
   }
   ours.length = 0;
+  oursCpu.length = 0;
   let step2Loss: [number, number] | undefined;
   for (let r = 0; r < REPS + 1; r++) {
     const s = await timeOurs();
@@ -211,7 +217,7 @@ async function trainingThroughput(withTorch: boolean, profile: boolean): Promise
   // Step 2 still grows arenas on both sides; the figures are the median of the steps after it.
   const om = median(ours.slice(1));
   const tm = (k: string): number => median(theirs.slice(1).map((x) => x[k]!));
-  console.log(`\n  ours  ${om.toFixed(0)} ms/step = ${tokS(om)} (median of ${REPS} steps)`);
+  console.log(`\n  ours  ${om.toFixed(0)} ms/step = ${tokS(om)} (median of ${REPS} steps; CPU time of our process, all threads, ${median(oursCpu.slice(1)).toFixed(0)} ms/step; load average now ${os.loadavg()[0].toFixed(1)})`);
   if (torch) {
     console.log(`  torch ${tm('ms').toFixed(0)} ms/step = ${tokS(tm('ms'))} (forward ${tm('forward_ms').toFixed(0)} | backward ${tm('backward_ms').toFixed(0)} | clip ${tm('clip_ms').toFixed(0)} | AdamW ${tm('optimizer_ms').toFixed(0)} ms)`);
     console.log(`  ratio ${(tm('ms') / om).toFixed(2)}x (goal >= 1.5x); fastest steps, less exposed to other load: ours ${Math.min(...ours.slice(1)).toFixed(0)} ms, torch ${Math.min(...theirs.slice(1).map((x) => x['ms']!)).toFixed(0)} ms = ${(Math.min(...theirs.slice(1).map((x) => x['ms']!)) / Math.min(...ours.slice(1))).toFixed(2)}x`);
