@@ -9,6 +9,7 @@ import { describeCheckpoint } from '../engine/modelInfo';
 import { DROP_MODES, ROUTER_INITS, UPCYCLE_DEFAULTS, UPCYCLE_METHODS, type UpcycleOptions } from '../engine/upcycle/upcyclePlan';
 import type { UpcycleRecord } from '../engine/upcycle/upcycleRecord';
 import { writeUpcycled } from '../engine/upcycle/writeUpcycled';
+import { upcycleReportFiles } from '../engine/upcycle/upcycleReportFiles';
 import { UsageError } from './expertCommands';
 import { DECIMAL, parseIdList } from './flagValues';
 
@@ -134,7 +135,7 @@ function methodText(r: UpcycleRecord): string {
 /** Runs the command; returns the exit code (errors are thrown: UsageError → 2, MoeError → 1 in cli.ts). */
 export async function upcycleCommand(v: UpcycleFlags, io: UpcycleIo): Promise<number> {
   const req = upcycleRequest(v);
-  const { written, record, plan } = await writeUpcycled(req.model, req.out, req.options, { evaluate: req.evaluate, ...(io.signal ? { signal: io.signal } : {}), ...(io.onProgress ? { onProgress: io.onProgress } : {}) });
+  const { written, record, plan } = await writeUpcycled(req.model, req.out, req.options, { evaluate: req.evaluate, reportFiles: (r) => upcycleReportFiles(req.model, path.resolve(req.out), r).files, ...(io.signal ? { signal: io.signal } : {}), ...(io.onProgress ? { onProgress: io.onProgress } : {}) });
   const before = parametersOf(req.model);
   const after = parametersOf(written.dir);
   if (v.json) {

@@ -27,7 +27,9 @@ import type { Checkpoint } from './model/checkpoint';
 import { planUpcycle, ROUTER_STD, UPCYCLE_DEFAULTS, type UpcycleOptions, type UpcyclePlan } from './upcycle/upcyclePlan';
 import { upcycleTensors } from './upcycle/upcycleTensors';
 import { writeUpcycled } from './upcycle/writeUpcycled';
-import { inactivePerToken, parameterCount, upcycleFigures, upcycleReport, upcycleReportHtml } from '../report/upcycleReport';
+import { parameterCount, upcycleFigures } from '../report/upcycleReport';
+import { fileBytes } from './grow/growFigures';
+import { inactiveOf, upcycleReportFiles } from './upcycle/upcycleReportFiles';
 
 /** Longest text a `tokenize` request takes (the extension annotates at most 2,000,000 characters). */
 export const MAX_TOKENIZE_CHARS = 4_000_000;
@@ -188,14 +190,10 @@ export class MoeEngineService implements EngineService {
         signal: ctx.signal,
         onProgress: (p) => ctx.progress(p),
         pause: () => ctx.pause(),
-        reportFiles: ({ record, plan, dir }) => {
-          const measured = measuredFigures(src, dir, plan);
-          figures = measured.figures;
-          const report = upcycleReport(record, path.resolve(out), measured.numLayers, figures);
-          return [
-            { name: 'report.json', bytes: JSON.stringify(report, null, 2) + '\n' },
-            { name: 'report.html', bytes: upcycleReportHtml(report) },
-          ];
+        reportFiles: (r) => {
+          const made = upcycleReportFiles(src, path.resolve(out), r);
+          figures = made.figures;
+          return made.files;
         },
       });
       if (!figures) throw new MoeError('E_INTERNAL', 'the upcycled checkpoint was written without its report');
@@ -285,9 +283,6 @@ function upcycleOptions(p: UpcycleSettings): UpcycleOptions {
 }
 
 const tensorBytes = (ckpt: Checkpoint): number => [...ckpt.tensors.values()].reduce((a, t) => a + t.entry.byteLength, 0);
-const fileBytes = (ckpt: Checkpoint): number => ckpt.files.reduce((a, f) => a + f.fileSize, 0);
-const inactiveOf = (ckpt: Checkpoint, plan: UpcyclePlan): number =>
-  inactivePerToken({ experts: plan.options.experts, topK: plan.options.topK, moeLayers: plan.moeLayers.length, hiddenSize: ckpt.config.hiddenSize, expertIntermediate: plan.expertIntermediate });
 
 /** Before/after from the planned tensors: the after's bytes are its tensor data plus the source's header overhead. */
 function upcyclePreviewOf(ckpt: Checkpoint, plan: UpcyclePlan): UpcyclePreview {
@@ -314,24 +309,4 @@ function upcyclePreviewOf(ckpt: Checkpoint, plan: UpcyclePlan): UpcyclePreview {
     routerStd: ROUTER_STD,
     functionPreserving: o.method === 'copy',
   };
-}
-
-/** The figures of the written (staged) checkpoint against its source, from both folders' headers. */
-function measuredFigures(srcDir: string, outDir: string, plan: UpcyclePlan): { figures: UpcycleFigures; numLayers: number } {
-  const src = openCheckpoint(srcDir);
-  try {
-    const out = openCheckpoint(outDir);
-    try {
-      const figures = upcycleFigures(
-        { parameters: parameterCount([...src.tensors.values()].map((t) => t.entry)), bytes: fileBytes(src) },
-        { parameters: parameterCount([...out.tensors.values()].map((t) => t.entry)), bytes: fileBytes(out) },
-        inactiveOf(out, plan),
-      );
-      return { figures, numLayers: out.config.numLayers };
-    } finally {
-      out.close();
-    }
-  } finally {
-    src.close();
-  }
 }

@@ -40,6 +40,11 @@ describe('add-experts CLI', () => {
     assert.match(text, /^function {4}renormalised top-2: a copy ties with its source/m);
     assert.match(text, /^difference {2}max \|logit − source logit\| \S+, mean \S+, top-1 agreement [\d.]+% over 4 sequences \(128 tokens\)$/m);
     assert.match(text, new RegExp(`^wrote {7}${esc(out)} \\(\\d+ files, [\\d,]+ bytes\\)$`, 'm'));
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as { format: string; layers: unknown };
+    const record = JSON.parse(fs.readFileSync(path.join(out, 'moe_workbench.json'), 'utf8')) as { layers: unknown };
+    assert.equal(report.format, 'moe-workbench.add-experts-report');
+    assert.deepEqual(report.layers, record.layers, 'the sources per new expert');
+    assert.match(fs.readFileSync(path.join(out, 'report.html'), 'utf8'), /<h1>Add experts report<\/h1>/);
     const c = openCheckpoint(out);
     try {
       assert.equal(c.config.layers[0]!.kind === 'moe' && c.config.layers[0]!.routing.numExperts, 9);

@@ -35,7 +35,14 @@ describe('upcycle CLI', () => {
     const diff = /max \|logit − dense logit\| (\S+), .* top-1 agreement 100\.0% over 4 sequences \(128 tokens\); copies with renormalised top-k compute the dense function/.exec(text);
     assert.ok(diff, text);
     assert.ok(Number(diff[1]) <= 1e-5, `difference ${diff[1]}`);
-    assert.match(text, new RegExp(`^wrote {7}${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(5 files, [\\d,]+ bytes\\)$`, 'm'));
+    assert.match(text, new RegExp(`^wrote {7}${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(7 files, [\\d,]+ bytes\\)$`, 'm'));
+    // The shared report beside the checkpoint, as the VS Code command writes it.
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as { format: string; evaluation: unknown; output: { dir: string } };
+    const record = JSON.parse(fs.readFileSync(path.join(out, 'moe_workbench.json'), 'utf8')) as { evaluation: unknown };
+    assert.equal(report.format, 'moe-workbench.upcycle-report');
+    assert.equal(report.output.dir, out);
+    assert.deepEqual(report.evaluation, record.evaluation);
+    assert.match(fs.readFileSync(path.join(out, 'report.html'), 'utf8'), /<h1>Upcycling report<\/h1>/);
     const c = openCheckpoint(out);
     try {
       assert.equal(c.config.modelType, 'qwen3_moe');
