@@ -2,7 +2,7 @@
 // (code-server + headless Chromium, the packaged VSIX, its bundled demo model), every token tinted by its
 // top-1 expert in one layer, written to media/readme/mixed-prompt.png (editor and status bar only).
 //
-//   node --import tsx scripts/e2e/readmeScreenshot.ts [--layer N] [--out file.png] [--reuse-vsix]
+//   node --import tsx scripts/e2e/readmeScreenshot.ts [--layer N] [--out file.png] [--sample file.prompt] [--reuse-vsix]
 //
 // --layer N picks the layer the tint shows ("MoE: Select Layer…"); without it, the layer with the highest
 // mutual information between domain and top-1 expert in media/demo-model/training.json, when that file has
@@ -31,19 +31,18 @@ const MAX_HEIGHT = 520;
 const FONT_SIZE = 18;
 const LINE_HEIGHT = 28;
 const PADDING = 14;
-/** Editor tabs and status bar heights of VS Code's default layout, for fitting the window to the sample. */
-const CHROME_HEIGHT = 35 + 22;
 /** The decorations count as settled when they have not changed for this long with the engine idle. */
 const SETTLED_MS = 1_500;
 
 interface Options {
   layer: number | undefined;
   out: string;
+  sample: string;
   reuseVsix: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const options: Options = { layer: undefined, out: DEFAULT_OUT, reuseVsix: false };
+  const options: Options = { layer: undefined, out: DEFAULT_OUT, sample: SAMPLE, reuseVsix: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -56,8 +55,9 @@ function parseArgs(argv: readonly string[]): Options {
       if (!/^\d+$/.test(v)) throw new Error(`--layer must be a layer index (0, 1, …), not "${v}"`);
       options.layer = Number(v);
     } else if (arg === '--out') options.out = path.resolve(value());
+    else if (arg === '--sample') options.sample = path.resolve(value());
     else if (arg === '--reuse-vsix') options.reuseVsix = true;
-    else throw new Error(`unknown argument "${arg}": usage: readmeScreenshot [--layer N] [--out file.png] [--reuse-vsix]`);
+    else throw new Error(`unknown argument "${arg}": usage: readmeScreenshot [--layer N] [--out file.png] [--sample file.prompt] [--reuse-vsix]`);
   }
   return options;
 }
@@ -123,7 +123,7 @@ async function modelStatus(wb: Workbench): Promise<{ text: string; busy: boolean
   const items = await wb.page.locator('.part.statusbar .statusbar-item').evaluateAll((els: DomElement[]) =>
     els.map((e) => ({
       text: e.innerText.replace(/\s+/g, ' ').trim(),
-      busy: e.querySelector('.codicon-modifier-spin, .codicon-sync, .codicon-watch, .codicon-loading') !== null || /~spin|\$\(watch\)/.test(e.getAttribute('aria-label') ?? ''),
+      busy: e.querySelector('.codicon-modifier-spin, .codicon-sync, .codicon-watch, .codicon-loading') !== null || /~spin|annotation waiting/.test(`${e.getAttribute('aria-label') ?? ''} ${e.innerText}`),
     })),
   );
   return items.find((i) => / · (\d+×\d+ top-\d+|dense)\b/.test(i.text));
@@ -160,20 +160,21 @@ async function waitForSettledDecorations(wb: Workbench, what: string): Promise<n
 }
 
 /**
- * How many pixels the window lacks (or has too many) for the editor to show every line of the file and its
- * bottom padding, without scrolling: the last rendered line's bottom against the editor's visible bottom.
+ * How many pixels the window has too many (negative) or lacks for the editor to show its rendered lines and
+ * its bottom padding without scrolling: the last rendered line's bottom (wrapped lines included) against
+ * the editor's visible bottom. Exact when every line is rendered, i.e. when the editor is at least as tall
+ * as its content.
  */
-async function missingHeight(wb: Workbench, lines: number): Promise<number | undefined> {
-  return wb.page.evaluate((want: { lines: number; lineHeight: number; padding: number }) => {
+async function extraHeight(wb: Workbench): Promise<number | undefined> {
+  return wb.page.evaluate((padding: number) => {
     const d = (globalThis as unknown as PageGlobals).document;
     const editor = d.querySelector('.part.editor .editor-group-container.active .monaco-editor .monaco-scrollable-element.editor-scrollable');
-    const first = d.querySelector('.part.editor .editor-group-container.active .monaco-editor .view-lines .view-line');
-    if (!editor || !first) return undefined;
-    const top = editor.getBoundingClientRect().top;
-    const bottom = top + editor.getBoundingClientRect().height;
-    // Lines sit at padding + i * lineHeight below the top of the scrolled-to-top editor.
-    return Math.ceil(top + want.padding + want.lines * want.lineHeight + want.padding - bottom);
-  }, { lines, lineHeight: LINE_HEIGHT, padding: PADDING });
+    const lines = Array.from(d.querySelectorAll('.part.editor .editor-group-container.active .monaco-editor .view-lines .view-line'));
+    if (!editor || lines.length === 0) return undefined;
+    const box = editor.getBoundingClientRect();
+    const last = Math.max(...lines.map((l) => l.getBoundingClientRect().top + l.getBoundingClientRect().height));
+    return Math.ceil(last + padding - (box.top + box.height));
+  }, PADDING);
 }
 
 /** Hovers the first token: the MoE layers its hover has a row for ("L2 …") and the one it marks as selected ("L2 ◂"). */
@@ -186,22 +187,19 @@ async function hoverLayers(wb: Workbench): Promise<{ layers: number[]; selected:
 async function main(): Promise<void> {
   const t0 = Date.now();
   const options = parseArgs(process.argv.slice(2));
-  if (!existsSync(SAMPLE)) throw new Error(`the sample prompt ${SAMPLE} is missing`);
-  const sample = readFileSync(SAMPLE, 'utf8');
+  if (!existsSync(options.sample)) throw new Error(`the sample prompt ${options.sample} is missing`);
+  if (!options.sample.endsWith('.prompt')) throw new Error(`the sample ${options.sample} must be a .prompt file (the extension annotates the moe-prompt language)`);
   const chosen = options.layer !== undefined ? { layer: options.layer, why: '--layer' } : (() => {
     const best = mostInformativeLayer();
     return best ? { layer: best.layer, why: `highest MI(domain; top-1 expert), ${best.bits.toFixed(3)} bits, in ${path.relative(repoRoot, TRAINING_JSON)}` } : undefined;
   })();
   ensureVsix(options.reuseVsix);
 
-  // Every line the editor has, the empty one after a final newline too.
-  const lines = sample.split('\n').length;
-  let height = Math.min(MAX_HEIGHT, CHROME_HEIGHT + 2 * PADDING + lines * LINE_HEIGHT);
   const workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'moe-readme-shot-'));
   let server: CodeServer | undefined;
   let wb: Workbench | undefined;
   try {
-    await fs.copyFile(SAMPLE, path.join(workspace, path.basename(SAMPLE)));
+    await fs.copyFile(options.sample, path.join(workspace, path.basename(options.sample)));
     server = await startCodeServer({
       workspace,
       vsix: vsixPath,
@@ -231,17 +229,22 @@ async function main(): Promise<void> {
         'workbench.editor.editorActionsLocation': 'hidden',
       },
     });
-    wb = await openWorkbench(server.url, { viewport: { width: WIDTH, height } });
+    wb = await openWorkbench(server.url, { viewport: { width: WIDTH, height: MAX_HEIGHT } });
     await wb.waitReady();
     // Only the editor: the primary side bar shows the Explorer on a folder's first start.
     await wb.runCommand('View: Close Primary Side Bar');
-    await wb.openFile(path.basename(SAMPLE));
-    // The window as tall as the sample needs (at most MAX_HEIGHT), measured on the laid-out editor.
-    const missing = await wb.waitFor('the editor laid out', () => missingHeight(wb!, lines));
-    if (missing !== 0) {
-      height = Math.min(MAX_HEIGHT, height + missing);
-      await (wb.page as unknown as SizingPage).setViewportSize({ width: WIDTH, height });
-      await wb.waitFor(`the editor to fit ${lines} lines`, async () => ((await missingHeight(wb!, lines)) ?? 1) <= 0 || height === MAX_HEIGHT || undefined, 10_000);
+    await wb.openFile(path.basename(options.sample));
+    // The window as tall as the sample needs: MAX_HEIGHT renders every line (wrapped ones too) of a sample
+    // that fits, then the window shrinks to the last one.
+    const sizing = wb.page as unknown as SizingPage;
+    const extra = await wb.waitFor('the editor laid out in the tall window', async () => {
+      const e = await extraHeight(wb!);
+      return e !== undefined && e <= 0 ? e : undefined;
+    }, 10_000).catch(() => 0); // the content is taller than MAX_HEIGHT: keep MAX_HEIGHT
+    const height = MAX_HEIGHT + extra;
+    if (extra !== 0) {
+      await sizing.setViewportSize({ width: WIDTH, height });
+      await wb.waitFor(`the window resized to ${height} px`, async () => ((await extraHeight(wb!)) === 0 ? true : undefined), 10_000);
     }
     const status = await wb.waitFor('the model in the status bar ("name · N×L top-k")', () => modelStatus(wb!), 120_000);
     await wb.runCommand('MoE: Colour By…');
