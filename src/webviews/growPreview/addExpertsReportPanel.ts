@@ -1,10 +1,9 @@
 // The report of an add-experts in an editor tab: report.json of the checkpoint folder drawn again by
 // addExpertsReportHtml (no scripts; styles by nonce plus the webview's cspSource; nothing loaded). The file is
 // read size-capped (readReportJson) and its shape checked before drawing, since anyone can hand over a folder.
-import * as path from 'node:path';
-import * as vscode from 'vscode';
-import { Panels } from '../../features/ids';
+import type * as vscode from 'vscode';
 import { MoeError } from '../../protocol/moeError';
+import { showReportTab } from '../report/reportTab';
 import { ADD_EXPERTS_REPORT_FORMAT, type AddExpertsReport, addExpertsReportHtml } from '../../report/addExpertsReport';
 
 export function isAddExpertsReport(raw: unknown): boolean {
@@ -28,16 +27,5 @@ export function addExpertsReportPage(raw: unknown, file: string, cspSource?: str
 }
 
 export function showAddExpertsReportPanel(raw: unknown, file: string): vscode.WebviewPanel {
-  const panel = vscode.window.createWebviewPanel(Panels.report, `MoE report: ${path.basename(path.dirname(file))}`, vscode.ViewColumn.Active, {
-    enableScripts: false,
-    localResourceRoots: [],
-    enableFindWidget: true,
-  });
-  try {
-    panel.webview.html = addExpertsReportPage(raw, file, panel.webview.cspSource);
-  } catch (e) {
-    panel.dispose();
-    throw e;
-  }
-  return panel;
+  return showReportTab(file, (cspSource) => addExpertsReportPage(raw, file, cspSource));
 }

@@ -4,9 +4,9 @@
 // finetuneReportHtml cannot draw is reported as not being a fine-tuning report.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as vscode from 'vscode';
-import { Panels } from '../../features/ids';
+import type * as vscode from 'vscode';
 import { MoeError } from '../../protocol/moeError';
+import { showReportTab } from './reportTab';
 import { type FinetuneReport, finetuneReportHtml } from '../../report/finetuneReport';
 import { checkGrowth } from '../../report/growthReport';
 import { MAX_REPORT_BYTES } from './readReport';
@@ -48,16 +48,5 @@ export function finetuneReportPage(raw: unknown, file: string, cspSource: string
 }
 
 export function showFinetuneReportPanel(raw: unknown, file: string): vscode.WebviewPanel {
-  const panel = vscode.window.createWebviewPanel(Panels.report, `MoE report: ${path.basename(path.dirname(file))}`, vscode.ViewColumn.Active, {
-    enableScripts: false,
-    localResourceRoots: [],
-    enableFindWidget: true,
-  });
-  try {
-    panel.webview.html = finetuneReportPage(raw, file, panel.webview.cspSource);
-  } catch (e) {
-    panel.dispose();
-    throw e;
-  }
-  return panel;
+  return showReportTab(file, (cspSource) => finetuneReportPage(raw, file, cspSource));
 }

@@ -1,10 +1,9 @@
 // The report of an upcycling in an editor tab: report.json of the checkpoint folder drawn again by
 // upcycleReportHtml (no scripts; styles by nonce plus the webview's cspSource; nothing loaded). The file is
 // read size-capped (readReportJson) and its shape checked before drawing, since anyone can hand over a folder.
-import * as path from 'node:path';
-import * as vscode from 'vscode';
-import { Panels } from '../../features/ids';
+import type * as vscode from 'vscode';
 import { MoeError } from '../../protocol/moeError';
+import { showReportTab } from '../report/reportTab';
 import { UPCYCLE_REPORT_FORMAT, type UpcycleReport, upcycleReportHtml } from '../../report/upcycleReport';
 
 export function isUpcycleReport(raw: unknown): boolean {
@@ -24,16 +23,5 @@ export function upcycleReportPage(raw: unknown, file: string, cspSource?: string
 }
 
 export function showUpcycleReportPanel(raw: unknown, file: string): vscode.WebviewPanel {
-  const panel = vscode.window.createWebviewPanel(Panels.report, `MoE report: ${path.basename(path.dirname(file))}`, vscode.ViewColumn.Active, {
-    enableScripts: false,
-    localResourceRoots: [],
-    enableFindWidget: true,
-  });
-  try {
-    panel.webview.html = upcycleReportPage(raw, file, panel.webview.cspSource);
-  } catch (e) {
-    panel.dispose();
-    throw e;
-  }
-  return panel;
+  return showReportTab(file, (cspSource) => upcycleReportPage(raw, file, cspSource));
 }
