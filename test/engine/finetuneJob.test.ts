@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { type JobContext, runFinetune } from '../../src/engine/finetune/finetuneJob';
 import { MoeEngine } from '../../src/engine/moeEngine';
+import { peakForTokens } from '../../src/engine/memory/memoryPlan';
+import { estimateWorkingSet } from '../../src/engine/memory/workingSet';
 import type { FinetuneParams, Progress } from '../../src/protocol/engineProtocol';
 import { MoeError } from '../../src/protocol/moeError';
 import { fixture } from '../support/paths';
@@ -20,7 +22,9 @@ const params = (over: Partial<FinetuneParams>): FinetuneParams => ({ ids: [5, 6,
 describe('runFinetune memory check', () => {
   test('refuses a training state larger than what the budget leaves, naming both; a small one runs', async () => {
     const probe = await MoeEngine.load(fixture('olmoe'));
-    const peak = probe.info.memory!.estimate.peakBytes;
+    // The model's peak for the run's sequences (--seq-len's default, 512): the plan's own peak is for the longest
+    // sequence the budget allows, which grows with the budget.
+    const peak = peakForTokens(probe.info.memory!.estimate, estimateWorkingSet(probe.config, 512));
     await probe.dispose();
     // About 1 MiB beside the model: the routers' state (1,024 parameters, 16 KiB) fits, every parameter's (3.2 MiB) does not.
     const engine = await MoeEngine.load(fixture('olmoe'), { memoryBudget: peak + 2 ** 20 });

@@ -12,6 +12,8 @@ import { modelIdentity } from '../experts/modelIdentity';
 import { TOOL } from '../experts/operationRecord';
 import { sourceRecord } from '../surgery/sourceRecord';
 import { formatBytes } from '../memory/memoryBudget';
+import { peakForTokens } from '../memory/memoryPlan';
+import { estimateWorkingSet } from '../memory/workingSet';
 import { availableMemory } from '../model/availableMemory';
 import { isRecord, readJsonFile } from '../model/jsonFile';
 import type { MoeEngine } from '../moeEngine';
@@ -77,8 +79,10 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
   if (count.trainable === 0) throw new MoeError('E_INPUT', 'the selection is empty: nothing would train');
   // Float32 master, AdamW's two moments and the gradient accumulator per trained parameter (SGD: two).
   const stateBytes = count.trainable * 4 * (p.optimizer === 'adamw' ? 4 : 2);
+  // Beside the model's peak for this run's sequences: the plan's own peak is for the longest sequence the budget
+  // allows, which for a long context stretches until it fills the budget (and would leave nothing here).
   const m = engine.info.memory;
-  const spare = m ? m.budgetBytes - m.estimate.peakBytes : availableMemory().bytes / 2;
+  const spare = m ? m.budgetBytes - peakForTokens(m.estimate, estimateWorkingSet(c, seqLen)) : availableMemory().bytes / 2;
   if (stateBytes > spare) {
     throw new MoeError('E_INPUT', `training ${count.trainable.toLocaleString('en-US')} parameters with ${p.optimizer} holds about ${formatBytes(stateBytes)} (weights, gradients${p.optimizer === 'adamw' ? ', two moments' : ''} in float32) beside the model, but the memory budget leaves ${formatBytes(Math.max(0, spare))}: train fewer experts (a lower --threshold or a shorter --train list), use --optimizer sgd, or give a larger --memory-budget`);
   }

@@ -242,8 +242,13 @@ export function holdingOf(mode: MemoryMode, units: readonly MemoryUnit[], chosen
   return { f32Layers: kept, storedBytes: mode === 'cached' ? sum(units, (u) => u.storedBytes) : 0, f32CacheBytes: extra, layerBufferBytes: buffers };
 }
 
+/** The peak of a plan's weight holding (from its estimate) with another working set, e.g. a run's own sequence length. */
+export function peakForTokens(e: Pick<MemoryEstimate, 'storedBytes' | 'f32CacheBytes' | 'layerBufferBytes'>, w: WorkingSet): number {
+  return e.storedBytes + e.f32CacheBytes + e.layerBufferBytes + w.activationBytes + w.attentionBytes + w.runtimeBytes;
+}
+
 function estimateOf(h: WeightHolding, w: WorkingSet): MemoryEstimate {
-  const peakBytes = h.storedBytes + h.f32CacheBytes + h.layerBufferBytes + w.activationBytes + w.attentionBytes + w.runtimeBytes;
+  const peakBytes = peakForTokens(h, w);
   return { storedBytes: h.storedBytes, f32CacheBytes: h.f32CacheBytes, layerBufferBytes: h.layerBufferBytes, activationBytes: w.activationBytes, attentionBytes: w.attentionBytes, runtimeBytes: w.runtimeBytes, peakBytes, tokens: w.tokens };
 }
 
