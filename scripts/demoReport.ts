@@ -74,7 +74,7 @@ function trainingMd(lines: TrainLine[], trained: DomainStats, random: DomainStat
     '',
     '## Configuration',
     '',
-    `- Mixtral layout (\`MixtralForCausalLM\`): ${s.numLayers} layers, hidden ${s.hiddenSize}, ${s.numHeads} attention heads (${s.numKvHeads} key/value), ${s.numExperts} experts of intermediate size ${s.intermediateSize}, top-${s.topK}; ${summary?.trainableParameters ?? '?'} parameters, stored as BF16.`,
+    `- Mixtral layout (\`MixtralForCausalLM\`): ${s.numLayers} layers, hidden ${s.hiddenSize}, ${s.numHeads} attention heads (${s.numKvHeads} key/value), ${s.numExperts} experts of intermediate size ${s.intermediateSize}, top-${s.topK}; ${summary?.trainableParameters?.toLocaleString('en-US') ?? '?'} parameters, stored as BF16.`,
     `- Tokenizer: byte-level BPE with ${DEMO_TOKENIZER.vocabSize} tokens (256 bytes, ${DEMO_TOKENIZER.vocabSize - 256 - DEMO_TOKENIZER.specialTokens.length} merges, \`${DEMO_TOKENIZER.specialTokens.join('`, `')}\`) learnt on the training split by \`buildByteLevelTokenizer\` (src/devtools/byteLevelTokenizer.ts).`,
     `- Initialisation: Hugging Face's (weights normal(0, 0.02), norms 1), seed ${s.seed}.`,
     `- Training: \`moe-workbench finetune --train all\`, AdamW (β 0.9/0.95, ε 1e-8), learning rate ${DEMO_TRAINING.lr} with ${DEMO_TRAINING.warmup} warm-up steps and a ${DEMO_TRAINING.schedule} schedule, weight decay ${DEMO_TRAINING.weightDecay} on matrices, gradient clipping ${DEMO_TRAINING.gradClip}, load-balancing loss × ${DEMO_TRAINING.auxLossCoef}, sequences of ${DEMO_TRAINING.seqLen} tokens, ${DEMO_TRAINING.batchTokens} tokens per step, seed ${DEMO_TRAINING.seed}. Data: DATA.md.`,

@@ -28,6 +28,16 @@ export function trainDemoTokenizer(trainJsonl: string): object {
   return buildByteLevelTokenizer(text, DEMO_TOKENIZER.vocabSize - 256 - DEMO_TOKENIZER.specialTokens.length, { specialTokens: DEMO_TOKENIZER.specialTokens });
 }
 
+/** The shipped record names the initialisation and the corpus by repository-relative paths, not this machine's. */
+export function repoRelativeRecord(file: string): void {
+  const rel = (p: unknown): unknown => (typeof p === 'string' && path.isAbsolute(p) ? path.relative(root, p) : p);
+  const r = JSON.parse(fs.readFileSync(file, 'utf8')) as { source?: { dir?: string }; training?: { base?: { dir?: string }; data?: { files?: string[] } } };
+  if (r.source) r.source.dir = rel(r.source.dir) as string;
+  if (r.training?.base) r.training.base.dir = rel(r.training.base.dir) as string;
+  if (r.training?.data?.files) r.training.data.files = r.training.data.files.map((f) => rel(f) as string);
+  fs.writeFileSync(file, JSON.stringify(r, null, 2) + '\n');
+}
+
 async function main(): Promise<void> {
   const trainFile = path.join(corpus, 'train.jsonl');
   if (!fs.existsSync(trainFile)) throw new Error(`${trainFile} is missing: run npm run demo:corpus first`);
@@ -46,15 +56,18 @@ async function main(): Promise<void> {
   const out = path.join(work, 'trained');
   fs.rmSync(out, { recursive: true, force: true });
   const t = DEMO_TRAINING;
+  const state = path.join(work, `state-${steps}.bin`);
   const args = [
     path.join(root, 'dist', 'cli.js'), 'finetune', '--model', init, '--data', trainFile, '--out', out, '--train', 'all',
     '--steps', String(steps), '--seq-len', String(t.seqLen), '--batch-tokens', String(t.batchTokens), '--lr', String(t.lr),
     '--warmup', String(Math.min(t.warmup, steps - 1)), '--schedule', t.schedule, '--weight-decay', String(t.weightDecay), '--grad-clip', String(t.gradClip),
     '--aux-loss-coef', String(t.auxLossCoef), '--seed', String(t.seed), '--eval-data', path.join(modelDir, 'heldout'),
-    '--state', path.join(work, `state-${steps}.bin`), '--json',
+    '--state', state, '--json',
   ];
   console.log(`training: ${steps} steps of ${t.batchTokens} tokens (log: ${path.relative(root, path.join(work, 'train.log'))})`);
-  const log = fs.createWriteStream(path.join(work, 'train.log'), { flags: 'a' });
+  // A resumed run continues the log of the run it resumes; a new one starts it afresh.
+  const log = fs.createWriteStream(path.join(work, 'train.log'), { flags: fs.existsSync(state) ? 'a' : 'w' });
+  let stoppedAt: number | undefined;
   const code = await new Promise<number>((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let buffer = '';
@@ -66,7 +79,8 @@ async function main(): Promise<void> {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         try {
-          const r = JSON.parse(line) as { step?: number; loss?: number; evalLoss?: number; tokensPerSecond?: number };
+          const r = JSON.parse(line) as { step?: number; loss?: number; evalLoss?: number; tokensPerSecond?: number; summary?: { stoppedAt?: number } };
+          if (r.summary?.stoppedAt !== undefined) stoppedAt = r.summary.stoppedAt;
           if (r.step !== undefined) process.stdout.write(`\rstep ${r.step}/${steps} loss ${r.loss?.toFixed(3)}${r.evalLoss === undefined ? '' : ` held-out ${r.evalLoss.toFixed(3)}`} ${r.tokensPerSecond?.toFixed(0)} tok/s   ${r.evalLoss === undefined ? '' : '\n'}`);
         } catch {
           /* the summary or a plain line */
@@ -79,13 +93,21 @@ async function main(): Promise<void> {
   });
   log.end();
   if (code !== 0) throw new Error(`finetune exited with ${code}; see ${path.join(work, 'train.log')}`);
+  if (stoppedAt !== undefined) {
+    console.log(`\nstopped after step ${stoppedAt}: media/demo-model is unchanged; npm run demo:train again resumes the run from .cache/demo-train/`);
+    return;
+  }
+  fs.rmSync(state, { force: true }); // finished: the next demo:train starts afresh
   fs.mkdirSync(modelDir, { recursive: true });
   for (const f of SHIPPED) if (fs.existsSync(path.join(out, f))) fs.copyFileSync(path.join(out, f), path.join(modelDir, f));
+  repoRelativeRecord(path.join(modelDir, 'moe_workbench.json'));
   fs.rmSync(path.join(modelDir, 'moe_workbench_demo.json'), { force: true });
   console.log(`\nwrote ${path.relative(root, modelDir)}/ — now npm run demo:report`);
 }
 
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}
