@@ -12,7 +12,7 @@ bash scripts/e2e/install.sh
 # The platform VSIX of this machine (test/e2e/paths.ts computes the same path).
 target="$(node -p 'process.platform + "-" + process.arch')"
 vsix="dist-vsix/moe-workbench-$target.vsix"
-sources=(src webview media scripts/build.mjs scripts/demoModel.ts scripts/packageVsix.ts scripts/vsixTargets.ts package.json package-lock.json .vscodeignore README.md LICENSE)
+sources=(src webview media scripts/build.mjs scripts/packageVsix.ts scripts/vsixTargets.ts package.json package-lock.json .vscodeignore README.md LICENSE)
 existing=()
 for s in "${sources[@]}"; do [[ -e "$s" ]] && existing+=("$s"); done
 if [[ ! -f "$vsix" ]] || [[ -n "$(find "${existing[@]}" -newer "$vsix" -print -quit)" ]]; then

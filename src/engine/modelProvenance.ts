@@ -7,7 +7,7 @@ import type { ExpertOrigins } from '../protocol/modelInfo';
 import { isRecord, readJsonFile } from './model/jsonFile';
 import { RECORD_FILE } from './surgery/writeExpertPlan';
 
-/** The config.json key scripts/demoModel.ts writes; pruning and merging keep it (they change only the expert count). */
+/** The config.json key src/devtools/untrainedMarker.ts writes; pruning and merging keep it (they change only the expert count). */
 export const DEMO_MARKER_KEY = 'moe_workbench_demo';
 
 export const DEFAULT_UNTRAINED_NOTE = 'random weights: the routing structure is planted by the generator, not learnt';

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DEMO_NOTE, demoModelDir, ensureDemoModel, markUntrained } from '../../scripts/demoModel';
+import { markUntrained } from '../../src/devtools/untrainedMarker';
 import { readCalibrationSet } from '../../src/engine/calibration/calibrationSet';
 import { modelIdentity } from '../../src/engine/experts/modelIdentity';
 import { operationRecord } from '../../src/engine/experts/operationRecord';
@@ -79,10 +79,15 @@ function describeDir(dir: string): ModelInfo {
 }
 
 describe('ModelInfo: untrained models', () => {
-  it('the bundled demo model says it is untrained, with the note from its config.json', async () => {
-    await ensureDemoModel();
-    const info = describeDir(demoModelDir);
-    assert.deepEqual(info.untrained, { note: DEMO_NOTE });
+  it('a checkpoint marked untrained says so, with the note from its config.json', () => {
+    const info = describeDir(src);
+    assert.deepEqual(info.untrained, { note: 'made for this test' });
+    assert.equal(info.warnings, undefined);
+  });
+
+  it('the bundled demo model is trained (media/demo-model/TRAINING.md): no untrained flag', () => {
+    const info = describeDir(path.join(__dirname, '..', '..', 'media', 'demo-model'));
+    assert.equal(info.untrained, undefined);
     assert.equal(info.warnings, undefined);
   });
 

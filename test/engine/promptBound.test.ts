@@ -1,6 +1,7 @@
 // A prompt longer than a forward pass takes is refused before it is tokenised whole (issue #8: a 41 MB prompt
 // was tokenised for 70 s and 6.1 GB before the context check). Through the real engine service.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MoeEngine } from '../../src/engine/moeEngine';
@@ -23,7 +24,8 @@ describe('prompt bound: refuse before tokenising a prompt that cannot fit', () =
       await assert.rejects(service.handle('forward', { input: { text }, capture: { routing: true, hidden: false, logits: false } }, ctx), (e: unknown) => {
         assert.ok(e instanceof MoeError, String(e));
         assert.equal(e.code, 'E_INPUT');
-        assert.match(e.message, new RegExp(`the prompt \\(${text.length} characters\\) is longer than the model's context of 4096 tokens \\(max_position_embeddings in config\\.json\\): its first 4096 tokens cover only \\d+ characters`));
+        const context = (JSON.parse(fs.readFileSync(path.join(demoModel, 'config.json'), 'utf8')) as { max_position_embeddings: number }).max_position_embeddings;
+        assert.match(e.message, new RegExp(`the prompt \\(${text.length} characters\\) is longer than the model's context of ${context} tokens \\(max_position_embeddings in config\\.json\\): its first ${context} tokens cover only \\d+ characters`));
         return true;
       });
       // The engine still answers an ordinary prompt afterwards.

@@ -19,7 +19,7 @@ export class OpenModelCommand implements Command {
       const items: (vscode.QuickPickItem & { dir?: string })[] = [
         { label: '$(folder-opened) Browse for a checkpoint folder…' },
         ...this.models.recent.map((d) => ({ label: path.basename(d), description: d, dir: d })),
-        { label: '$(beaker) Bundled demo model', description: 'random weights with planted routing structure', dir: this.demoModelDir },
+        { label: '$(beaker) Bundled demo model', description: 'trained by the project on six domains (media/demo-model/TRAINING.md)', dir: this.demoModelDir },
       ];
       const pick = await vscode.window.showQuickPick(items, { title: 'MoE: Open Model', placeHolder: 'A Hugging Face checkpoint folder: config.json, *.safetensors, tokenizer.json' });
       if (!pick) return;
