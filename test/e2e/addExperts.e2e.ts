@@ -7,15 +7,18 @@
 // has New experts pre-selected and the new expert's chip pressed in the training panel — in code-server with
 // the packaged extension and the real engine.
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openWorkbench, startCodeServer, type CodeServer, type Workbench } from './codeServer';
 import { answerInput as answerInputBox, inputBoxValue, pickItem } from './dialogs';
-import { artifactsDir, vsixPath } from './paths';
+import { artifactsDir, repoRoot, vsixPath } from './paths';
 import type { DomElement, FrameLocator } from './playwright';
 
+/** The bundled demo model's expert count: new experts get ids E, E + 1. */
+const E = (JSON.parse(readFileSync(path.join(repoRoot, 'media', 'demo-model', 'config.json'), 'utf8')) as { num_local_experts: number }).num_local_experts;
 const PROMPT = 'Experts route tokens: 1, 2, 3. The router picks two of eight.\n';
 
 interface GrowRecord {
@@ -77,7 +80,7 @@ describe('e2e: add experts, duplicate an expert, continue training the new exper
 
   step('the demo model is profiled on the workspace', async () => {
     await wb.openFile('hello.prompt');
-    await waitFor('the demo model in the status bar', async () => (await wb.statusBarText()).find((t) => /demo-model · 8×4 top-2/.test(t)), 120_000);
+    await waitFor('the demo model in the status bar', async () => (await wb.statusBarText()).find((t) => /demo-model · 16×4 top-2/.test(t)), 120_000);
     await wb.runCommand('MoE: Profile Experts…');
     await pick('calibration data', `Workspace folder ${path.basename(workspace)}`);
     await answerInput('chunk length');
@@ -94,12 +97,12 @@ describe('e2e: add experts, duplicate an expert, continue training the new exper
     await pick('profile', 'Use the current profile');
     const view = await waitFor('the add experts preview', () => wb.webviewWith('tr.grow'), 60_000);
     const text = await view.locator('body').innerText();
-    assert.match(text, /8 → 10 experts in each of 4 MoE layers, top-2/);
-    assert.match(text, /2 per MoE layer, ids 8–9/);
+    assert.match(text, new RegExp(`${E} → ${E + 2} experts in each of 4 MoE layers, top-2`));
+    assert.match(text, new RegExp(`2 per MoE layer, ids ${E}–${E + 1}`));
     assert.match(text, /Active per token/);
     assert.match(text, /Function: renormalised top-2/);
     assert.equal(await view.locator('tr.grow').count(), 4, 'a row per MoE layer');
-    assert.match(await view.locator('tr.grow').first().innerText(), /8 ← \d+ \(most used: [\d,]+ tokens\)\s*9 ← \d+ \(most used/);
+    assert.match(await view.locator('tr.grow').first().innerText(), new RegExp(`${E} ← \\d+ \\(most used: [\\d,]+ tokens\\)\\s*${E + 1} ← \\d+ \\(most used`));
     await wb.screenshot(path.join(artifactsDir, 'addExperts-preview.png'));
     await view.locator('button[data-action="write"]').click();
   });
@@ -109,13 +112,13 @@ describe('e2e: add experts, duplicate an expert, continue training the new exper
     assert.equal(await boxValue(), path.join(workspace, 'demo-model-plus2-hot'), 'the demo model lives in the extension: the default goes into the workspace');
     await answerInput('output folder', grown());
     const done = await wrote(grown());
-    assert.match(done, /8 → 10 experts per MoE layer \(hot, copy, router copy\)/);
-    assert.equal(await numExperts(grown()), 10);
+    assert.match(done, new RegExp(`${E} → ${E + 2} experts per MoE layer \\(hot, copy, router copy\\)`));
+    assert.equal(await numExperts(grown()), E + 2);
     const r = await record(grown());
     assert.equal(r.operation, 'add-experts');
     assert.equal(r.settings.from, 'hot');
     assert.ok(r.profile?.file.endsWith('.json'), 'the profile the sources were ranked by is recorded');
-    assert.deepEqual(r.layers.map((l) => l.added.map((a) => a.expert)), [[8, 9], [8, 9], [8, 9], [8, 9]]);
+    assert.deepEqual(r.layers.map((l) => l.added.map((a) => a.expert)), [0, 1, 2, 3].map(() => [E, E + 1]));
     assert.deepEqual((await fs.readdir(workspace)).filter((e) => e.includes('.partial-')), [], 'nothing half-written is left');
   });
 
@@ -137,8 +140,8 @@ describe('e2e: add experts, duplicate an expert, continue training the new exper
     await pick('profile', 'Use the current profile');
     const view = await waitFor('the add experts preview', () => wb.webviewWith('tr.grow'), 60_000);
     assert.match(await view.locator('body').innerText(), /the chosen experts; the other layers their most-used experts of the profile/);
-    assert.match(await view.locator('tr.grow[data-layer="1"]').innerText(), /8 ← 3 \(chosen\)/);
-    assert.match(await view.locator('tr.grow[data-layer="0"]').innerText(), /8 ← \d+ \(most used/);
+    assert.match(await view.locator('tr.grow[data-layer="1"]').innerText(), new RegExp(`${E} ← 3 \\(chosen\\)`));
+    assert.match(await view.locator('tr.grow[data-layer="0"]').innerText(), new RegExp(`${E} ← \\d+ \\(most used`));
     assert.match(await view.locator('body').innerText(), /noise: copies with N\(0, 0\.02²\) on \d+ of \d+ neurons each/);
     const entries = await fs.readdir(workspace);
     await view.locator('button[data-action="cancel"]').click();
@@ -168,16 +171,16 @@ describe('e2e: add experts, duplicate an expert, continue training the new exper
     assert.equal(await boxValue(), path.join(workspace, 'demo-model-dup-1-2'));
     await answerInput('output folder', dup());
     const done = await wrote(dup());
-    assert.match(done, /expert 1:2 duplicated as 1:8 \(copy\)/);
-    assert.equal(await numExperts(dup()), 9);
+    assert.match(done, new RegExp(`expert 1:2 duplicated as 1:${E} \\(copy\\)`));
+    assert.equal(await numExperts(dup()), E + 1);
     const r = await record(dup());
     assert.equal(r.settings.from, 'list+hot');
-    assert.deepEqual(r.layers.find((l) => l.layer === 1)?.added, [{ expert: 8, from: 2, rule: 'list' }]);
+    assert.deepEqual(r.layers.find((l) => l.layer === 1)?.added, [{ expert: E, from: 2, rule: 'list' }]);
     for (const L of [0, 2, 3]) assert.equal(r.layers.find((l) => l.layer === L)?.added[0]?.rule, 'hot', `layer ${L} copies its most-used expert`);
     const button = wb.page.locator('.notifications-toasts .notification-toast .monaco-button').filter({ hasText: /^Open Model$/ }).first();
     await button.waitFor({ state: 'visible', timeout: 30_000 });
     await button.click();
-    await waitFor('the grown model in the status bar', async () => (await wb.statusBarText()).find((t) => /demo-dup · 9×4 top-2/.test(t)), 120_000);
+    await waitFor('the grown model in the status bar', async () => (await wb.statusBarText()).find((t) => new RegExp(`demo-dup · ${E + 1}×4 top-2`).test(t)), 120_000);
   });
 
   step('Continue Training New Experts starts the fine-tune flow with New experts pre-selected', async () => {
@@ -191,7 +194,7 @@ describe('e2e: add experts, duplicate an expert, continue training the new exper
     await wb.waitForQuickInputGone('what trains');
     const view: FrameLocator = await waitFor('the training panel', () => wb.webviewWith('#start'), 120_000);
     const chip = (layer: number, expert: number) => view.locator(`button.expert[data-layer="${layer}"][data-expert="${expert}"]`);
-    for (const L of [0, 1, 2, 3]) assert.equal(await chip(L, 8).getAttribute('aria-pressed'), 'true', `the new expert ${L}:8 trains`);
+    for (const L of [0, 1, 2, 3]) assert.equal(await chip(L, E).getAttribute('aria-pressed'), 'true', `the new expert ${L}:${E} trains`);
     assert.equal(await chip(1, 2).getAttribute('aria-pressed'), 'false', 'its source does not');
     await wb.screenshot(path.join(artifactsDir, 'addExperts-continue-training.png'));
     assert.deepEqual((await wb.notifications()).filter((n) => /failed/.test(n)), [], 'no error notification');

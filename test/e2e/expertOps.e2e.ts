@@ -1,5 +1,5 @@
 // Issue #4 through the real UI of VS Code (code-server + Chromium): "MoE: Profile Experts…" on calibration
-// text in the workspace, then "MoE: Prune Experts…" (REAP, keep 2 of the demo model's 8 experts) through
+// text in the workspace, then "MoE: Prune Experts…" (REAP, keep 2 of the demo model's experts) through
 // the command palette and its dialogs, the plan preview (impact on the open prompt, a token revealed in the
 // editor), "Write Checkpoint…", and then checks the written folder (config.json with 2 experts,
 // report.html, report.json) and that the report panel opened. Screenshots go to test-artifacts/e2e/.
@@ -98,7 +98,7 @@ describe('e2e: profile and prune experts', { timeout: 10 * 60_000 }, () => {
 
   step('Profile Experts on the calibration folder stores a profile', async () => {
     await wb.openFile('hello.prompt');
-    await waitFor('the demo model in the status bar', async () => (await wb.statusBarText()).find((t) => /demo-model · 8×4 top-2/.test(t)));
+    await waitFor('the demo model in the status bar', async () => (await wb.statusBarText()).find((t) => /demo-model · 16×4 top-2/.test(t)));
     await wb.runCommand('MoE: Profile Experts…');
     await pick('calibration data', 'Choose folders…');
     // code-server's file dialog is a quick input: type the folder and accept.
@@ -125,18 +125,18 @@ describe('e2e: profile and prune experts', { timeout: 10 * 60_000 }, () => {
     await wb.runCommand('MoE Workbench: Focus on Model View');
     const layer0 = await waitFor('the Layer 0 row', async () => ((await rows()).find((r) => r.startsWith('Layer 0')) ? true : undefined), 30_000);
     assert.ok(layer0);
-    assert.match((await rows()).find((r) => r.startsWith('Layer 0'))!, /8 experts, top-2 · REAP, sorted/);
+    assert.match((await rows()).find((r) => r.startsWith('Layer 0'))!, new RegExp(`${demo.num_local_experts} experts, top-${demo.num_experts_per_tok} · REAP, sorted`));
     await wb.page.locator('.part.sidebar .monaco-list-row[aria-level="1"]').first().click();
     const experts = await waitFor('expert rows with their REAP rank', async () => {
-      const r = (await rows()).filter((x) => /^Expert \d+ ?#\d · [\d.e-]+/.test(x));
-      return r.length === 8 ? r : undefined;
+      const r = (await rows()).filter((x) => /^Expert \d+ ?#\d+ · [\d.e-]+/.test(x));
+      return r.length === demo.num_local_experts ? r : undefined;
     }).catch(async (e: Error) => {
       throw new Error(`${e.message}; rows ${JSON.stringify(await rows())}`);
     });
-    assert.deepEqual(experts.map((r) => Number(/#(\d+) ·/.exec(r)?.[1])), [1, 2, 3, 4, 5, 6, 7, 8], `sorted by rank: ${JSON.stringify(experts)}`);
+    assert.deepEqual(experts.map((r) => Number(/#(\d+) ·/.exec(r)?.[1])), Array.from({ length: demo.num_local_experts }, (_, i) => i + 1), `sorted by rank: ${JSON.stringify(experts)}`);
     await wb.runCommand('MoE: Show Profile Statistic…');
     await pick('Show Profile Statistic', 'frequency');
-    await waitFor('expert rows with frequency', async () => ((await rows()).filter((x) => /^Expert \d+ ?#\d · [\d.]+%/.test(x)).length === 8 ? true : undefined));
+    await waitFor('expert rows with frequency', async () => ((await rows()).filter((x) => /^Expert \d+ ?#\d+ · [\d.]+%/.test(x)).length === demo.num_local_experts ? true : undefined));
     assert.match((await rows()).find((r) => r.startsWith('Layer 0'))!, /· frequency, sorted/);
     await wb.screenshot(path.join(artifactsDir, 'experts-model-tree.png'));
     await wb.runCommand('View: Show Explorer');
@@ -177,7 +177,7 @@ describe('e2e: profile and prune experts', { timeout: 10 * 60_000 }, () => {
     await answerInput('output folder');
     await pick('Evaluate the new checkpoint', 'Calibration data');
     const done = await waitFor('the "wrote" notification', async () => (await wb.notifications()).find((n) => /^MoE Workbench: wrote .*demo-model-pruned-reap-keep2/.test(n)), 180_000);
-    assert.match(done, /2 of 8 experts per layer/);
+    assert.match(done, new RegExp(`2 of ${demo.num_local_experts} experts per layer`));
     const config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8')) as { num_local_experts: number; num_experts_per_tok: number };
     assert.equal(config.num_local_experts, 2);
     assert.equal(config.num_experts_per_tok, demo.num_experts_per_tok);

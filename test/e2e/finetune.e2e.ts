@@ -61,7 +61,7 @@ describe('e2e: fine-tune experts from the Model tree', { timeout: 10 * 60_000 },
 
   step('the context menu of an expert in the Model tree starts Fine-tune Experts on it', async () => {
     await wb.openFile('hello.prompt');
-    await waitFor('the demo model in the status bar', async () => (await wb.statusBarText()).find((t) => /demo-model · 8×4 top-2/.test(t)), 120_000);
+    await waitFor('the demo model in the status bar', async () => (await wb.statusBarText()).find((t) => /demo-model · 16×4 top-2/.test(t)), 120_000);
     await wb.runCommand('MoE Workbench: Focus on Model View');
     await waitFor('the Layer 1 row', async () => ((await treeRows()).some((r) => r.startsWith('Layer 1')) ? true : undefined), 30_000);
     await wb.page.locator('.part.sidebar .monaco-list-row[aria-level="1"]').nth(1).click();

@@ -120,7 +120,7 @@ describe('e2e: routing in the editor and the Expert Explorer', { timeout: 12 * 6
 
   step('the status bar shows the model; a .prompt file gets decorations', async () => {
     await wb.openFile('hello.prompt');
-    const status = await waitFor('the model in the status bar', async () => (await wb.statusBarText()).find((t) => /demo-model · 8×4 top-2/.test(t)));
+    const status = await waitFor('the model in the status bar', async () => (await wb.statusBarText()).find((t) => /demo-model · 16×4 top-2/.test(t)));
     assert.match(status, /demo-model/);
     const trace = engineTrace(HELLO);
     // Top-1 expert of the first MoE layer, one of 16 palette colours.
@@ -224,10 +224,10 @@ describe('e2e: routing in the editor and the Expert Explorer', { timeout: 12 * 6
     await wb.screenshot(path.join(artifactsDir, 'corrupt-model-error.png'));
     // A failed load keeps the model that was working (issue #8, 4.7).
     assert.match(note, /Still using demo-model/);
-    assert.ok((await wb.statusBarText()).some((t) => /demo-model · 8×4 top-2/.test(t)), 'the status bar still shows the model that works');
+    assert.ok((await wb.statusBarText()).some((t) => /demo-model · 16×4 top-2/.test(t)), 'the status bar still shows the model that works');
     await wb.runCommand('MoE: Open Model…');
     await wb.pickQuickItem('Bundled demo model');
-    await waitFor('the demo model back in the status bar', async () => (await wb.statusBarText()).find((t) => /demo-model · 8×4 top-2/.test(t)));
+    await waitFor('the demo model back in the status bar', async () => (await wb.statusBarText()).find((t) => /demo-model · 16×4 top-2/.test(t)));
     const trace = engineTrace(`${HELLO} OK`);
     const hover = await waitFor('hovers working again', async () => {
       const h = await wb.hoverAt(1, trace.tokens[2]!.start + 1).catch(() => '');

@@ -74,7 +74,7 @@ describe('e2e smoke: the extension in code-server', { timeout: 8 * 60_000 }, () 
       // The summary's last row: the whole summary is printed (the view follows the end of the output).
       return page.waitForPanelText(/^peak\s+about/m, 90_000);
     });
-    assert.match(output, /experts\s+8 per MoE layer, top-2/);
+    assert.match(output, /experts\s+16 per MoE layer, top-2/);
     // Its first rows may be above the view: scroll the Output view to its top.
     await page.scrollPanelToTop();
     const head = await page.waitForPanelText('architecture  MixtralForCausalLM');

@@ -71,7 +71,7 @@ describe('e2e: Restricted Mode (workspace trust on)', { timeout: 8 * 60_000 }, (
 
   step('the extension runs the demo model there, not the workspace\'s modelPath, and says why', async () => {
     await wb.openFile('hello.prompt');
-    await waitFor('the demo model in the status bar', statusItem(/demo-model · 8×4 top-2/), 120_000);
+    await waitFor('the demo model in the status bar', statusItem(/demo-model · 16×4 top-2/), 120_000);
     // The toast may have come and gone while the model loaded (toasts hide after a while): after a few
     // seconds without it, look in the notification centre, which keeps every notification.
     const isNote = (n: string): boolean => /Restricted Mode/.test(n) && /moeWorkbench\.modelPath/.test(n);
@@ -82,7 +82,7 @@ describe('e2e: Restricted Mode (workspace trust on)', { timeout: 8 * 60_000 }, (
     const items = await wb.statusBarText();
     assert.ok(!items.some((t) => /mixtral · 8×2/.test(t)), `the workspace model is not loaded: ${JSON.stringify(items)}`);
     // The model item's tooltip (its aria label) says it too.
-    const model = items.find((t) => /demo-model · 8×4 top-2/.test(t)) ?? '';
+    const model = items.find((t) => /demo-model · 16×4 top-2/.test(t)) ?? '';
     assert.match(model, /Restricted Mode: this workspace's moeWorkbench\.modelPath .*mixtral.* is not loaded until you trust the workspace/);
     // Annotation works in Restricted Mode: a token's hover has its routing.
     const hover = await waitFor('a routing hover', async () => {
