@@ -38,8 +38,10 @@ describe('finetune through the engine process', () => {
         stop.abort();
       },
     });
-    // The stop may land after step 2 or, when it arrives during step 3, after that one.
-    assert.ok(r.stoppedAt === 2 || r.stoppedAt === 3, `stopped at ${r.stoppedAt}`);
+    // The run ends after the step in progress when the stop arrives: step 2's, or a later one when the steps
+    // (milliseconds each on this fixture) outrun the progress message and the stop on a loaded machine (a clean
+    // clone's CI run saw 4) — never before step 2, never the whole run.
+    assert.ok(r.stoppedAt !== undefined && r.stoppedAt >= 2 && r.stoppedAt < 100, `stopped at ${r.stoppedAt}`);
     assert.equal(r.steps, r.stoppedAt);
     assert.equal(r.checkpointDir, out);
     assert.ok(r.top1Agreement !== undefined && r.meanKl !== undefined);

@@ -1,5 +1,6 @@
 // The hover's ⚠ marks on the real routing of the bundled demo model: an ordinary short prompt is not
-// unusual anywhere (the walk-through saw marks on 3–4 of 4 layers for most of its tokens).
+// unusual anywhere (the walk-through, on the former random demo model, saw marks on 3–4 of 4 layers for most
+// of its tokens).
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -42,7 +43,8 @@ describe('hover marks on the demo model', () => {
         return l.entropy[t]! > 0.85 * Math.log(E) || [0, 1].some((j) => loads[l.experts[t * k + j]!]! <= (0.5 * tokens.length * k) / E);
       }),
     ).length;
-    assert.ok(oldMarked > tokens.length / 2, `the old rule marked ${oldMarked} of ${tokens.length} tokens`);
+    // The old rule marks some of these tokens (11 of 41 on the trained demo model): the check below can fail.
+    assert.ok(oldMarked > 0, `the old rule marked ${oldMarked} of ${tokens.length} tokens`);
     for (let t = 0; t < tokens.length; t++) assert.doesNotMatch(hoverMarkdown(doc, t, doc.layers[0]!.layer), /⚠/, `token ${t}`);
   });
 });
