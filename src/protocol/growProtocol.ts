@@ -81,6 +81,8 @@ export interface AddExpertsPreview extends GrowFigures {
 
 export interface AddExpertsResult extends GrowFigures {
   readonly written: WrittenCheckpoint;
+  /** report.html in the written folder, absolute (report.json, which MoE: Open Report… draws, beside it). */
+  readonly reportFile: string;
   readonly layers: AddExpertsPreview['layers'];
   readonly functionPreservation: AddExpertsPreview['functionPreservation'];
   readonly maxAbsLogitDiff?: number;

@@ -14,6 +14,7 @@ import { openCheckpoint } from '../../src/engine/model/checkpoint';
 import { describeCheckpoint } from '../../src/engine/modelInfo';
 import { MoeEngineService } from '../../src/engine/moeEngineService';
 import type { ExpertProfile } from '../../src/protocol/expertOps';
+import { type AddExpertsReport, addExpertsReportHtml } from '../../src/report/addExpertsReport';
 
 const fixtures = path.resolve(process.env['MOE_FIXTURES'] ?? path.join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'hf-moe'));
 const ctx: RequestContext = { signal: new AbortController().signal, progress: () => undefined, pause: async () => undefined };
@@ -76,6 +77,15 @@ describe('add-experts engine methods on the mixtral fixture', () => {
     assert.deepEqual(result.layers, p.layers, 'the write made what the preview showed');
     assert.equal(typeof result.maxAbsLogitDiff, 'number');
     assert.deepEqual([...addedExperts(out)!.entries()], [[0, [8, 9]], [1, [8, 9]]]);
+    // The result names the written page: absolute report.html in the new folder, drawn from the report.json beside it.
+    assert.equal(result.reportFile, path.join(out, 'report.html'));
+    assert.ok(path.isAbsolute(result.reportFile));
+    const html = fs.readFileSync(result.reportFile, 'utf8');
+    const report = JSON.parse(fs.readFileSync(path.join(path.dirname(result.reportFile), 'report.json'), 'utf8')) as AddExpertsReport;
+    assert.equal(report.output.dir, out);
+    const ids = (ls: readonly { added: readonly { expert: number; from: number | null; rule: string }[] }[]) => ls.map((l) => l.added.map((a) => [a.expert, a.from, a.rule]));
+    assert.deepEqual(ids(report.layers), ids(result.layers), "the report's new experts are the result's");
+    assert.equal(html, addExpertsReportHtml(report, { nonce: /nonce="([^"]+)"/.exec(html)![1]! }));
   });
 
   it("Duplicate Expert's request copies the chosen expert in its layer and each other layer's most-used one", async () => {

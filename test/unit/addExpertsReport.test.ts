@@ -61,6 +61,12 @@ describe('add-experts report', () => {
     // Top-2 of more experts: the same experts' parameters per token, plus the new router rows (2 × H per layer).
     assert.equal(r.figures.parameters.activeAfter - r.figures.parameters.activeBefore, 2 * 64 * 2);
     const html = fs.readFileSync(path.join(grown, 'report.html'), 'utf8');
+    // The result names the page it wrote: absolute, in the folder, the page of report.json (its nonce reused).
+    assert.equal(written.reportFile, path.join(grown, 'report.html'));
+    assert.ok(path.isAbsolute(written.reportFile));
+    const nonce = /nonce="([^"]+)"/.exec(html)?.[1];
+    assert.ok(nonce, 'the page has a nonce');
+    assert.equal(fs.readFileSync(written.reportFile, 'utf8'), addExpertsReportHtml(r, { nonce }));
     assert.doesNotMatch(html, /<script/i);
     assert.match(html, /<h1>Add experts report<\/h1>/);
     assert.match(html, /mixtral: 8 → 10 experts in each of 2 MoE layers/);
@@ -71,8 +77,9 @@ describe('add-experts report', () => {
 
   test('growing the grown folder again: its report is not copied along, the new folder has its own', async () => {
     const again = path.join(root, 'again');
-    await writeAddedExperts(grown, again, { ...ADD_EXPERTS_DEFAULTS, count: 1, from: 'cold' }, { evaluate: false });
+    const w = await writeAddedExperts(grown, again, { ...ADD_EXPERTS_DEFAULTS, count: 1, from: 'cold' }, { evaluate: false });
     const r = JSON.parse(fs.readFileSync(path.join(again, 'report.json'), 'utf8')) as AddExpertsReport;
+    assert.equal(w.reportFile, path.join(again, 'report.html'), "the new folder's page, not the source's");
     assert.equal(r.source.dir, grown);
     assert.deepEqual([r.settings.numExpertsBefore, r.settings.numExpertsAfter], [10, 11]);
     assert.equal(r.evaluation, undefined);

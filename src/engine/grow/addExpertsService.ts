@@ -87,7 +87,7 @@ export function addExpertsPreview(modelDir: string, s: AddExpertsSettings): AddE
 /** Writes the loaded model `modelDir` grown by the request's experts into `out` (all at once or not at all). */
 export async function addExpertsJob(modelDir: string, { out, model, evaluate, ...settings }: AddExpertsParams, ctx: RequestContext): Promise<AddExpertsResult> {
   if (model !== undefined && path.resolve(model) !== path.resolve(modelDir)) throw new MoeError('E_INPUT', `${model} was previewed for adding experts, but ${modelDir} is loaded now: preview again`, model);
-  const { written, record, plan } = await writeAddedExperts(modelDir, out, addExpertsOptions(settings), {
+  const { written, record, plan, reportFile } = await writeAddedExperts(modelDir, out, addExpertsOptions(settings), {
     evaluate: evaluate !== false,
     signal: ctx.signal,
     onProgress: (p) => ctx.progress(p),
@@ -99,6 +99,7 @@ export async function addExpertsJob(modelDir: string, { out, model, evaluate, ..
     parameters: { before: b.parameters, after: a.parameters, activeBefore: b.active, activeAfter: a.active },
     bytes: { before: b.bytes, after: a.bytes },
     written,
+    reportFile,
     layers: record.layers.map((l) => ({ layer: l.layer, added: l.added.map((x) => ({ ...x })) })),
     functionPreservation: record.functionPreservation,
     ...(record.evaluation ? { maxAbsLogitDiff: record.evaluation.maxAbsLogitDiff, top1Agreement: record.evaluation.top1Agreement } : {}),

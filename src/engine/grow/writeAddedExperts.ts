@@ -29,6 +29,8 @@ export interface AddExpertsResult {
   readonly written: WrittenCheckpoint;
   readonly record: AddExpertsRecord;
   readonly plan: AddExpertsPlan;
+  /** report.html in the written folder (report.json beside it). */
+  readonly reportFile: string;
 }
 
 /** The source config.json with only the expert count changed (key order and every other key kept). */
@@ -123,7 +125,7 @@ export async function writeAddedExperts(srcDir: string, outDir: string, options:
         await writeNewFile(path.join(tmp, REPORT_HTML), addExpertsReportHtml(report));
       },
     }, opts);
-    return { written, record: record!, plan };
+    return { written, record: record!, plan, reportFile: path.join(written.dir, REPORT_HTML) };
   } finally {
     ckpt.close();
   }
