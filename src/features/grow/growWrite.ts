@@ -1,7 +1,7 @@
 // What Add Experts… and Duplicate Expert share: the profile hot sources are ranked by (the current one, a new
 // one, or a file), the output folder (the workspace when the model's own folder is read-only), and the write —
 // the engine's addExperts job under a cancellable notification, the log, and the notification offering to
-// open the grown model (then "Continue Training New Experts…" applies to it).
+// open the grown model (then "Continue Training New Experts…" applies to it) or its report.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -15,8 +15,10 @@ import type { ModelManager } from '../model/modelManager';
 import { showOperationError, withEngineProgress } from '../operations/engineProgress';
 import { defaultOutputDir, type OperationNaming, validateOutputDir } from '../operations/operationInputs';
 import { defaultOutputFolder, pathState } from '../operations/outputFolder';
-import { type ProfileActions, revealFile } from '../operations/profileActions';
+import type { ProfileActions } from '../operations/profileActions';
 import type { ActiveProfile, ProfileStore } from '../profile/profileStore';
+import { showAddExpertsReportPanel } from '../../webviews/growPreview/addExpertsReportPanel';
+import { readReportJson } from '../../webviews/report/finetuneReportPanel';
 
 export interface GrowDeps {
   readonly engine: EngineRequester;
@@ -77,7 +79,7 @@ export function resultSummary(r: AddExpertsResult): string {
   return `${formatParams(r.parameters.before)} → ${formatParams(r.parameters.after)} parameters, ${formatParams(r.parameters.activeAfter)} active per token; ${diff}`;
 }
 
-/** Runs the write; then offers to open the grown model. Errors are shown; undefined then. */
+/** Runs the write; then offers to open the grown model or its report. Errors are shown; undefined then. */
 export async function writeGrown(deps: GrowDeps, info: ModelInfo, params: AddExpertsParams, what: string, note?: string): Promise<AddExpertsResult | undefined> {
   const { engine, log } = deps;
   log?.started('add-experts', { model: info.path, out: params.out, count: params.count, from: typeof params.from === 'string' ? params.from : params.from.list.map((s) => `${s.layer}:${s.expert}`).join(',') + (params.from.rest ? ',hot' : ''), method: params.method, ratio: params.ratio, router: params.router, profile: params.profileFile, data: params.data, seed: params.seed });
@@ -91,18 +93,30 @@ export async function writeGrown(deps: GrowDeps, info: ModelInfo, params: AddExp
   }
   log?.wrote(result.written);
   const summary = `${what}: ${resultSummary(result)}`;
-  log?.done('add-experts', `${summary}. Function: ${result.functionPreservation.rule}`, Date.now() - t0);
+  log?.done('add-experts', `${summary}. Function: ${result.functionPreservation.rule}. Report: ${result.reportFile}`, Date.now() - t0);
   void offerOpen(deps, result, `MoE Workbench: wrote ${result.written.dir} (${summary}).${note ? ` ${note}` : ''}`);
   return result;
 }
 
+/** The written report in the report tab: the report.json beside result.reportFile, as MoE: Open Report… draws it. */
+function openGrowReport(deps: GrowDeps, result: AddExpertsResult): void {
+  try {
+    const { file, raw } = readReportJson(path.join(path.dirname(result.reportFile), 'report.json'));
+    showAddExpertsReportPanel(raw, file);
+  } catch (e) {
+    showOperationError(`opening the report ${result.reportFile}`, e, deps.log);
+  }
+}
+
+// Three buttons, as many as a toast shows side by side (upcycle offers two and opens its report itself); the
+// folder is named in the message and the log, so Reveal gave way to Open Report.
 async function offerOpen(deps: GrowDeps, result: AddExpertsResult, message: string): Promise<void> {
   const open = 'Open Model';
   const train = 'Open and Continue Training…';
-  const reveal = 'Reveal in Explorer (OS)';
-  const pick = await vscode.window.showInformationMessage(message, open, train, reveal);
+  const report = 'Open Report';
+  const pick = await vscode.window.showInformationMessage(message, open, train, report);
   if (pick === open || pick === train) {
     const ok = await deps.models.open(result.written.dir).then(() => true, () => false);
     if (ok && pick === train) await vscode.commands.executeCommand(Commands.continueTrainingNewExperts);
-  } else if (pick === reveal) await revealFile(path.join(result.written.dir, 'config.json')).catch(() => undefined);
+  } else if (pick === report) openGrowReport(deps, result);
 }
