@@ -9,12 +9,10 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { openWorkbench, startCodeServer, type CodeServer, type Workbench } from './codeServer';
-import { answerInput as answerInputBox, inputBoxValue, pickItem } from './dialogs';
-import { artifactsDir, repoRoot, vsixPath } from './paths';
+import { describe } from 'node:test';
+import { e2eSession } from './e2eSession';
+import { artifactsDir, repoRoot } from './paths';
 import type { DomElement, FrameLocator } from './playwright';
 
 /** The bundled demo model's expert count: new experts get ids E, E + 1. */
@@ -29,54 +27,25 @@ interface GrowRecord {
 }
 
 describe('e2e: add experts, duplicate an expert, continue training the new experts', { timeout: 10 * 60_000 }, () => {
-  let workspace: string;
-  let server: CodeServer;
-  let wb: Workbench;
-  let failed = false;
+  const { wb, workspace, step, waitFor, answerInput, pick, boxValue } = e2eSession({
+    name: 'addExperts',
+    workspacePrefix: 'moe-e2e-grow-',
+    settings: { 'editor.minimap.enabled': false, 'editor.hover.delay': 200 },
+    prepare: async (workspace) => {
+      await fs.writeFile(path.join(workspace, 'hello.prompt'), PROMPT);
+      await fs.mkdir(path.join(workspace, 'data'));
+      const text = Array.from({ length: 40 }, (_, i) => `Step ${i % 5}: the expert adds ${i % 7} and ${(i * 3) % 7}, then the router repeats the pattern.`).join('\n');
+      await fs.writeFile(path.join(workspace, 'data', 'pattern.txt'), text);
+    },
+  });
 
-  const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => wb.waitFor(what, probe, timeoutMs);
   const treeRows = (): Promise<string[]> => wb.page.locator('.part.sidebar .monaco-list-row').evaluateAll((els: DomElement[]) => els.map((e) => e.innerText.replace(/\s+/g, ' ').trim()));
   const grown = (): string => path.join(workspace, 'demo-plus2');
   const dup = (): string => path.join(workspace, 'demo-dup');
   const record = async (dir: string): Promise<GrowRecord> => JSON.parse(await fs.readFile(path.join(dir, 'moe_workbench.json'), 'utf8')) as GrowRecord;
   const numExperts = async (dir: string): Promise<number> => (JSON.parse(await fs.readFile(path.join(dir, 'config.json'), 'utf8')) as { num_local_experts: number }).num_local_experts;
-
-  const answerInput = (part: string, value?: string): Promise<void> => answerInputBox(wb, part, value);
-  const pick = (part: string, label: string): Promise<void> => pickItem(wb, part, label);
-  const boxValue = (): Promise<string> => inputBoxValue(wb);
   const wrote = (dir: string): Promise<string> =>
     waitFor(`the "wrote ${path.basename(dir)}" notification`, async () => (await wb.notifications()).find((n) => n.startsWith(`MoE Workbench: wrote ${dir} `)), 180_000);
-
-  before(async () => {
-    workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'moe-e2e-grow-'));
-    await fs.writeFile(path.join(workspace, 'hello.prompt'), PROMPT);
-    await fs.mkdir(path.join(workspace, 'data'));
-    const text = Array.from({ length: 40 }, (_, i) => `Step ${i % 5}: the expert adds ${i % 7} and ${(i * 3) % 7}, then the router repeats the pattern.`).join('\n');
-    await fs.writeFile(path.join(workspace, 'data', 'pattern.txt'), text);
-    server = await startCodeServer({ workspace, vsix: vsixPath, settings: { 'editor.minimap.enabled': false, 'editor.hover.delay': 200 } });
-    wb = await openWorkbench(server.url);
-    await wb.waitReady();
-  });
-
-  after(async () => {
-    await fs.mkdir(artifactsDir, { recursive: true });
-    if (failed) await wb?.screenshot(path.join(artifactsDir, 'addExperts-failure.png')).catch(() => undefined);
-    await wb?.close();
-    await server?.saveLogs(path.join(artifactsDir, 'addExperts-logs')).catch(() => undefined);
-    await server?.stop();
-    await fs.rm(workspace, { recursive: true, force: true });
-  });
-
-  const step = (name: string, f: () => Promise<void>) =>
-    it(name, async () => {
-      try {
-        await f();
-      } catch (e) {
-        failed = true;
-        await wb?.screenshot(path.join(artifactsDir, `addExperts-failure-${name.slice(0, 24).replace(/\W+/g, '-')}.png`)).catch(() => undefined);
-        throw e;
-      }
-    });
 
   step('the demo model is profiled on the workspace', async () => {
     await wb.openFile('hello.prompt');

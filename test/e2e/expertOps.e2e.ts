@@ -5,57 +5,32 @@
 // report.html, report.json) and that the report panel opened. Screenshots go to test-artifacts/e2e/.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { openWorkbench, startCodeServer, type CodeServer, type Workbench } from './codeServer';
-import type { DomElement, FrameLocator, PageGlobals } from './playwright';
-import { artifactsDir, repoRoot, vsixPath } from './paths';
+import { describe } from 'node:test';
+import { e2eSession } from './e2eSession';
+import type { DomElement, FrameLocator } from './playwright';
+import { artifactsDir, repoRoot } from './paths';
 
 const demoModel = path.join(repoRoot, 'media', 'demo-model');
 const PROMPT = 'Hello, world! 123 + 456 = 579. The experts route every token.';
 
 describe('e2e: profile and prune experts', { timeout: 10 * 60_000 }, () => {
-  let workspace: string;
-  let server: CodeServer;
-  let wb: Workbench;
-  let failed = false;
   let demo: { num_local_experts: number; num_experts_per_tok: number };
-
-  const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await probe();
-      if (v !== undefined) return v;
-      if (Date.now() > end) throw new Error(`e2e: timed out waiting for ${what}; notifications: ${JSON.stringify(await wb.notifications().catch(() => []))}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-
-  const quickInputTitle = (): Promise<string> => wb.quickInputTitle();
-
-  const waitForTitle = (part: string): Promise<true> => waitFor(`a quick input titled "${part}"`, async () => ((await quickInputTitle()).includes(part) ? true : undefined), 30_000);
-
-  /** Answers the input box titled `part` with `value` (or its default), then waits for it to go. */
-  const answerInput = async (part: string, value?: string): Promise<void> => {
-    await waitForTitle(part);
-    await waitFor('the focus in the input box', () =>
-      wb.page.evaluate(() => ((globalThis as unknown as PageGlobals).document.activeElement?.closest('.quick-input-widget .quick-input-box') ? true : undefined)),
-    );
-    if (value !== undefined) {
-      await wb.page.keyboard.press('Control+A');
-      await wb.page.keyboard.insertText(value);
-    }
-    await wb.page.waitForTimeout(300); // validation runs on every change
-    await wb.page.keyboard.press('Enter');
-    await waitFor(`the input "${part}" to be answered`, async () => (!(await quickInputTitle()).includes(part) ? true : undefined), 10_000);
-  };
-
-  const pick = async (titlePart: string, label: string): Promise<void> => {
-    await waitForTitle(titlePart);
-    await wb.pickQuickItem(label);
-    await waitFor(`the pick "${titlePart}" to be answered`, async () => (!(await quickInputTitle()).includes(titlePart) ? true : undefined), 10_000);
-  };
+  const { wb, workspace, step, waitFor, answerInput, pick, boxValue, answerFolderDialog } = e2eSession({
+    name: 'experts',
+    workspacePrefix: 'moe-e2e-experts-',
+    settings: { 'editor.minimap.enabled': false },
+    dialogGoneMs: 10_000,
+    prepare: async (workspace) => {
+      demo = JSON.parse(await fs.readFile(path.join(demoModel, 'config.json'), 'utf8')) as typeof demo;
+      await fs.writeFile(path.join(workspace, 'hello.prompt'), PROMPT);
+      await fs.mkdir(path.join(workspace, 'calibration'));
+      const prose = Array.from({ length: 40 }, (_, i) => `Paragraph ${i}: the router sends each token to ${i % 3 === 0 ? 'two' : 'a few'} experts; sums like ${i} + ${i * 7} = ${i * 8} appear too.`).join('\n');
+      await fs.writeFile(path.join(workspace, 'calibration', 'prose.txt'), prose);
+      const code = Array.from({ length: 30 }, (_, i) => `function f${i}(x) {\n  return x * ${i} + "${String.fromCharCode(97 + (i % 26))}";\n}`).join('\n');
+      await fs.writeFile(path.join(workspace, 'calibration', 'code.js'), code);
+    },
+  });
 
   const webviewWith = (selector: string): Promise<FrameLocator | undefined> => wb.webviewWith(selector);
   const preview = (): Promise<FrameLocator> => waitFor('the preview panel', () => webviewWith('button[data-action="write"]'), 30_000);
@@ -63,55 +38,13 @@ describe('e2e: profile and prune experts', { timeout: 10 * 60_000 }, () => {
   const tabLabels = (): Promise<string[]> =>
     wb.page.locator('.part.editor .tab').evaluateAll((tabs: DomElement[]) => tabs.map((t) => (t.getAttribute('aria-label') ?? t.innerText).trim()));
 
-  before(async () => {
-    demo = JSON.parse(await fs.readFile(path.join(demoModel, 'config.json'), 'utf8')) as typeof demo;
-    workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'moe-e2e-experts-'));
-    await fs.writeFile(path.join(workspace, 'hello.prompt'), PROMPT);
-    await fs.mkdir(path.join(workspace, 'calibration'));
-    const prose = Array.from({ length: 40 }, (_, i) => `Paragraph ${i}: the router sends each token to ${i % 3 === 0 ? 'two' : 'a few'} experts; sums like ${i} + ${i * 7} = ${i * 8} appear too.`).join('\n');
-    await fs.writeFile(path.join(workspace, 'calibration', 'prose.txt'), prose);
-    const code = Array.from({ length: 30 }, (_, i) => `function f${i}(x) {\n  return x * ${i} + "${String.fromCharCode(97 + (i % 26))}";\n}`).join('\n');
-    await fs.writeFile(path.join(workspace, 'calibration', 'code.js'), code);
-    server = await startCodeServer({ workspace, vsix: vsixPath, settings: { 'editor.minimap.enabled': false } });
-    wb = await openWorkbench(server.url);
-    await wb.waitReady();
-  });
-
-  after(async () => {
-    await fs.mkdir(artifactsDir, { recursive: true });
-    if (failed) await wb?.screenshot(path.join(artifactsDir, 'experts-failure.png')).catch(() => undefined);
-    await wb?.close();
-    await server?.saveLogs(path.join(artifactsDir, 'experts-logs')).catch(() => undefined);
-    await server?.stop();
-    await fs.rm(workspace, { recursive: true, force: true });
-  });
-
-  const step = (name: string, f: () => Promise<void>) =>
-    it(name, async () => {
-      try {
-        await f();
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-    });
-
   step('Profile Experts on the calibration folder stores a profile', async () => {
     await wb.openFile('hello.prompt');
     await waitFor('the demo model in the status bar', async () => (await wb.statusBarText()).find((t) => /demo-model · 16×4 top-2/.test(t)));
     await wb.runCommand('MoE: Profile Experts…');
     await pick('calibration data', 'Choose folders…');
-    // code-server's file dialog is a quick input: type the folder and accept.
-    const boxValue = (): Promise<string> =>
-      wb.page.evaluate(() => ((globalThis as unknown as PageGlobals).document.querySelector('.quick-input-widget .quick-input-box input') as unknown as { value: string } | null)?.value ?? '');
-    await waitFor('the folder dialog', async () => ((await boxValue()).startsWith('/') ? true : undefined));
-    await wb.page.waitForTimeout(500);
-    const calib = path.join(workspace, 'calibration');
-    await wb.page.keyboard.press('Control+A');
-    await wb.page.keyboard.insertText(`${calib}/`);
-    await waitFor(`the dialog in ${calib}`, async () => ((await boxValue()).replace(/\/$/, '') === calib ? true : undefined));
-    await wb.page.waitForTimeout(500);
-    await wb.page.locator('.quick-input-widget .monaco-button').first().click(); // "Profile on These"
+    // code-server's file dialog is a quick input: type the folder and accept ("Profile on These").
+    await answerFolderDialog(path.join(workspace, 'calibration'));
     await answerInput('chunk length', '128');
     await answerInput('token limit');
     const note = await waitFor('the profile notification', async () => (await wb.notifications()).find((n) => /profiled demo-model on [\d,]+ tokens/.test(n)), 120_000);
@@ -171,8 +104,8 @@ describe('e2e: profile and prune experts', { timeout: 10 * 60_000 }, () => {
     await wb.page.locator(`.part.editor .tab[aria-label^="Prune preview"]`).first().click();
     await (await preview()).locator('button[data-action="write"]').first().click();
     const out = path.join(workspace, 'demo-model-pruned-reap-keep2');
-    await waitForTitle('output folder');
-    const value = await wb.page.evaluate(() => ((globalThis as unknown as PageGlobals).document.querySelector('.quick-input-widget .quick-input-box input') as unknown as { value: string } | null)?.value ?? '');
+    await wb.waitForQuickInput('output folder');
+    const value = await boxValue();
     assert.equal(value, out, 'the default output folder is beside the workspace, named after model, method and target');
     await answerInput('output folder');
     await pick('Evaluate the new checkpoint', 'Calibration data');

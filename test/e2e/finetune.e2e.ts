@@ -4,58 +4,33 @@
 // packaged extension on the bundled demo model. Annotation keeps working while the run trains.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { openWorkbench, startCodeServer, type CodeServer, type Workbench } from './codeServer';
-import { artifactsDir, vsixPath } from './paths';
+import { describe } from 'node:test';
+import { clickMenuItem } from './dialogs';
+import { e2eSession } from './e2eSession';
+import { artifactsDir } from './paths';
 import type { DomElement, FrameLocator } from './playwright';
 
 const PROMPT = 'Experts route tokens: 1, 2, 3. The router picks two of eight.\n';
 
 describe('e2e: fine-tune experts from the Model tree', { timeout: 10 * 60_000 }, () => {
-  let workspace: string;
-  let server: CodeServer;
-  let wb: Workbench;
-  let failed = false;
+  const { wb, workspace, step, waitFor, pick } = e2eSession({
+    name: 'finetune',
+    workspacePrefix: 'moe-e2e-finetune-',
+    settings: { 'editor.minimap.enabled': false, 'editor.hover.delay': 200 },
+    prepare: async (workspace) => {
+      await fs.writeFile(path.join(workspace, 'hello.prompt'), PROMPT);
+      await fs.mkdir(path.join(workspace, 'data'));
+      // A learnable pattern: the same few sentences over and over.
+      const text = Array.from({ length: 60 }, (_, i) => `Step ${i % 5}: the expert adds ${i % 7} and ${(i * 3) % 7}, then the router repeats the pattern.`).join('\n');
+      await fs.writeFile(path.join(workspace, 'data', 'pattern.txt'), text);
+    },
+  });
 
-  const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => wb.waitFor(what, probe, timeoutMs);
   const webviewWith = (selector: string): Promise<FrameLocator | undefined> => wb.webviewWith(selector);
   const panel = (selector = '#start'): Promise<FrameLocator> => waitFor(`the training panel with ${selector}`, () => webviewWith(selector), 120_000);
   const tabLabels = (): Promise<string[]> => wb.page.locator('.part.editor .tab').evaluateAll((tabs: DomElement[]) => tabs.map((t) => (t.getAttribute('aria-label') ?? t.innerText).trim()));
   const treeRows = (): Promise<string[]> => wb.page.locator('.part.sidebar .monaco-list-row').evaluateAll((els: DomElement[]) => els.map((e) => e.innerText.replace(/\s+/g, ' ').trim()));
-
-  before(async () => {
-    workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'moe-e2e-finetune-'));
-    await fs.writeFile(path.join(workspace, 'hello.prompt'), PROMPT);
-    await fs.mkdir(path.join(workspace, 'data'));
-    // A learnable pattern: the same few sentences over and over.
-    const text = Array.from({ length: 60 }, (_, i) => `Step ${i % 5}: the expert adds ${i % 7} and ${(i * 3) % 7}, then the router repeats the pattern.`).join('\n');
-    await fs.writeFile(path.join(workspace, 'data', 'pattern.txt'), text);
-    server = await startCodeServer({ workspace, vsix: vsixPath, settings: { 'editor.minimap.enabled': false, 'editor.hover.delay': 200 } });
-    wb = await openWorkbench(server.url);
-    await wb.waitReady();
-  });
-
-  after(async () => {
-    await fs.mkdir(artifactsDir, { recursive: true });
-    if (failed) await wb?.screenshot(path.join(artifactsDir, 'finetune-failure.png')).catch(() => undefined);
-    await wb?.close();
-    await server?.saveLogs(path.join(artifactsDir, 'finetune-logs')).catch(() => undefined);
-    await server?.stop();
-    await fs.rm(workspace, { recursive: true, force: true });
-  });
-
-  const step = (name: string, f: () => Promise<void>) =>
-    it(name, async () => {
-      try {
-        await f();
-      } catch (e) {
-        failed = true;
-        await wb?.screenshot(path.join(artifactsDir, `finetune-failure-${name.slice(0, 24).replace(/\W+/g, '-')}.png`)).catch(() => undefined);
-        throw e;
-      }
-    });
 
   const out = (): string => path.join(workspace, 'demo-model-finetuned');
 
@@ -68,12 +43,8 @@ describe('e2e: fine-tune experts from the Model tree', { timeout: 10 * 60_000 },
     const expertRow = wb.page.locator('.part.sidebar .monaco-list-row[aria-level="2"]').filter({ hasText: 'Expert 2' }).first();
     await expertRow.waitFor({ state: 'visible', timeout: 30_000 });
     await expertRow.click({ button: 'right' });
-    const item = wb.page.locator('.monaco-menu .action-item').filter({ hasText: 'Fine-tune Experts…' }).first();
-    await item.waitFor({ state: 'visible', timeout: 15_000 });
-    await item.click();
-    await wb.waitForQuickInput('training data');
-    await wb.pickQuickItem(`Workspace folder ${path.basename(workspace)}`);
-    await wb.waitForQuickInputGone('training data');
+    await clickMenuItem(wb, 'Fine-tune Experts…');
+    await pick('training data', `Workspace folder ${path.basename(workspace)}`);
     // The expert the menu was opened on is picked already; accept.
     await wb.waitForQuickInput('what trains');
     const picked = await wb.page.locator('.quick-input-widget .monaco-list-row[aria-checked="true"]').evaluateAll((els: DomElement[]) => els.map((e) => e.innerText.trim()));

@@ -5,13 +5,12 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe } from 'node:test';
 import type { RoutingTrace } from '../../src/protocol/trace';
-import { openWorkbench, startCodeServer, type CodeServer, type Workbench } from './codeServer';
+import { e2eSession } from './e2eSession';
 import type { DomElement } from './playwright';
-import { artifactsDir, repoRoot, vsixPath } from './paths';
+import { artifactsDir, repoRoot } from './paths';
 
 const demoModel = path.join(repoRoot, 'media', 'demo-model');
 const HELLO = 'Hello, world! 123 + 456 = 579';
@@ -60,63 +59,34 @@ const p95 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.min(xs.
 
 describe('e2e: routing in the editor and the Expert Explorer', { timeout: 12 * 60_000 }, () => {
   const figures: Record<string, number | string> = {};
-  let workspace: string;
-  let server: CodeServer;
-  let wb: Workbench;
-  let failed = false;
+  const { wb, workspace, step, waitFor, answerFolderDialog } = e2eSession({
+    name: 'routing',
+    workspacePrefix: 'moe-e2e-routing-',
+    settings: { 'editor.hover.delay': 200, 'editor.minimap.enabled': false },
+    prepare: async (workspace) => {
+      await fs.writeFile(path.join(workspace, 'hello.prompt'), HELLO);
+      const long = Array.from({ length: 50 }, (_, i) => `Line ${i}: experts route tokens, 1 + ${i} = ${i + 1}.`).join('\n');
+      await fs.writeFile(path.join(workspace, 'long.prompt'), long);
+      // A corrupt model folder: a valid config and tokenizer, weights cut short.
+      const broken = path.join(workspace, 'broken-model');
+      await fs.mkdir(broken);
+      for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) await fs.copyFile(path.join(demoModel, f), path.join(broken, f));
+      const weights = await fs.readFile(path.join(demoModel, 'model.safetensors'));
+      await fs.writeFile(path.join(broken, 'model.safetensors'), weights.subarray(0, weights.length - 4096));
+    },
+  });
+
+  // After the session's own after() (hooks run in order): the artifacts folder is there.
+  after(async () => {
+    await fs.writeFile(path.join(artifactsDir, 'routing-figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
+    console.log(`e2e figures: ${JSON.stringify(figures)}`);
+  });
 
   /** Decorations the extension drew in the active editor (VS Code renders each as a .cdr overlay). */
   const decorationCount = (): Promise<number> =>
     wb.page.locator('.part.editor .editor-group-container.active .monaco-editor .view-overlays .cdr').evaluateAll((els: DomElement[]) => els.filter((e) => /\bced-/.test(e.className)).length);
 
-  const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await probe();
-      if (v !== undefined) return v;
-      if (Date.now() > end) throw new Error(`e2e: timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-
   const explorer = () => wb.page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
-
-  before(async () => {
-    workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'moe-e2e-routing-'));
-    await fs.writeFile(path.join(workspace, 'hello.prompt'), HELLO);
-    const long = Array.from({ length: 50 }, (_, i) => `Line ${i}: experts route tokens, 1 + ${i} = ${i + 1}.`).join('\n');
-    await fs.writeFile(path.join(workspace, 'long.prompt'), long);
-    // A corrupt model folder: a valid config and tokenizer, weights cut short.
-    const broken = path.join(workspace, 'broken-model');
-    await fs.mkdir(broken);
-    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) await fs.copyFile(path.join(demoModel, f), path.join(broken, f));
-    const weights = await fs.readFile(path.join(demoModel, 'model.safetensors'));
-    await fs.writeFile(path.join(broken, 'model.safetensors'), weights.subarray(0, weights.length - 4096));
-    server = await startCodeServer({ workspace, vsix: vsixPath, settings: { 'editor.hover.delay': 200, 'editor.minimap.enabled': false } });
-    wb = await openWorkbench(server.url);
-    await wb.waitReady();
-  });
-
-  after(async () => {
-    await fs.mkdir(artifactsDir, { recursive: true });
-    if (failed) await wb?.screenshot(path.join(artifactsDir, 'routing-failure.png')).catch(() => undefined);
-    await wb?.close();
-    await server?.saveLogs(path.join(artifactsDir, 'routing-logs')).catch(() => undefined);
-    await server?.stop();
-    await fs.rm(workspace, { recursive: true, force: true });
-    await fs.writeFile(path.join(artifactsDir, 'routing-figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
-    console.log(`e2e figures: ${JSON.stringify(figures)}`);
-  });
-
-  const step = (name: string, f: () => Promise<void>) =>
-    it(name, async () => {
-      try {
-        await f();
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-    });
 
   step('the status bar shows the model; a .prompt file gets decorations', async () => {
     await wb.openFile('hello.prompt');
@@ -203,19 +173,7 @@ describe('e2e: routing in the editor and the Expert Explorer', { timeout: 12 * 6
     const openModel = async (dir: string): Promise<void> => {
       await wb.runCommand('MoE: Open Model…');
       await wb.pickQuickItem('Browse for a checkpoint folder…');
-      const boxValue = (): Promise<string> =>
-        wb.page.evaluate(() => (globalThis as unknown as { document: { querySelector(s: string): { value: string } | null } }).document.querySelector('.quick-input-widget .quick-input-box input')?.value ?? '');
-      // The dialog fills its box with the current folder first; type only after that.
-      await waitFor('the folder dialog', async () => ((await boxValue()).startsWith('/') ? true : undefined));
-      await wb.page.waitForTimeout(500);
-      await wb.page.keyboard.press('Control+A');
-      await wb.page.keyboard.insertText(`${dir}/`); // a trailing slash navigates into the folder
-      await waitFor(`the dialog in ${dir}`, async () => {
-        const v = await boxValue();
-        return v.replace(/\/$/, '') === dir ? true : undefined;
-      });
-      await wb.page.waitForTimeout(500);
-      await wb.page.locator('.quick-input-widget .monaco-button').first().click(); // "Open Model"
+      await answerFolderDialog(dir); // "Open Model"
     };
     await openModel(path.join(workspace, 'broken-model'));
     const note = await waitFor('the load error notification', async () => (await wb.notifications()).find((n) => /could not load the model/.test(n)));

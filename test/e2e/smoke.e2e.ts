@@ -4,11 +4,10 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { openWorkbench, startCodeServer, type CodeServer, type Workbench } from './codeServer';
-import { artifactsDir, repoRoot, vsixPath } from './paths';
+import { after, describe } from 'node:test';
+import { e2eSession } from './e2eSession';
+import { artifactsDir, repoRoot } from './paths';
 
 /** Palette titles ("Category: Title") of the extension's commands, by id, from the manifest the VSIX is built from. */
 function commandTitles(): Map<string, string> {
@@ -19,10 +18,13 @@ function commandTitles(): Map<string, string> {
 // Bounded: a wedged workbench fails the run instead of eating CI's budget.
 describe('e2e smoke: the extension in code-server', { timeout: 8 * 60_000 }, () => {
   const timings: Record<string, number> = {};
-  let workspace: string | undefined;
-  let server: CodeServer | undefined;
-  let wb: Workbench | undefined;
-  let passed = false;
+  // Logs and a picture of the last state, whatever happened: they are what CI leaves to look at.
+  const { wb, step } = e2eSession({
+    name: 'smoke',
+    workspacePrefix: 'moe-e2e-workspace-',
+    timings,
+    prepare: (folder) => fs.writeFile(path.join(folder, 'hello.prompt'), 'The quick brown fox jumps over the lazy dog.\n'),
+  });
 
   const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -33,28 +35,14 @@ describe('e2e smoke: the extension in code-server', { timeout: 8 * 60_000 }, () 
     }
   };
 
-  before(async () => {
-    const folder = (workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'moe-e2e-workspace-')));
-    await fs.writeFile(path.join(folder, 'hello.prompt'), 'The quick brown fox jumps over the lazy dog.\n');
-    server = await timed('codeServerStartMs', () => startCodeServer({ workspace: folder, vsix: vsixPath }));
-    wb = await timed('browserLaunchMs', () => openWorkbench(server!.url));
-    await timed('workbenchReadyMs', () => wb!.waitReady());
-  });
-
+  // After the session's own after() (hooks run in order): the artifacts folder is there.
   after(async () => {
-    // Logs and a picture of the last state, whatever happened: they are what CI leaves to look at.
-    await fs.mkdir(artifactsDir, { recursive: true });
-    if (wb && !passed) await wb.screenshot(path.join(artifactsDir, 'smoke-failure.png')).catch(() => undefined);
-    await wb?.close();
-    await server?.saveLogs(path.join(artifactsDir, 'smoke-logs')).catch(() => undefined);
-    await server?.stop();
-    if (workspace) await fs.rm(workspace, { recursive: true, force: true });
     await fs.writeFile(path.join(artifactsDir, 'smoke-timings.json'), `${JSON.stringify(timings, null, 2)}\n`);
     console.log(`e2e timings (ms): ${JSON.stringify(timings)}`);
   });
 
-  it('Inspect Model on the bundled demo model prints its summary in the output channel', async () => {
-    const page = wb!;
+  step('Inspect Model on the bundled demo model prints its summary in the output channel', async () => {
+    const page = wb;
     const titles = commandTitles();
     const inspect = titles.get('moeWorkbench.inspectModel');
     assert.ok(inspect, 'the extension contributes moeWorkbench.inspectModel');
@@ -81,6 +69,5 @@ describe('e2e smoke: the extension in code-server', { timeout: 8 * 60_000 }, () 
     assert.match(head, /^model\s+demo-model/m);
     assert.deepEqual((await page.notifications()).filter((n) => /MoE Workbench:/.test(n)), [], 'no error notification from the extension');
     await page.screenshot(path.join(artifactsDir, 'smoke-inspect-model.png'));
-    passed = true;
   });
 });

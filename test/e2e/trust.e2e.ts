@@ -3,67 +3,31 @@
 // .vscode/settings.json names (moeWorkbench.modelPath) is not loaded until the user trusts the folder.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { openWorkbench, startCodeServer, type CodeServer, type Workbench } from './codeServer';
-import { artifactsDir, repoRoot, vsixPath } from './paths';
+import { describe } from 'node:test';
+import { e2eSession } from './e2eSession';
+import { artifactsDir, repoRoot } from './paths';
 
 /** A small real checkpoint (not the demo model), so the status bar tells which one is loaded. */
 const workspaceModel = path.resolve(process.env['MOE_FIXTURES'] ?? path.join(repoRoot, '..', 'shared', 'fixtures', 'hf-moe'), 'mixtral');
 
 describe('e2e: Restricted Mode (workspace trust on)', { timeout: 8 * 60_000 }, () => {
-  let workspace: string;
-  let server: CodeServer;
-  let wb: Workbench;
-  let failed = false;
+  const { wb, step, waitFor } = e2eSession({
+    name: 'trust',
+    workspacePrefix: 'moe-e2e-trust-',
+    workspaceTrust: true,
+    settings: { 'editor.hover.delay': 200, 'editor.minimap.enabled': false },
+    prepare: async (workspace) => {
+      await fs.access(path.join(workspaceModel, 'config.json')).catch(() => {
+        throw new Error(`e2e: the workspace's model ${workspaceModel} is missing (the shared fixtures; MOE_FIXTURES overrides)`);
+      });
+      await fs.mkdir(path.join(workspace, '.vscode'));
+      await fs.writeFile(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'moeWorkbench.modelPath': workspaceModel }, null, 2));
+      await fs.writeFile(path.join(workspace, 'hello.prompt'), 'Experts route tokens: 1, 2, 3.\n');
+    },
+  });
 
-  const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await probe();
-      if (v !== undefined) return v;
-      if (Date.now() > end) {
-        const seen = { statusBar: await wb.statusBarText().catch(() => []), notifications: await wb.notifications().catch(() => []) };
-        throw new Error(`e2e: timed out waiting for ${what}; ${JSON.stringify(seen)}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
   const statusItem = (re: RegExp) => async (): Promise<string | undefined> => (await wb.statusBarText()).find((t) => re.test(t));
-
-  before(async () => {
-    await fs.access(path.join(workspaceModel, 'config.json')).catch(() => {
-      throw new Error(`e2e: the workspace's model ${workspaceModel} is missing (the shared fixtures; MOE_FIXTURES overrides)`);
-    });
-    workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'moe-e2e-trust-'));
-    await fs.mkdir(path.join(workspace, '.vscode'));
-    await fs.writeFile(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'moeWorkbench.modelPath': workspaceModel }, null, 2));
-    await fs.writeFile(path.join(workspace, 'hello.prompt'), 'Experts route tokens: 1, 2, 3.\n');
-    server = await startCodeServer({ workspace, vsix: vsixPath, workspaceTrust: true, settings: { 'editor.hover.delay': 200, 'editor.minimap.enabled': false } });
-    wb = await openWorkbench(server.url);
-    await wb.waitReady();
-  });
-
-  after(async () => {
-    await fs.mkdir(artifactsDir, { recursive: true });
-    if (failed) await wb?.screenshot(path.join(artifactsDir, 'trust-failure.png')).catch(() => undefined);
-    await wb?.close();
-    await server?.saveLogs(path.join(artifactsDir, 'trust-logs')).catch(() => undefined);
-    await server?.stop();
-    await fs.rm(workspace, { recursive: true, force: true });
-  });
-
-  const step = (name: string, f: () => Promise<void>) =>
-    it(name, async () => {
-      try {
-        await f();
-      } catch (e) {
-        failed = true;
-        await wb?.screenshot(path.join(artifactsDir, `trust-failure-${name.slice(0, 24).replace(/\W+/g, '-')}.png`)).catch(() => undefined);
-        throw e;
-      }
-    });
 
   step('the untrusted folder opens in Restricted Mode', async () => {
     await waitFor('the Restricted Mode badge in the status bar', statusItem(/Restricted Mode/));

@@ -6,81 +6,33 @@
 import * as assert from 'node:assert/strict';
 import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { openWorkbench, startCodeServer, type CodeServer, type Workbench } from './codeServer';
-import { artifactsDir, repoRoot, vsixPath } from './paths';
-import type { DomElement, FrameLocator, PageGlobals } from './playwright';
+import { describe } from 'node:test';
+import { e2eSession } from './e2eSession';
+import { artifactsDir, repoRoot } from './paths';
+import type { DomElement, FrameLocator } from './playwright';
 
 const denseModel = path.resolve(process.env['MOE_FIXTURES'] ?? path.join(repoRoot, '..', 'shared', 'fixtures', 'hf-moe'), 'qwen3');
 const PROMPT = 'Experts route tokens: 1, 2, 3. The router picks two of four.\n';
 
 describe('e2e: upcycle a dense model to an MoE', { timeout: 10 * 60_000 }, () => {
-  let workspace: string;
-  let server: CodeServer;
-  let wb: Workbench;
-  let failed = false;
+  const { wb, workspace, step, waitFor, answerInput, pick, boxValue, answerFolderDialog } = e2eSession({
+    name: 'upcycle',
+    workspacePrefix: 'moe-e2e-upcycle-',
+    settings: { 'editor.minimap.enabled': false, 'editor.hover.delay': 200 },
+    prepare: async (workspace) => {
+      await fs.access(path.join(denseModel, 'config.json')).catch(() => {
+        throw new Error(`e2e: the dense fixture ${denseModel} is missing (the shared fixtures; MOE_FIXTURES overrides)`);
+      });
+      await fs.mkdir(path.join(workspace, '.vscode'));
+      await fs.writeFile(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'moeWorkbench.modelPath': denseModel }, null, 2));
+      await fs.writeFile(path.join(workspace, 'hello.prompt'), PROMPT);
+    },
+  });
 
-  const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => wb.waitFor(what, probe, timeoutMs);
   const tabLabels = (): Promise<string[]> => wb.page.locator('.part.editor .tab').evaluateAll((tabs: DomElement[]) => tabs.map((t) => (t.getAttribute('aria-label') ?? t.innerText).trim()));
-  const boxValue = (): Promise<string> =>
-    wb.page.evaluate(() => ((globalThis as unknown as PageGlobals).document.querySelector('.quick-input-widget .quick-input-box input') as unknown as { value: string } | null)?.value ?? '');
   const out = (): string => path.join(workspace, 'qwen3-moe');
-
-  /** Answers the input box titled `part` with `value` (or its default), then waits for it to go. */
-  const answerInput = async (part: string, value?: string): Promise<void> => {
-    await wb.waitForQuickInput(part);
-    await waitFor('the focus in the input box', () =>
-      wb.page.evaluate(() => ((globalThis as unknown as PageGlobals).document.activeElement?.closest('.quick-input-widget .quick-input-box') ? true : undefined)),
-    );
-    if (value !== undefined) {
-      await wb.page.keyboard.press('Control+A');
-      await wb.page.keyboard.insertText(value);
-    }
-    await wb.page.waitForTimeout(300); // validation runs on every change
-    await wb.page.keyboard.press('Enter');
-    await wb.waitForQuickInputGone(part);
-  };
-  const pick = async (titlePart: string, label: string): Promise<void> => {
-    await wb.waitForQuickInput(titlePart);
-    await wb.pickQuickItem(label);
-    await wb.waitForQuickInputGone(titlePart);
-  };
   const preview = (): Promise<FrameLocator> => waitFor('the upcycle preview', () => wb.webviewWith('tr.moe'), 60_000);
-
-  before(async () => {
-    await fs.access(path.join(denseModel, 'config.json')).catch(() => {
-      throw new Error(`e2e: the dense fixture ${denseModel} is missing (the shared fixtures; MOE_FIXTURES overrides)`);
-    });
-    workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'moe-e2e-upcycle-'));
-    await fs.mkdir(path.join(workspace, '.vscode'));
-    await fs.writeFile(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'moeWorkbench.modelPath': denseModel }, null, 2));
-    await fs.writeFile(path.join(workspace, 'hello.prompt'), PROMPT);
-    server = await startCodeServer({ workspace, vsix: vsixPath, settings: { 'editor.minimap.enabled': false, 'editor.hover.delay': 200 } });
-    wb = await openWorkbench(server.url);
-    await wb.waitReady();
-  });
-
-  after(async () => {
-    await fs.mkdir(artifactsDir, { recursive: true });
-    if (failed) await wb?.screenshot(path.join(artifactsDir, 'upcycle-failure.png')).catch(() => undefined);
-    await wb?.close();
-    await server?.saveLogs(path.join(artifactsDir, 'upcycle-logs')).catch(() => undefined);
-    await server?.stop();
-    await fs.rm(workspace, { recursive: true, force: true });
-  });
-
-  const step = (name: string, f: () => Promise<void>) =>
-    it(name, async () => {
-      try {
-        await f();
-      } catch (e) {
-        failed = true;
-        await wb?.screenshot(path.join(artifactsDir, `upcycle-failure-${name.slice(0, 24).replace(/\W+/g, '-')}.png`)).catch(() => undefined);
-        throw e;
-      }
-    });
 
   step('the dense workspace model loads and Upcycle to MoE asks method, E, K, router and layers', async () => {
     await wb.openFile('hello.prompt');
@@ -151,14 +103,8 @@ describe('e2e: upcycle a dense model to an MoE', { timeout: 10 * 60_000 }, () =>
     const reports = async (): Promise<number> => (await tabLabels()).filter((t) => t.startsWith('MoE report: qwen3-moe')).length;
     const before = await reports();
     await wb.runCommand('MoE: Open Report…');
-    // code-server's file dialog is a quick input: type the folder and accept.
-    await waitFor('the file dialog', async () => ((await boxValue()).startsWith('/') ? true : undefined));
-    await wb.page.waitForTimeout(500);
-    await wb.page.keyboard.press('Control+A');
-    await wb.page.keyboard.insertText(`${out()}/`);
-    await waitFor(`the dialog in ${out()}`, async () => ((await boxValue()).replace(/\/$/, '') === out() ? true : undefined));
-    await wb.page.waitForTimeout(500);
-    await wb.page.locator('.quick-input-widget .monaco-button').first().click(); // "Open Report"
+    // code-server's file dialog is a quick input: type the folder and accept ("Open Report").
+    await answerFolderDialog(out());
     await waitFor('a second report tab', async () => ((await reports()) > before ? true : undefined), 30_000);
     const page = await waitFor('the upcycling report page', () => wb.webviewWith('dl'), 30_000);
     assert.match(await page.locator('body').innerText(), /Upcycling report/);

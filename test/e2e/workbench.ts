@@ -186,9 +186,19 @@ export class Workbench {
     return messages;
   }
 
-  /** Polls `probe` until it gives a value; the timeout's error names what was awaited and the notifications on screen. */
+  /**
+   * Polls `probe` until it gives a value (a probe that throws is asked again); the timeout's error names what
+   * was awaited, the status bar and notifications on screen, and the probe's last error if it threw.
+   */
   waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-    return this.poll(what, timeoutMs, () => probe().catch(() => undefined), async () => `notifications: ${JSON.stringify(await this.notifications())}`);
+    let lastError: unknown;
+    const seen = async (): Promise<string> => {
+      const statusBar = await this.statusBarText().catch(() => []);
+      const notifications = await this.notifications().catch(() => []);
+      const error = lastError === undefined ? '' : `; the probe last threw: ${lastError instanceof Error ? lastError.message.split('\n')[0] : String(lastError)}`;
+      return `status bar: ${JSON.stringify(statusBar)}; notifications: ${JSON.stringify(notifications)}${error}`;
+    };
+    return this.poll(what, timeoutMs, () => probe().catch((e: unknown) => ((lastError = e), undefined)), seen);
   }
 
   /** Title of the quick input on screen ('' when none). */
