@@ -8,7 +8,7 @@ import { formatBytes, formatChange, formatId, formatInteger, formatParams } from
 import { escapeHtml as esc } from '../../report/reportHtml';
 import { formatSetting } from '../../report/upcycleReport';
 import { makeNonce } from '../nonce';
-import { previewPage } from '../upcyclePreview/upcyclePreviewHtml';
+import { previewHeader, previewPage } from '../upcyclePreview/upcyclePreviewHtml';
 
 const n = (x: number): string => esc(formatInteger(x));
 
@@ -68,14 +68,7 @@ export function addExpertsPreviewHtml(p: AddExpertsPreview, opts: { nonce?: stri
   const layerRows = p.layers
     .map((l) => `<tr class="grow" data-layer="${esc(formatId(l.layer))}"><th scope="row">Layer ${esc(formatId(l.layer))}</th><td>${l.added.map((a) => `<span class="added">${esc(addedText(a))}</span>`).join('<br>')}</td></tr>`)
     .join('\n');
-  const body = `<header>
-<h1>${esc(title)}</h1>
-<p class="desc">${esc(p.source.modelType)}: ${n(p.oldExperts)} → ${n(p.newExperts)} experts in each of ${n(p.moeLayers.length)} MoE layer${p.moeLayers.length === 1 ? '' : 's'}, top-${n(p.topK)}</p>
-<div class="actions">
-<button type="button" class="primary" data-action="write">Write Checkpoint…</button>
-<button type="button" class="secondary" data-action="cancel">Cancel</button>
-</div>
-</header>
+  const body = `${previewHeader(title, `${esc(p.source.modelType)}: ${n(p.oldExperts)} → ${n(p.newExperts)} experts in each of ${n(p.moeLayers.length)} MoE layer${p.moeLayers.length === 1 ? '' : 's'}, top-${n(p.topK)}`)}
 <section class="summary">
 <dl>
 ${row('New experts', `${n(s.count)} per MoE layer, ids ${esc(formatId(p.oldExperts))}${s.count > 1 ? `–${esc(formatId(last))}` : ''}; the old experts and router rows stay bit-identical`)}

@@ -65,14 +65,7 @@ export function upcyclePreviewHtml(p: UpcyclePreview, opts: { nonce?: string; cs
       ? `<tr class="moe" data-layer="${esc(formatId(L))}"><th scope="row">Layer ${esc(formatId(L))}</th><td>MoE: ${n(s.experts)} experts, top-${n(s.topK)}, router</td><td>${esc(layerSources(p, L))}</td></tr>`
       : `<tr class="dense" data-layer="${esc(formatId(L))}"><th scope="row">Layer ${esc(formatId(L))}</th><td>dense MLP (kept)</td><td class="muted">unchanged</td></tr>`,
   ).join('\n');
-  const body = `<header>
-<h1>${esc(title)}</h1>
-<p class="desc">${esc(p.source.modelType)} → ${esc(p.target)}: ${n(s.experts)} experts per MoE layer, top-${n(s.topK)}, ${esc(s.method)}</p>
-<div class="actions">
-<button type="button" class="primary" data-action="write">Write Checkpoint…</button>
-<button type="button" class="secondary" data-action="cancel">Cancel</button>
-</div>
-</header>
+  const body = `${previewHeader(title, `${esc(p.source.modelType)} → ${esc(p.target)}: ${n(s.experts)} experts per MoE layer, top-${n(s.topK)}, ${esc(s.method)}`)}
 <section class="summary">
 <dl>
 ${row('Families', `${esc(p.source.modelType)} → ${esc(p.target)} (attention, norms, RoPE and embeddings copied byte for byte)`)}
@@ -90,6 +83,18 @@ ${row('Disk size (estimate)', `<span class="num">${esc(formatBytes(f.bytes.befor
 ${layerRows}
 </tbody></table></div></section>`;
   return previewPage(title, body, nonce, opts.cspSource);
+}
+
+/** The page's header: its title, a line of HTML describing the plan, and the Write / Cancel buttons previewPage's script drives. */
+export function previewHeader(title: string, descHtml: string): string {
+  return `<header>
+<h1>${esc(title)}</h1>
+<p class="desc">${descHtml}</p>
+<div class="actions">
+<button type="button" class="primary" data-action="write">Write Checkpoint…</button>
+<button type="button" class="secondary" data-action="cancel">Cancel</button>
+</div>
+</header>`;
 }
 
 /** A preview document with Write / Cancel buttons (data-action): the strict CSP, this style and the two-button script by nonce (also the add-experts preview's). */
