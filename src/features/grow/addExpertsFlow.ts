@@ -14,7 +14,8 @@ import { pickDataPaths } from '../operations/dataPicker';
 import { showOperationError } from '../operations/engineProgress';
 import { type Focus, focusOf } from '../operations/expertOperationFlow';
 import { parseInteger, parseRatio } from '../operations/operationInputs';
-import { askOutputDir, chooseProfile, type GrowDeps, writeGrown } from './growWrite';
+import { askNewCheckpointFolder } from '../operations/outputFolder';
+import { chooseProfile, type GrowDeps, writeGrown } from './growWrite';
 import {
   type GrowChoice,
   type GrowSourceChoice,
@@ -185,7 +186,7 @@ export class AddExpertsFlow {
           log?.line(`add-experts on ${info.path}: the preview was closed without writing (${what})`);
           return;
         }
-        out = await askOutputDir(this.deps, info, { operation: 'add-experts', count: settings.count, from: preview.settings.from === 'list+hot' ? 'list' : preview.settings.from }, `${TITLE} — output folder`, 'A new folder for the grown checkpoint (config.json, model.safetensors, tokenizer, moe_workbench.json). The source model is not changed.');
+        out = await askNewCheckpointFolder(info, { operation: 'add-experts', count: settings.count, from: preview.settings.from === 'list+hot' ? 'list' : preview.settings.from }, this.deps.extensionPath, `${TITLE} — output folder`, 'A new folder for the grown checkpoint (config.json, model.safetensors, tokenizer, moe_workbench.json). The source model is not changed.');
         if (!out) panel.enable();
       }
       await writeGrown(this.deps, info, { ...settings, out }, what);

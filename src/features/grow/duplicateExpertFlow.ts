@@ -6,7 +6,8 @@
 import * as vscode from 'vscode';
 import { focusOf } from '../operations/expertOperationFlow';
 import { duplicateNote, duplicateSettings, growRefusal } from './growInputs';
-import { askOutputDir, chooseProfile, type GrowDeps, writeGrown } from './growWrite';
+import { askNewCheckpointFolder } from '../operations/outputFolder';
+import { chooseProfile, type GrowDeps, writeGrown } from './growWrite';
 
 const TITLE = 'MoE: Duplicate Expert';
 
@@ -45,7 +46,7 @@ export class DuplicateExpertFlow {
       }
     }
     const settings = duplicateSettings(layer, expert, m.method, info.moeLayers, profileFile);
-    const out = await askOutputDir(this.deps, info, { operation: 'duplicate', layer, expert }, `${TITLE} ${layer}:${expert} — output folder`, `A new folder for the checkpoint with ${info.numExperts + 1} experts per layer. ${note}`);
+    const out = await askNewCheckpointFolder(info, { operation: 'duplicate', layer, expert }, this.deps.extensionPath, `${TITLE} ${layer}:${expert} — output folder`, `A new folder for the checkpoint with ${info.numExperts + 1} experts per layer. ${note}`);
     if (!out) return;
     await writeGrown(this.deps, info, { ...settings, out }, `expert ${layer}:${expert} duplicated as ${layer}:${info.numExperts} (${m.method})`, note);
   }

@@ -2,7 +2,6 @@
 // one, or a file), the output folder (the workspace when the model's own folder is read-only), and the write —
 // the engine's addExperts job under a cancellable notification, the log, and the notification offering to
 // open the grown model (then "Continue Training New Experts…" applies to it) or its report.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineRequester } from '../../operations/expertOperation';
@@ -13,8 +12,6 @@ import { Commands } from '../ids';
 import type { OutputLog } from '../log/outputLog';
 import type { ModelManager } from '../model/modelManager';
 import { showOperationError, withEngineProgress } from '../operations/engineProgress';
-import { defaultOutputDir, type OperationNaming, validateOutputDir } from '../operations/operationInputs';
-import { defaultOutputFolder, pathState } from '../operations/outputFolder';
 import type { ProfileActions } from '../operations/profileActions';
 import type { ActiveProfile, ProfileStore } from '../profile/profileStore';
 import { showAddExpertsReportPanel } from '../../webviews/growPreview/addExpertsReportPanel';
@@ -46,31 +43,6 @@ export async function chooseProfile(deps: GrowDeps, info: ModelInfo, title: stri
   if (!pick) return undefined;
   if (pick.action === 'current') return cur;
   return pick.action === 'profile' ? deps.profileActions.profileInteractively() : deps.profileActions.open();
-}
-
-function writable(dir: string): boolean {
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The output folder, beside the model by default (in the workspace when that folder is read-only). */
-export async function askOutputDir(deps: GrowDeps, info: ModelInfo, naming: OperationNaming, title: string, prompt: string): Promise<string | undefined> {
-  let def = defaultOutputFolder(info, naming, deps.extensionPath);
-  const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-  if (root && !writable(path.dirname(def))) def = defaultOutputDir(info.path, naming, (p) => pathState(p) !== 'missing', root);
-  const v = await vscode.window.showInputBox({
-    title,
-    prompt,
-    value: def,
-    valueSelection: [def.length - path.basename(def).length, def.length],
-    validateInput: (t) => validateOutputDir(t, info.path, pathState),
-    ignoreFocusOut: true,
-  });
-  return v === undefined ? undefined : path.resolve(v.trim());
 }
 
 /** One line on what was written: parameters, the measured difference to the source. */

@@ -3,7 +3,6 @@
 // PREVIEW what the engine would write (families, parameters, active per token, disk size, expert sources, the
 // copy guarantee), and only on "Write Checkpoint…" choose the output folder and run the engine job under a
 // cancellable notification; then the report tab and "Open Upcycled Model", so annotation shows the new routing.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { UPCYCLE_DEFAULTS } from '../../engine/upcycle/upcyclePlan';
@@ -19,8 +18,8 @@ import type { OutputLog } from '../log/outputLog';
 import type { ModelManager } from '../model/modelManager';
 import { pickDataPaths } from '../operations/dataPicker';
 import { showOperationError, withEngineProgress } from '../operations/engineProgress';
-import { defaultOutputDir, parseInteger, parseRatio, validateOutputDir } from '../operations/operationInputs';
-import { defaultOutputFolder, pathState } from '../operations/outputFolder';
+import { parseInteger, parseRatio } from '../operations/operationInputs';
+import { askNewCheckpointFolder } from '../operations/outputFolder';
 import { revealFile } from '../operations/profileActions';
 import {
   METHOD_ITEMS,
@@ -249,30 +248,10 @@ export class UpcycleFlow implements vscode.Disposable {
     }
   }
 
-  private async askOutputDir(info: ModelInfo, s: UpcycleSettings): Promise<string | undefined> {
+  private askOutputDir(info: ModelInfo, s: UpcycleSettings): Promise<string | undefined> {
     const naming = { operation: 'upcycle', method: s.method ?? UPCYCLE_DEFAULTS.method, experts: s.experts, topK: s.topK } as const;
-    let def = defaultOutputFolder(info, naming, this.deps.extensionPath);
-    // Dense models often sit in read-only folders (a shared cache, fixtures): then default to the workspace.
-    const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    if (root && !writable(path.dirname(def))) def = defaultOutputDir(info.path, naming, (p) => pathState(p) !== 'missing', root);
-    const v = await vscode.window.showInputBox({
-      title: `${TITLE} — output folder`,
-      prompt: 'A new folder for the MoE checkpoint (config.json, model.safetensors, tokenizer, moe_workbench.json, report). The dense model is not changed.',
-      value: def,
-      valueSelection: [def.length - path.basename(def).length, def.length],
-      validateInput: (t) => validateOutputDir(t, info.path, pathState),
-      ignoreFocusOut: true,
-    });
-    return v === undefined ? undefined : path.resolve(v.trim());
-  }
-}
-
-function writable(dir: string): boolean {
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
+    // Dense models often sit in read-only folders (a shared cache, fixtures): the default then goes into the workspace.
+    return askNewCheckpointFolder(info, naming, this.deps.extensionPath, `${TITLE} — output folder`, 'A new folder for the MoE checkpoint (config.json, model.safetensors, tokenizer, moe_workbench.json, report). The dense model is not changed.');
   }
 }
 
