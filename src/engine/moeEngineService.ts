@@ -200,7 +200,7 @@ export class MoeEngineService implements EngineService {
       return {
         ...figures,
         written,
-        reportFile: path.join(written.dir, 'report.json'),
+        reportFile: path.join(written.dir, 'report.html'),
         ...(record.evaluation ? { maxAbsLogitDiff: record.evaluation.maxAbsLogitDiff, top1Agreement: record.evaluation.top1Agreement } : {}),
       };
     },

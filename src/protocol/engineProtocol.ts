@@ -149,7 +149,7 @@ export interface UpcyclePreview extends UpcycleFigures {
 
 export interface UpcycleResult extends UpcycleFigures {
   readonly written: WrittenCheckpoint;
-  /** report.json in the written folder (report.html beside it). */
+  /** report.html in the written folder, absolute (report.json, which MoE: Open Report… draws, beside it) — as add-experts' and fine-tuning's. */
   readonly reportFile: string;
   readonly maxAbsLogitDiff?: number;
   readonly top1Agreement?: number;

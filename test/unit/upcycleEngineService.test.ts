@@ -57,7 +57,10 @@ for (const family of ['llama', 'qwen3'] as const) {
       // The estimate is the tensor data plus the source's header overhead: close to the real size.
       assert.ok(Math.abs(preview.bytes.after - written.bytesOnDisk) / written.bytesOnDisk < 0.02, `${preview.bytes.after} vs ${written.bytesOnDisk}`);
       assert.ok(result.maxAbsLogitDiff !== undefined && result.maxAbsLogitDiff < 1e-4, `copies equal the dense model: ${result.maxAbsLogitDiff}`);
-      const report = JSON.parse(fs.readFileSync(result.reportFile, 'utf8')) as UpcycleReport;
+      assert.equal(result.reportFile, path.join(path.resolve(out), 'report.html'), "the page, as add-experts' and fine-tuning's results name it");
+      assert.ok(path.isAbsolute(result.reportFile));
+      assert.match(fs.readFileSync(result.reportFile, 'utf8'), /<html/i);
+      const report = JSON.parse(fs.readFileSync(path.join(path.dirname(result.reportFile), 'report.json'), 'utf8')) as UpcycleReport;
       assert.equal(report.format, UPCYCLE_REPORT_FORMAT);
       assert.equal(report.output.modelType, preview.target);
       assert.equal(report.experts.length, 2);
@@ -106,7 +109,7 @@ describe('upcycle engine methods with data and a changed model', () => {
     const out = path.join(tmp, 'kmeans');
     const result = await service.handle('upcycle', { experts: 4, topK: 2, router: 'kmeans', data: [data], layers: [1], out, model: path.join(fixtures, 'qwen3') }, ctx);
     assert.equal(result.parameters.after, preview.parameters.after);
-    const report = JSON.parse(fs.readFileSync(result.reportFile, 'utf8')) as UpcycleReport;
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as UpcycleReport;
     assert.ok(report.data && report.data.tokens > 0, 'the data is recorded');
     assert.equal(report.numLayers, 2);
     const sizes = report.experts[0]!.clusterSizes ?? [];

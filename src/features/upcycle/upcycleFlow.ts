@@ -230,10 +230,10 @@ export class UpcycleFlow implements vscode.Disposable {
       log?.wrote(result.written);
       const diff = result.maxAbsLogitDiff !== undefined ? `max |logit − dense logit| ${formatScore(result.maxAbsLogitDiff)}` : 'difference not measured';
       const summary = `${what}: ${formatParams(result.parameters.before)} → ${formatParams(result.parameters.after)} parameters, ${formatParams(result.parameters.activeAfter)} active per token; ${diff}`;
-      log?.done('upcycle', `${summary}. Report: ${path.join(result.written.dir, 'report.html')}`, Date.now() - t0);
+      log?.done('upcycle', `${summary}. Report: ${result.reportFile}`, Date.now() - t0);
       panel.dispose();
       try {
-        const { file, raw } = readReportJson(result.reportFile);
+        const { file, raw } = readReportJson(path.join(path.dirname(result.reportFile), 'report.json'));
         showUpcycleReportPanel(raw, file);
       } catch (e) {
         showOperationError('opening the upcycling report', e, log);
