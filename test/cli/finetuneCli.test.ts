@@ -77,7 +77,7 @@ describe('finetune CLI', () => {
     assert.ok(fs.readFileSync(path.join(again, 'model.safetensors')).equals(fs.readFileSync(path.join(out, 'model.safetensors'))), 'same seed and data -> byte-identical weights');
   });
 
-  test('--json prints one object per step, then the summary; --adapter-only writes only the adapter', async () => {
+  test('--json prints one object per step, then the summary; --adapter-only writes only the adapter, with the run report', async () => {
     const out = path.join(tmp, 'json');
     const r = await cli('finetune', '--model', fixture('mixtral'), '--ids', '5,6,7,8,9,10,11,12', '--train', 'experts=0:1', '--train', 'routers', '--steps', '3', '--json', '--adapter-only', '--out', out);
     assert.equal(r.code, 0, r.stderr);
@@ -86,7 +86,12 @@ describe('finetune CLI', () => {
     for (const l of lines.slice(0, 3)) for (const k of ['loss', 'tokensPerSecond']) assert.equal(typeof l[k], 'number', k);
     const summary = lines[3]!['summary'] as { adapterDir: string; trainedTensors: string[] };
     assert.equal(summary.adapterDir, out);
-    assert.deepEqual(fs.readdirSync(out).sort(), ['adapter.safetensors', 'moe_workbench_adapter.json']);
+    assert.deepEqual(fs.readdirSync(out).sort(), ['adapter.safetensors', 'moe_workbench_adapter.json', 'report.html', 'report.json']);
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as { format: string; output: { checkpointDir?: string; adapterDir: string }; history: unknown[] };
+    assert.equal(report.format, 'moe-workbench.finetune-report');
+    assert.deepEqual(report.output, { adapterDir: out }, 'no checkpoint folder is named');
+    assert.equal(report.history.length, 3);
+    assert.match(fs.readFileSync(path.join(out, 'report.html'), 'utf8'), /<html/i);
     assert.ok(summary.trainedTensors.includes('model.layers.0.block_sparse_moe.gate.weight'));
   });
 

@@ -81,15 +81,15 @@ describe('training panel view model', () => {
     assert.equal(etaMs(10, 10, 1000), 0);
   });
 
-  it('summarises the outcome: stopped, report in the checkpoint, none for an adapter alone', () => {
+  it('summarises the outcome: stopped, report in the checkpoint, or in the adapter folder of an adapter-only run', () => {
     const r = { checkpointDir: '/out', adapterDir: '/out/adapter', steps: 3, stoppedAt: 3, trainedTensors: [], trainableParameters: 1, totalParameters: 2, experts: [], history: [], heldOut: '', routingDrift: [{ layer: 1, jaccard: 0.9 }], tokensPerSecond: 10, seconds: 2, evalBefore: 4, evalAfter: 3, top1Agreement: 0.8, meanKl: 0.01 } as FinetuneResult;
     const o = outcomeView(r, 10);
     assert.equal(o.stopped, true);
     assert.equal(o.reportFile, '/out/report.html');
     assert.equal(o.top1Agreement, 0.8);
-    const a = outcomeView({ ...r, checkpointDir: undefined, stoppedAt: undefined } as unknown as FinetuneResult, 10, undefined, 'adapter only');
+    const a = outcomeView({ ...r, checkpointDir: undefined, adapterDir: '/ad', stoppedAt: undefined } as unknown as FinetuneResult, 10, undefined, 'adapter only');
     assert.equal(a.stopped, false);
-    assert.equal(a.reportFile, undefined);
+    assert.equal(a.reportFile, '/ad/report.html');
     assert.equal(a.documentNote, 'adapter only');
   });
 

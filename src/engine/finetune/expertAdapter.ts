@@ -63,10 +63,11 @@ export interface TensorUpdateRecord {
 
 /**
  * Writes the adapter of `updates` (tensor name → new values, float32 or stored bytes; stored in the base's
- * dtype) for the base checkpoint `baseDir` into `outDir` (must not exist, or be empty; outside the base).
- * One tensor is in memory at a time; the folder appears whole or not at all.
+ * dtype) for the base checkpoint `baseDir` into `outDir` (must not exist, or be empty; outside the base), with
+ * `extraFiles` (e.g. the run's report) beside its own two. One tensor is in memory at a time; the folder appears
+ * whole or not at all.
  */
-export async function writeExpertAdapter(baseDir: string, updates: ReadonlyMap<string, TensorUpdate>, outDir: string, opts: { readonly training?: unknown; readonly signal?: AbortSignal } = {}): Promise<AdapterManifest> {
+export async function writeExpertAdapter(baseDir: string, updates: ReadonlyMap<string, TensorUpdate>, outDir: string, opts: { readonly training?: unknown; readonly signal?: AbortSignal; readonly extraFiles?: readonly { readonly name: string; readonly bytes: string | Buffer }[] } = {}): Promise<AdapterManifest> {
   if (updates.size === 0) throw new MoeError('E_INPUT', 'an adapter needs at least one changed tensor');
   const outAbs = path.resolve(outDir);
   if (opts.signal?.aborted) throw cancelledError(outAbs);
@@ -109,6 +110,10 @@ export async function writeExpertAdapter(baseDir: string, updates: ReadonlyMap<s
       ...(opts.training === undefined ? {} : { training: opts.training }),
     };
     await writeNewFile(path.join(staging.temp, ADAPTER_MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+    for (const f of opts.extraFiles ?? []) {
+      if (f.name === ADAPTER_MANIFEST || f.name === ADAPTER_WEIGHTS || path.basename(f.name) !== f.name) throw new MoeError('E_INTERNAL', `an adapter's extra file must be a plain name other than its own files: ${f.name}`);
+      await writeNewFile(path.join(staging.temp, f.name), f.bytes);
+    }
     if (opts.signal?.aborted) throw cancelledError(outAbs);
     await staging.commit();
     staging = undefined;

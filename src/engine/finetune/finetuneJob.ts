@@ -166,14 +166,16 @@ export async function runFinetune(engine: MoeEngine, p: FinetuneParams, ctx: Job
     seconds,
   };
   ctx.progress({ stage: 'write', done: 0, total: 1, message: `writing ${out}` });
+  // The report goes where the run's output is: the checkpoint folder, or the adapter folder with --adapter-only.
+  const reportFiles = [
+    { name: 'report.json', bytes: JSON.stringify(report, null, 2) + '\n' },
+    { name: 'report.html', bytes: finetuneReportHtml(report) },
+  ];
   if (p.adapterOnly) {
-    await writeFinetunedAdapter(src, trainable, trained, out, training, ctx.signal);
+    await writeFinetunedAdapter(src, trainable, trained, out, training, ctx.signal, reportFiles);
   } else {
     await writeFinetunedCheckpoint(src, trainable, trained, out, record, {
-      extraFiles: [
-        { name: 'report.json', bytes: JSON.stringify(report, null, 2) + '\n' },
-        { name: 'report.html', bytes: finetuneReportHtml(report) },
-      ],
+      extraFiles: reportFiles,
       signal: ctx.signal,
       onProgress: (q) => ctx.progress(q),
       pause: () => ctx.pause(),

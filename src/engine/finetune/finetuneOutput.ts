@@ -70,10 +70,10 @@ export async function writeFinetunedCheckpoint(srcDir: string, trainable: Traina
 }
 
 /** Writes the expert adapter of the same tensors (only the changed ones, with the base's identity). */
-export async function writeFinetunedAdapter(srcDir: string, trainable: TrainableSet, trained: ReadonlyMap<string, F32Tensor>, outDir: string, training: unknown, signal?: AbortSignal): Promise<AdapterManifest> {
+export async function writeFinetunedAdapter(srcDir: string, trainable: TrainableSet, trained: ReadonlyMap<string, F32Tensor>, outDir: string, training: unknown, signal?: AbortSignal, extraFiles?: readonly { readonly name: string; readonly bytes: string | Buffer }[]): Promise<AdapterManifest> {
   const ckpt = openCheckpoint(srcDir);
   try {
-    return await writeExpertAdapter(ckpt.dir, trainedTensorUpdates(ckpt, trainable, trained), outDir, { training, ...(signal ? { signal } : {}) });
+    return await writeExpertAdapter(ckpt.dir, trainedTensorUpdates(ckpt, trainable, trained), outDir, { training, ...(signal ? { signal } : {}), ...(extraFiles ? { extraFiles } : {}) });
   } finally {
     ckpt.close();
   }

@@ -217,7 +217,7 @@ class FinetuneSession {
       // The panel was closed during the run: say where the result is.
       const open = 'Open Fine-tuned Model';
       const report = 'Open Report';
-      const pick = await vscode.window.showInformationMessage(`MoE Workbench: fine-tuning wrote ${where}.`, ...(result.checkpointDir ? [report, open] : []));
+      const pick = await vscode.window.showInformationMessage(`MoE Workbench: fine-tuning wrote ${where}.`, report, ...(result.checkpointDir ? [open] : []));
       if (pick === open && result.checkpointDir) await this.deps.models.open(result.checkpointDir).catch(() => undefined);
       else if (pick === report) this.openReport();
       this.phaseDone?.();
@@ -232,8 +232,9 @@ class FinetuneSession {
     return d && d.getText().trim() !== '' ? { uri: d.uri.toString(), text: d.getText() } : undefined;
   }
 
+  /** The run's report.json: in the checkpoint folder, or the adapter folder of an adapter-only run. */
   private openReport(): void {
-    const dir = this.result?.checkpointDir;
+    const dir = this.result ? (this.result.checkpointDir ?? this.result.adapterDir) : undefined;
     if (!dir) return;
     try {
       const { file, raw } = readReportJson(dir);

@@ -106,8 +106,8 @@ export function outcomeView(r: FinetuneResult, totalSteps: number, document?: Do
     stopped: r.stoppedAt !== undefined,
     ...opt('checkpointDir'),
     adapterDir: r.adapterDir,
-    // report.html is written into the checkpoint folder (finetuneJob.ts); an adapter alone has none.
-    ...(r.checkpointDir ? { reportFile: path.join(r.checkpointDir, 'report.html') } : {}),
+    // report.html is written into the checkpoint folder, or the adapter folder of an adapter-only run (finetuneJob.ts).
+    reportFile: path.join(r.checkpointDir ?? r.adapterDir, 'report.html'),
     ...opt('evalBefore'),
     ...opt('evalAfter'),
     ...opt('generalBefore'),
