@@ -7,6 +7,8 @@ import { DOMAINS } from './demo/corpusSources';
 import { DEMO_SHAPE, DEMO_TOKENIZER, DEMO_TRAINING } from './demo/demoRecipe';
 import { type DomainStats, measureDomains } from './demo/domainStats';
 import { lossCurveSvg, type LossPoint } from './demo/lossCurveSvg';
+import { pilotTable } from './demo/pilotTable';
+import { PILOT_FILE, type PilotRecord } from './demoPilot';
 import { MoeEngine } from '../src/engine/moeEngine';
 
 const root = path.resolve(__dirname, '..');
@@ -60,7 +62,7 @@ const topExperts = (counts: readonly number[], n = 3): string => {
     .join(', ');
 };
 
-function trainingMd(lines: TrainLine[], trained: DomainStats, random: DomainStats, samples: Record<string, { tokens: number; loss: number }>): string {
+function trainingMd(lines: TrainLine[], trained: DomainStats, random: DomainStats, samples: Record<string, { tokens: number; loss: number }>, pilot?: PilotRecord): string {
   const summary = lines.find((l) => l.summary)?.summary;
   const steps = lines.filter((l) => l.step !== undefined);
   const evals = steps.filter((l) => l.evalLoss !== undefined);
@@ -106,6 +108,7 @@ function trainingMd(lines: TrainLine[], trained: DomainStats, random: DomainStat
     `|---|${trained.moeLayers.map(() => '---').join('|')}|`,
     ...trained.domains.map((d) => `| ${d.domain} | ${d.top1.map((c) => topExperts(c)).join(' | ')} |`),
     '',
+    ...(pilot ? pilotTable(pilot) : []),
   ].join('\n');
 }
 
@@ -143,7 +146,8 @@ async function main(): Promise<void> {
     balance: trained.balance,
   };
   fs.writeFileSync(path.join(modelDir, 'training.json'), JSON.stringify(record, null, 1) + '\n');
-  fs.writeFileSync(path.join(modelDir, 'TRAINING.md'), trainingMd(lines, trained, random, samples));
+  const pilot = fs.existsSync(PILOT_FILE) ? (JSON.parse(fs.readFileSync(PILOT_FILE, 'utf8')) as PilotRecord) : undefined;
+  fs.writeFileSync(path.join(modelDir, 'TRAINING.md'), trainingMd(lines, trained, random, samples, pilot));
   for (const d of record.domains) console.log(`${d.domain.padEnd(10)} ${d.bitsPerChar.toFixed(3)} bits/char (random init ${d.randomBitsPerChar.toFixed(3)})`);
   console.log(`MI(domain; top-1) per layer: ${trained.mutualInformation.map((x) => x.toFixed(3)).join(' ')} bits (random init ${random.mutualInformation.map((x) => x.toFixed(3)).join(' ')})`);
 }
