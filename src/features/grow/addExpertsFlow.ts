@@ -180,14 +180,12 @@ export class AddExpertsFlow {
     const panel = new AddExpertsPreviewPanel(preview);
     const what = `${preview.oldExperts} → ${preview.newExperts} experts per MoE layer (${preview.settings.from}, ${preview.settings.method}, router ${preview.settings.router})`;
     try {
-      let out: string | undefined;
-      while (!out) {
-        if ((await panel.decision()) === 'cancel') {
-          log?.line(`add-experts on ${info.path}: the preview was closed without writing (${what})`);
-          return;
-        }
-        out = await askNewCheckpointFolder(info, { operation: 'add-experts', count: settings.count, from: preview.settings.from === 'list+hot' ? 'list' : preview.settings.from }, this.deps.extensionPath, `${TITLE} — output folder`, 'A new folder for the grown checkpoint (config.json, model.safetensors, tokenizer, moe_workbench.json). The source model is not changed.');
-        if (!out) panel.enable();
+      const out = await panel.writeChoice(() =>
+        askNewCheckpointFolder(info, { operation: 'add-experts', count: settings.count, from: preview.settings.from === 'list+hot' ? 'list' : preview.settings.from }, this.deps.extensionPath, `${TITLE} — output folder`, 'A new folder for the grown checkpoint (config.json, model.safetensors, tokenizer, moe_workbench.json). The source model is not changed.'),
+      );
+      if (out === undefined) {
+        log?.line(`add-experts on ${info.path}: the preview was closed without writing (${what})`);
+        return;
       }
       await writeGrown(this.deps, info, { ...settings, out }, what);
     } finally {

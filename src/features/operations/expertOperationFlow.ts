@@ -148,16 +148,14 @@ export class ExpertOperationFlow {
     const { preview, locate } = this.buildPreview(info, plan, profile, focus);
     const panel = new PlanPreviewPanel(preview, locate);
     try {
-      let choice: { out: string; evaluation: EvalChoice } | undefined;
-      while (!choice) {
-        if ((await panel.decision()) === 'cancel') {
-          this.deps.log?.line(`${plan.operation} of ${info.path}: the preview was closed without writing (${plan.description})`);
-          return;
-        }
+      const choice = await panel.writeChoice(async (): Promise<{ out: string; evaluation: EvalChoice } | undefined> => {
         const out = await askOutputDir(info, naming, this.deps.extensionPath);
         const evaluation = out ? await askEvaluation(profile) : undefined;
-        if (out && evaluation) choice = { out, evaluation };
-        else panel.enable();
+        return out && evaluation ? { out, evaluation } : undefined;
+      });
+      if (!choice) {
+        this.deps.log?.line(`${plan.operation} of ${info.path}: the preview was closed without writing (${plan.description})`);
+        return;
       }
       const { out, evaluation } = choice;
       const d = profile.profile.data;

@@ -209,20 +209,16 @@ export class UpcycleFlow implements vscode.Disposable {
     const panel = new UpcyclePreviewPanel(preview);
     const what = `${preview.source.modelType} → ${preview.target}, ${settings.experts} experts top-${settings.topK}, ${settings.method}`;
     try {
-      let out: string | undefined;
-      while (!out) {
-        if ((await panel.decision()) === 'cancel') {
-          log?.line(`upcycle of ${info.path}: the preview was closed without writing (${what})`);
-          return;
-        }
-        out = await this.askOutputDir(info, settings);
-        if (!out) panel.enable();
+      const out = await panel.writeChoice(() => this.askOutputDir(info, settings));
+      if (out === undefined) {
+        log?.line(`upcycle of ${info.path}: the preview was closed without writing (${what})`);
+        return;
       }
       log?.started('upcycle', { model: info.path, out, ...logSettings(settings) });
       const t0 = Date.now();
       let result: UpcycleResult;
       try {
-        result = await withEngineProgress(`MoE: Upcycling into ${path.basename(out)}`, (step) => engine.request('upcycle', { ...settings, out: out!, model: preview.source.dir }, { ...step, timeoutMs: 0 }));
+        result = await withEngineProgress(`MoE: Upcycling into ${path.basename(out)}`, (step) => engine.request('upcycle', { ...settings, out, model: preview.source.dir }, { ...step, timeoutMs: 0 }));
       } catch (e) {
         showOperationError(`upcycling into ${out}`, e, log);
         return;

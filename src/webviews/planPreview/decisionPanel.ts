@@ -1,7 +1,7 @@
 // A preview tab that waits for the user's decision ("Write Checkpoint…" or "Cancel"; closing the tab is a
-// cancel) and can be asked again after a dismissed dialog. The prune / merge preview (planPreviewPanel.ts)
-// and the upcycling preview (upcyclePreviewPanel.ts) are this with their own HTML; both speak the
-// messages of planPreviewHtml.ts. It loads no resources (localResourceRoots is empty).
+// cancel) and can be asked again after a dismissed dialog (writeChoice). The prune / merge preview
+// (planPreviewPanel.ts), the upcycling preview (upcyclePreviewPanel.ts) and the add-experts preview
+// (growPreview/addExpertsPreviewPanel.ts) are this with their own HTML; all speak the messages of planPreviewHtml.ts. It loads no resources (localResourceRoots is empty).
 import * as vscode from 'vscode';
 import { type HostToPreview, parsePreviewMessage } from './planPreviewHtml';
 
@@ -38,6 +38,19 @@ export class DecisionPanel implements vscode.Disposable {
   decision(): Promise<'write' | 'cancel'> {
     if (this.disposed) return Promise.resolve('cancel');
     return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  /**
+   * Waits for Write, then asks `choose` (the output folder, …): its answer, or undefined once the user cancels
+   * (the Cancel button or a closed tab). A dismissed question re-enables the buttons for a new choice.
+   */
+  async writeChoice<T>(choose: () => Promise<T | undefined>): Promise<T | undefined> {
+    for (;;) {
+      if ((await this.decision()) === 'cancel') return undefined;
+      const chosen = await choose();
+      if (chosen !== undefined) return chosen;
+      this.enable();
+    }
   }
 
   /** Re-enables the buttons (the write dialog was dismissed: the user may choose again). */
