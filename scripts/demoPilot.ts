@@ -25,7 +25,7 @@ export interface PilotCandidate {
   readonly topK: number;
 }
 
-/** A = the shipped shape; B the same parameters and active size, fine-grained; C deeper with narrower experts. */
+/** A = the shipped shape; B about the same parameters and active size (its router is larger), fine-grained; C deeper with narrower experts. */
 export const PILOT_CANDIDATES: readonly PilotCandidate[] = [
   { name: 'A', what: 'shipped: 4 layers, 16 experts × 128, top-2', numLayers: 4, numExperts: 16, intermediateSize: 128, topK: 2 },
   { name: 'B', what: 'fine-grained: 4 layers, 32 experts × 64, top-4', numLayers: 4, numExperts: 32, intermediateSize: 64, topK: 4 },
@@ -80,7 +80,8 @@ export function readPilotLog(c: PilotCandidate, log: string): PilotResult {
   return { ...c, ...pilotParameters(c), steps, tokensPerSecond, evals };
 }
 
-async function runCandidate(c: PilotCandidate, logFile: string): Promise<void> {
+/** Runs one candidate into `logFile`; true when it was stopped by hand (Ctrl-C once) before its last step. */
+async function runCandidate(c: PilotCandidate, logFile: string): Promise<boolean> {
   const init = path.join(work, c.name);
   fs.rmSync(init, { recursive: true, force: true });
   const tokenizerJson = JSON.parse(fs.readFileSync(path.join(modelDir, 'tokenizer.json'), 'utf8')) as object;
@@ -96,11 +97,15 @@ async function runCandidate(c: PilotCandidate, logFile: string): Promise<void> {
   ];
   const partial = `${logFile}.partial`;
   const log = fs.createWriteStream(partial);
+  // Ctrl-C reaches the CLI too (same process group): its first Stop ends the run after the step in progress.
+  const ignore = (): void => undefined;
+  process.on('SIGINT', ignore);
   const code = await new Promise<number>((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    child.stdout.pipe(log);
+    child.stdout.pipe(log, { end: false });
     child.on('close', (k) => resolve(k ?? 1));
   });
+  process.off('SIGINT', ignore);
   await new Promise((r) => log.end(r));
   fs.rmSync(out, { recursive: true, force: true });
   // A stopped run (Ctrl-C once) still counts up to its last step; a failed one leaves no log.
@@ -109,6 +114,7 @@ async function runCandidate(c: PilotCandidate, logFile: string): Promise<void> {
     throw new Error(`candidate ${c.name}: finetune exited with ${code}`);
   }
   fs.renameSync(partial, logFile);
+  return /"stoppedAt":\d+/.test(fs.readFileSync(logFile, 'utf8'));
 }
 
 async function main(): Promise<void> {
@@ -121,7 +127,10 @@ async function main(): Promise<void> {
     if (fs.existsSync(logFile)) console.log(`${c.name} (${c.what}): reusing ${path.relative(root, logFile)} (delete it to run again)`);
     else {
       console.log(`${c.name} (${c.what}): ${PILOT_STEPS} steps…`);
-      await runCandidate(c, logFile);
+      if (await runCandidate(c, logFile)) {
+        console.log(`${c.name} stopped by hand: its log counts up to its last step; npm run demo:pilot again runs the candidates not yet run`);
+        return;
+      }
     }
     const r = readPilotLog(c, fs.readFileSync(logFile, 'utf8'));
     console.log(`  ${r.steps} steps, ${r.tokensPerSecond.toFixed(0)} tokens/s, last held-out ${r.evals.at(-1)?.[1].toFixed(3) ?? 'n/a'}`);

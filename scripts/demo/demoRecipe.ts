@@ -23,7 +23,7 @@ export const DEMO_SHAPE: Omit<RandomMoeSpec, 'tokenizerCorpus' | 'tokenizerJson'
 
 /** `moe-workbench finetune` settings of the from-scratch run (every parameter trains). */
 export const DEMO_TRAINING = {
-  steps: 1000,
+  steps: 2500,
   seqLen: 512,
   batchTokens: 4096,
   lr: 3e-3,

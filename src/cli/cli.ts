@@ -55,7 +55,8 @@ commands:
            [--eval-data PATH...] [--general-data PATH...] [--no-eval] [--adapter-only] [--state FILE] [--json]
       trains only the chosen parameters (default: the experts ESFT-Token selects on the data, p = 0.2; SPEC as
       for gradients) with a held-out loss, and writes the checkpoint (trained tensors in the source dtype,
-      everything else byte-identical) with its expert adapter in DIR/adapter (--adapter-only: just the adapter).
+      everything else byte-identical) with its expert adapter in DIR/adapter (--adapter-only: just the adapter, with
+      the run's report.html and report.json).
       Defaults: 100 steps, AdamW lr 1e-4 cosine, warm-up min(10, steps/10), weight decay 0.1, clip 1.0,
       --seq-len 512, --batch-tokens 4 x seq-len, seed 0; the load-balancing loss only when routers train
       Ctrl-C once: Stop — training ends after the step in progress and the model trained so far is written

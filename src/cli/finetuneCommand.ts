@@ -158,6 +158,6 @@ export async function finetuneCommand(ctx: Ctx, params: FinetuneParams, json: bo
   if (r.generalBefore !== undefined && r.generalAfter !== undefined) ctx.write(`general     ${r.generalBefore.toFixed(4)} -> ${r.generalAfter.toFixed(4)}`);
   if (r.routingDrift.length > 0) ctx.write(`routing     Jaccard of held-out top-k sets, before vs after: ${r.routingDrift.map((d) => `L${d.layer} ${d.jaccard.toFixed(3)}`).join(', ')}`);
   if (r.checkpointDir) ctx.write(`checkpoint  ${r.checkpointDir} (report.html, report.json)`);
-  ctx.write(`adapter     ${r.adapterDir}`);
+  ctx.write(`adapter     ${r.adapterDir}${r.checkpointDir ? '' : ' (report.html, report.json)'}`);
   return 0;
 }

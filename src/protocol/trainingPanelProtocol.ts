@@ -110,6 +110,7 @@ export interface OutcomeView {
   readonly stopped: boolean;
   readonly checkpointDir?: string;
   readonly adapterDir: string;
+  /** report.html of the run: in the checkpoint folder, or the adapter folder of an adapter-only run. */
   readonly reportFile?: string;
   readonly evalBefore?: number;
   readonly evalAfter?: number;

@@ -56,7 +56,7 @@ export class TrainingOutcome {
       ...row(o.checkpointDir ? 'Checkpoint' : 'Adapter', o.checkpointDir ?? o.adapterDir),
       ...row('Adapter', o.checkpointDir ? o.adapterDir : undefined),
     );
-    // Left out rather than hidden when they do not apply: an adapter alone has no report and is no model.
+    // Left out rather than hidden when they do not apply: an adapter alone is no model (its folder has the report).
     this.actions.replaceChildren(...(o.reportFile !== undefined ? [this.report] : []), ...(o.checkpointDir !== undefined ? [this.model] : []), this.reveal);
     this.renderDrift(o);
     this.renderDocument(o);

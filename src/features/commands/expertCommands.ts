@@ -101,7 +101,7 @@ export class OpenReportCommand implements Command {
         canSelectFolders: true,
         canSelectMany: false,
         openLabel: 'Open Report',
-        title: 'A checkpoint folder written by MoE Workbench, or its report.json',
+        title: 'A checkpoint or adapter folder written by MoE Workbench, or its report.json',
         ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
       });
       p = uris?.[0]?.fsPath;

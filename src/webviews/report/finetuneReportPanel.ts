@@ -1,4 +1,4 @@
-// The report of a fine-tuning run in an editor tab: report.json of the checkpoint folder drawn again by
+// The report of a fine-tuning run in an editor tab: report.json of the checkpoint (or adapter) folder drawn again by
 // finetuneReportHtml (no scripts; styles by nonce plus the webview's cspSource, so VS Code's own theme styles
 // apply; nothing loaded). The file is read defensively: size-capped, its format checked, and any shape
 // finetuneReportHtml cannot draw is reported as not being a fine-tuning report.
