@@ -68,6 +68,44 @@ export interface FakeTreeView {
 
 export const treeViews: FakeTreeView[] = [];
 
+/** A webview panel: `receive` plays a message from its page; `posted` holds what the host sent it. */
+export interface FakeWebviewPanel {
+  readonly viewType: string;
+  readonly webview: { html: string; readonly cspSource: string; readonly posted: unknown[]; onDidReceiveMessage: FakeEmitter<unknown>['event']; postMessage(m: unknown): Promise<boolean> };
+  readonly options: unknown;
+  revealed: number;
+  disposed: boolean;
+  onDidDispose: FakeEmitter<void>['event'];
+  receive(m: unknown): void;
+  reveal(): void;
+  dispose(): void;
+}
+
+export const webviewPanels: FakeWebviewPanel[] = [];
+
+function createWebviewPanel(viewType: string, _title: string, _column: unknown, options: unknown): FakeWebviewPanel {
+  const messages = new FakeEmitter<unknown>();
+  const disposed = new FakeEmitter<void>();
+  const posted: unknown[] = [];
+  const panel: FakeWebviewPanel = {
+    viewType,
+    options,
+    webview: { html: '', cspSource: 'vscode-webview://fake', posted, onDidReceiveMessage: messages.event, postMessage: (m) => (posted.push(m), Promise.resolve(true)) },
+    revealed: 0,
+    disposed: false,
+    onDidDispose: disposed.event,
+    receive: (m) => messages.fire(m),
+    reveal: () => void panel.revealed++,
+    dispose: () => {
+      if (panel.disposed) return;
+      panel.disposed = true;
+      disposed.fire();
+    },
+  };
+  webviewPanels.push(panel);
+  return panel;
+}
+
 export const fakeVscode = {
   EventEmitter: FakeEmitter,
   MarkdownString,
@@ -76,7 +114,9 @@ export const fakeVscode = {
   ThemeColor,
   TreeItemCollapsibleState: { None: 0, Collapsed: 1, Expanded: 2 },
   StatusBarAlignment: { Left: 1, Right: 2 },
+  ViewColumn: { Active: -1 },
   window: {
+    createWebviewPanel,
     activeTextEditor: undefined,
     /** Messages shown, newest last: [kind, text]. */
     shown: [] as [string, string][],
