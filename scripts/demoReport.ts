@@ -80,7 +80,7 @@ function trainingMd(lines: TrainLine[], trained: DomainStats, random: DomainStat
     `- Tokenizer: byte-level BPE with ${DEMO_TOKENIZER.vocabSize} tokens (256 bytes, ${DEMO_TOKENIZER.vocabSize - 256 - DEMO_TOKENIZER.specialTokens.length} merges, \`${DEMO_TOKENIZER.specialTokens.join('`, `')}\`) learnt on the training split by \`buildByteLevelTokenizer\` (src/devtools/byteLevelTokenizer.ts).`,
     `- Initialisation: Hugging Face's (weights normal(0, 0.02), norms 1), seed ${s.seed}.`,
     `- Training: \`moe-workbench finetune --train all\`, AdamW (β 0.9/0.95, ε 1e-8), learning rate ${DEMO_TRAINING.lr} with ${DEMO_TRAINING.warmup} warm-up steps and a ${DEMO_TRAINING.schedule} schedule, weight decay ${DEMO_TRAINING.weightDecay} on matrices, gradient clipping ${DEMO_TRAINING.gradClip}, load-balancing loss × ${DEMO_TRAINING.auxLossCoef}, sequences of ${DEMO_TRAINING.seqLen} tokens, ${DEMO_TRAINING.batchTokens} tokens per step, seed ${DEMO_TRAINING.seed}. Data: DATA.md.`,
-    `- ${steps.length} steps, ${(tokens / 1e6).toFixed(2)} M training tokens${summary?.stoppedAt ? ` (stopped at step ${summary.stoppedAt})` : ''}, ${summary ? `${(summary.seconds / 60).toFixed(1)} minutes, ${summary.tokensPerSecond.toFixed(0)} tokens/s` : ''} on 2 CPU cores (shared with other work during the run).`,
+    `- ${steps.length} steps, ${(tokens / 1e6).toFixed(2)} M training tokens${summary?.stoppedAt ? ` (stopped at step ${summary.stoppedAt})` : ''}, ${summary ? `${(summary.seconds / 60).toFixed(1)} minutes, ${summary.tokensPerSecond.toFixed(0)} tokens/s` : ''} on 2 CPU cores (AVX-512).`,
     '',
     '## Loss',
     '',
