@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeRandomCheckpoint } from '../src/devtools/randomCheckpoint';
-import { DEMO_SHAPE, DEMO_TRAINING } from './demo/demoRecipe';
+import { DEMO_SHAPE, DEMO_TRAINING, demoFinetuneArgs } from './demo/demoRecipe';
 
 const root = path.resolve(__dirname, '..');
 const modelDir = path.join(root, 'media', 'demo-model');
@@ -86,15 +86,9 @@ async function runCandidate(c: PilotCandidate, logFile: string): Promise<boolean
   fs.rmSync(init, { recursive: true, force: true });
   const tokenizerJson = JSON.parse(fs.readFileSync(path.join(modelDir, 'tokenizer.json'), 'utf8')) as object;
   await writeRandomCheckpoint(init, { ...DEMO_SHAPE, numLayers: c.numLayers, numExperts: c.numExperts, intermediateSize: c.intermediateSize, topK: c.topK, tokenizerCorpus: '', merges: 0, tokenizerJson });
-  const t = DEMO_TRAINING;
   const out = path.join(work, `out${c.name}`);
   fs.rmSync(out, { recursive: true, force: true });
-  const args = [
-    path.join(root, 'dist', 'cli.js'), 'finetune', '--model', init, '--data', trainFile, '--out', out, '--train', 'all',
-    '--steps', String(PILOT_STEPS), '--seq-len', String(t.seqLen), '--batch-tokens', String(t.batchTokens), '--lr', String(t.lr),
-    '--warmup', String(Math.min(t.warmup, PILOT_STEPS - 1)), '--schedule', t.schedule, '--weight-decay', String(t.weightDecay), '--grad-clip', String(t.gradClip),
-    '--aux-loss-coef', String(t.auxLossCoef), '--seed', String(t.seed), '--eval-data', path.join(modelDir, 'heldout'), '--json',
-  ];
+  const args = [path.join(root, 'dist', 'cli.js'), ...demoFinetuneArgs({ model: init, data: trainFile, out, evalData: path.join(modelDir, 'heldout'), steps: PILOT_STEPS })];
   const partial = `${logFile}.partial`;
   const log = fs.createWriteStream(partial);
   // Ctrl-C reaches the CLI too (same process group): its first Stop ends the run after the step in progress.

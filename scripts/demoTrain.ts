@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildByteLevelTokenizer } from '../src/devtools/byteLevelTokenizer';
 import { writeRandomCheckpoint } from '../src/devtools/randomCheckpoint';
-import { DEMO_SHAPE, DEMO_TOKENIZER, DEMO_TRAINING } from './demo/demoRecipe';
+import { DEMO_SHAPE, DEMO_TOKENIZER, DEMO_TRAINING, demoFinetuneArgs } from './demo/demoRecipe';
 
 const root = path.resolve(__dirname, '..');
 const corpus = path.join(root, '.cache', 'demo-corpus');
@@ -55,16 +55,9 @@ async function main(): Promise<void> {
   }
   const out = path.join(work, 'trained');
   fs.rmSync(out, { recursive: true, force: true });
-  const t = DEMO_TRAINING;
   const state = path.join(work, `state-${steps}.bin`);
-  const args = [
-    path.join(root, 'dist', 'cli.js'), 'finetune', '--model', init, '--data', trainFile, '--out', out, '--train', 'all',
-    '--steps', String(steps), '--seq-len', String(t.seqLen), '--batch-tokens', String(t.batchTokens), '--lr', String(t.lr),
-    '--warmup', String(Math.min(t.warmup, steps - 1)), '--schedule', t.schedule, '--weight-decay', String(t.weightDecay), '--grad-clip', String(t.gradClip),
-    '--aux-loss-coef', String(t.auxLossCoef), '--seed', String(t.seed), '--eval-data', path.join(modelDir, 'heldout'),
-    '--state', state, '--json',
-  ];
-  console.log(`training: ${steps} steps of ${t.batchTokens} tokens (log: ${path.relative(root, path.join(work, 'train.log'))})`);
+  const args = [path.join(root, 'dist', 'cli.js'), ...demoFinetuneArgs({ model: init, data: trainFile, out, evalData: path.join(modelDir, 'heldout'), steps }), '--state', state];
+  console.log(`training: ${steps} steps of ${DEMO_TRAINING.batchTokens} tokens (log: ${path.relative(root, path.join(work, 'train.log'))})`);
   // A resumed run continues the log of the run it resumes; a new one starts it afresh.
   const log = fs.createWriteStream(path.join(work, 'train.log'), { flags: fs.existsSync(state) ? 'a' : 'w' });
   let stoppedAt: number | undefined;

@@ -34,3 +34,14 @@ export const DEMO_TRAINING = {
   auxLossCoef: 0.01,
   seed: 12,
 } as const;
+
+/** The `moe-workbench finetune` arguments (after the CLI's path) of the recipe for `steps` steps: demo:train's and demo:pilot's. */
+export function demoFinetuneArgs(o: { readonly model: string; readonly data: string; readonly out: string; readonly evalData: string; readonly steps: number }): string[] {
+  const t = DEMO_TRAINING;
+  return [
+    'finetune', '--model', o.model, '--data', o.data, '--out', o.out, '--train', 'all',
+    '--steps', String(o.steps), '--seq-len', String(t.seqLen), '--batch-tokens', String(t.batchTokens), '--lr', String(t.lr),
+    '--warmup', String(Math.min(t.warmup, o.steps - 1)), '--schedule', t.schedule, '--weight-decay', String(t.weightDecay), '--grad-clip', String(t.gradClip),
+    '--aux-loss-coef', String(t.auxLossCoef), '--seed', String(t.seed), '--eval-data', o.evalData, '--json',
+  ];
+}
