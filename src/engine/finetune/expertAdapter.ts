@@ -18,7 +18,7 @@ import { type TensorData, writeSafetensors } from '../model/safetensorsWriter';
 import { RECORD_FILE, writeNewFile } from '../surgery/checkpointFiles';
 import { createStagingDir, type StagingDir } from '../surgery/stagingDir';
 import { planTensorUpdates, type TensorUpdate } from '../surgery/tensorUpdates';
-import { cancelledError, writeCheckpoint, type WriteCheckpointOptions } from '../surgery/writeCheckpoint';
+import { cancelledError, writeCheckpoint, type WriteCheckpointOptions, type ExtraFile } from '../surgery/writeCheckpoint';
 
 export const ADAPTER_MANIFEST = 'moe_workbench_adapter.json';
 export const ADAPTER_WEIGHTS = 'adapter.safetensors';
@@ -67,7 +67,7 @@ export interface TensorUpdateRecord {
  * `extraFiles` (e.g. the run's report) beside its own two. One tensor is in memory at a time; the folder appears
  * whole or not at all.
  */
-export async function writeExpertAdapter(baseDir: string, updates: ReadonlyMap<string, TensorUpdate>, outDir: string, opts: { readonly training?: unknown; readonly signal?: AbortSignal; readonly extraFiles?: readonly { readonly name: string; readonly bytes: string | Buffer }[] } = {}): Promise<AdapterManifest> {
+export async function writeExpertAdapter(baseDir: string, updates: ReadonlyMap<string, TensorUpdate>, outDir: string, opts: { readonly training?: unknown; readonly signal?: AbortSignal; readonly extraFiles?: readonly ExtraFile[] } = {}): Promise<AdapterManifest> {
   if (updates.size === 0) throw new MoeError('E_INPUT', 'an adapter needs at least one changed tensor');
   const outAbs = path.resolve(outDir);
   if (opts.signal?.aborted) throw cancelledError(outAbs);

@@ -12,7 +12,7 @@ import type { ModelConfig } from '../model/modelConfig';
 import { expertLayout } from '../model/tensorSpec';
 import { RECORD_FILE } from '../surgery/checkpointFiles';
 import { planTensorUpdates, type TensorUpdate } from '../surgery/tensorUpdates';
-import { writeCheckpoint, type WriteCheckpointOptions } from '../surgery/writeCheckpoint';
+import { writeCheckpoint, type WriteCheckpointOptions, type ExtraFile } from '../surgery/writeCheckpoint';
 import type { F32Tensor } from '../training/gradientWeights';
 import type { TrainableSet } from '../training/trainableSet';
 import { type AdapterManifest, writeExpertAdapter } from './expertAdapter';
@@ -59,7 +59,7 @@ export function trainedTensorUpdates(ckpt: Checkpoint, trainable: TrainableSet, 
 }
 
 /** Writes the fine-tuned checkpoint of `srcDir` into `outDir` with `record` as its moe_workbench.json. */
-export async function writeFinetunedCheckpoint(srcDir: string, trainable: TrainableSet, trained: ReadonlyMap<string, F32Tensor>, outDir: string, record: unknown, opts: WriteCheckpointOptions & { readonly beforeCommit?: (tempDir: string) => Promise<void>; readonly extraFiles?: readonly { readonly name: string; readonly bytes: string | Buffer }[] } = {}): Promise<WrittenCheckpoint> {
+export async function writeFinetunedCheckpoint(srcDir: string, trainable: TrainableSet, trained: ReadonlyMap<string, F32Tensor>, outDir: string, record: unknown, opts: WriteCheckpointOptions & { readonly beforeCommit?: (tempDir: string) => Promise<void>; readonly extraFiles?: readonly ExtraFile[] } = {}): Promise<WrittenCheckpoint> {
   const ckpt = openCheckpoint(srcDir);
   try {
     const tensors = planTensorUpdates(ckpt, trainedTensorUpdates(ckpt, trainable, trained));
@@ -70,7 +70,7 @@ export async function writeFinetunedCheckpoint(srcDir: string, trainable: Traina
 }
 
 /** Writes the expert adapter of the same tensors (only the changed ones, with the base's identity). */
-export async function writeFinetunedAdapter(srcDir: string, trainable: TrainableSet, trained: ReadonlyMap<string, F32Tensor>, outDir: string, training: unknown, signal?: AbortSignal, extraFiles?: readonly { readonly name: string; readonly bytes: string | Buffer }[]): Promise<AdapterManifest> {
+export async function writeFinetunedAdapter(srcDir: string, trainable: TrainableSet, trained: ReadonlyMap<string, F32Tensor>, outDir: string, training: unknown, signal?: AbortSignal, extraFiles?: readonly ExtraFile[]): Promise<AdapterManifest> {
   const ckpt = openCheckpoint(srcDir);
   try {
     return await writeExpertAdapter(ckpt.dir, trainedTensorUpdates(ckpt, trainable, trained), outDir, { training, ...(signal ? { signal } : {}), ...(extraFiles ? { extraFiles } : {}) });

@@ -23,6 +23,12 @@ export interface WriteCheckpointOptions {
   readonly maxShardBytes?: number;
 }
 
+/** A file an operation writes beside the checkpoint's own (its record, report): a plain name and its bytes (a string as UTF-8). */
+export interface ExtraFile {
+  readonly name: string;
+  readonly bytes: string | Buffer;
+}
+
 export interface CheckpointContents {
   /** Sorted as they should appear in the shards. */
   readonly tensors: readonly PlannedTensor[];
@@ -32,7 +38,7 @@ export interface CheckpointContents {
    * The operation's own files (record, profile copy), given the source files that were skipped; written
    * last, create-only.
    */
-  readonly extraFiles: (skipped: readonly SkippedFile[]) => readonly { readonly name: string; readonly bytes: string | Buffer }[];
+  readonly extraFiles: (skipped: readonly SkippedFile[]) => readonly ExtraFile[];
   /** Writes more into the staging folder (e.g. a fine-tuning's adapter/ subfolder) before it is committed. */
   readonly beforeCommit?: (tempDir: string) => Promise<void>;
 }

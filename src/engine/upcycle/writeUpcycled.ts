@@ -10,7 +10,7 @@ import { modelIdentity } from '../experts/modelIdentity';
 import { openCheckpoint } from '../model/checkpoint';
 import { isRecord, readJsonFile } from '../model/jsonFile';
 import { RECORD_FILE, writeNewFile } from '../surgery/checkpointFiles';
-import { cancelledError, writeCheckpoint, type WriteCheckpointOptions } from '../surgery/writeCheckpoint';
+import { cancelledError, writeCheckpoint, type WriteCheckpointOptions, type ExtraFile } from '../surgery/writeCheckpoint';
 import { upcycleConfigText } from './upcycleConfig';
 import { compareToDense, evalSequences, type UpcycleEvaluation } from './upcycleEval';
 import { planUpcycle, targetFamilyOf, type UpcycleOptions, type UpcyclePlan } from './upcyclePlan';
@@ -22,7 +22,7 @@ export interface UpcycleWriteOptions extends WriteCheckpointOptions {
   /** Compare the result's logits to the dense model's before committing (default true). */
   readonly evaluate?: boolean;
   /** More files for the staged folder (e.g. the report), made once the record is known; `dir` is the staged checkpoint. */
-  readonly reportFiles?: (r: { readonly record: UpcycleRecord; readonly plan: UpcyclePlan; readonly dir: string }) => readonly { readonly name: string; readonly bytes: string | Buffer }[];
+  readonly reportFiles?: (r: { readonly record: UpcycleRecord; readonly plan: UpcyclePlan; readonly dir: string }) => readonly ExtraFile[];
 }
 
 export interface UpcycleResult {
